@@ -1,0 +1,290 @@
+/**
+ * The durable store of flows and their checkpoints.
+ *
+ * `ExecutionLog` is one service with two faces: a backend (`Encoded`) that only moves rows whose
+ * payloads are JSON text, implemented by the memory, SQLite and PostgreSQL stores, and the
+ * service the engine uses (`ExecutionLog.Service`), which parses and serialises those payloads
+ * and names every failure with a typed `StoreError`. Swapping stores is swapping one Layer.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Option from "effect/Option"
+import type { StoreError } from "./FlowError.js"
+import * as internal from "./internal/executionLog.js"
+
+/**
+ * The life cycle of a flow.
+ *
+ * - `pending`: ready to run (at or after `runAfter`), not held by anyone;
+ * - `running`: being executed (by a worker holding its lease, or by `Executor.execute`);
+ * - `suspended`: waiting for a timer, a signal, a child flow or a retry; costs no memory;
+ * - `completed`: ended; `result` holds its encoded `Exit` (a success or the flow's typed failure);
+ * - `failed`: stopped by an engine error (non-determinism, a stored value that no longer decodes);
+ *   `error` says which. Running it again replays it (after the code has been fixed);
+ * - `cancelled`: cancelled; children were cancelled too.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type FlowStatus = "pending" | "running" | "suspended" | "completed" | "failed" | "cancelled"
+
+/**
+ * The status of one journal entry.
+ *
+ * - `completed`: its exit is recorded and is final;
+ * - `retrying`: it failed with a retryable error; `attempts` failed attempts so far, the next at
+ *   `nextAttemptAt`;
+ * - `waiting`: a timer or other wait has been recorded (its parameters in `exit`), not fired yet.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type StepStatus = "completed" | "retrying" | "waiting"
+
+/**
+ * The lease a writer holds on a flow: every write made under a fence succeeds only while the
+ * flow's lease still has this owner and epoch.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Fence {
+  readonly owner: string
+  readonly epoch: number
+}
+
+/**
+ * One flow, as a backend stores it. Payload columns are JSON text; times are epoch milliseconds
+ * taken from Effect's `Clock`, never from the database.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface FlowRow {
+  readonly id: string
+  readonly type: string
+  readonly version: string | null
+  /** JSON of the encoded input. */
+  readonly input: string
+  readonly inputHash: string
+  readonly status: FlowStatus
+  /** JSON of the encoded `Exit`, once `completed`. */
+  readonly result: string | null
+  /** JSON of the engine error, when `failed`. */
+  readonly error: string | null
+  readonly parentId: string | null
+  readonly parentKey: string | null
+  readonly priority: number
+  /** When `pending` or `suspended`: not before this time. */
+  readonly runAfter: number | null
+  /** JSON of the reason, when `suspended`. */
+  readonly suspendReason: string | null
+  readonly leaseOwner: string | null
+  readonly leaseEpoch: number
+  readonly leaseExpiresAt: number | null
+  /** How many times an execution of this flow has started. */
+  readonly attempts: number
+  readonly createdAt: number
+  readonly updatedAt: number
+  readonly completedAt: number | null
+}
+
+/**
+ * One journal entry (a step, a recorded `Flow.now`, a timer, …) of a flow.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface StepRow {
+  readonly flowId: string
+  readonly key: string
+  readonly inputHash: string | null
+  readonly status: StepStatus
+  /** JSON of the encoded exit when `completed`; of the wait's parameters when `waiting`. */
+  readonly exit: string | null
+  /** Attempts made so far (1 for a step that succeeded at once). */
+  readonly attempts: number
+  readonly nextAttemptAt: number | null
+  readonly startedAt: number | null
+  readonly completedAt: number | null
+}
+
+/**
+ * The fields of a flow that change as it runs. Absent fields are left as they are.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface FlowPatch {
+  readonly status?: FlowStatus | undefined
+  readonly result?: string | null | undefined
+  readonly error?: string | null | undefined
+  readonly runAfter?: number | null | undefined
+  readonly suspendReason?: string | null | undefined
+  /** Adds one to `attempts`. */
+  readonly incrementAttempts?: boolean | undefined
+  readonly completedAt?: number | null | undefined
+  readonly updatedAt: number
+}
+
+/**
+ * A filter for `listFlows`. All given fields must match.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface FlowFilter {
+  readonly status?: FlowStatus | ReadonlyArray<FlowStatus> | undefined
+  readonly type?: string | undefined
+  readonly version?: string | null | undefined
+  readonly parentId?: string | undefined
+  /** Defaults to 100. */
+  readonly limit?: number | undefined
+  /** Only ids strictly after this one (ids are listed in ascending order). */
+  readonly afterId?: string | undefined
+}
+
+/**
+ * A flow with its whole journal, as loaded in one query.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface FlowWithSteps {
+  readonly flow: FlowRow
+  readonly steps: ReadonlyArray<StepRow>
+}
+
+/**
+ * What a storage backend implements: untyped rows, JSON text payloads.
+ *
+ * Contract (checked by the conformance suite in `test/conformance/`):
+ * - `insertFlow` inserts when the id is free and returns `true`; it returns `false` and changes
+ *   nothing when the id exists.
+ * - `loadFlow` reads the flow and its whole journal in one query.
+ * - `putStep` writes one journal entry in one statement. It never overwrites a `completed`
+ *   entry (it returns `false` then), and with a `fence` it writes only while the flow's lease
+ *   has that owner and epoch (`false` otherwise).
+ * - `updateFlow` applies the patch (with a `fence`, under the same condition) and tells whether
+ *   a row was changed.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Encoded {
+  readonly insertFlow: (row: FlowRow) => Effect.Effect<boolean, StoreError>
+  readonly getFlow: (id: string) => Effect.Effect<Option.Option<FlowRow>, StoreError>
+  readonly loadFlow: (id: string) => Effect.Effect<Option.Option<FlowWithSteps>, StoreError>
+  readonly putStep: (row: StepRow, fence?: Fence | undefined) => Effect.Effect<boolean, StoreError>
+  readonly updateFlow: (id: string, patch: FlowPatch, fence?: Fence | undefined) => Effect.Effect<boolean, StoreError>
+  readonly listFlows: (filter: FlowFilter) => Effect.Effect<ReadonlyArray<FlowRow>, StoreError>
+}
+
+/**
+ * The store service.
+ *
+ * @since 0.1.0
+ * @category Services
+ */
+export class ExecutionLog extends Context.Tag("ergon/ExecutionLog")<ExecutionLog, ExecutionLog.Service>() {}
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace ExecutionLog {
+  /**
+   * The service the engine talks to. It is the backend's operations, with every payload given
+   * and returned as a JSON value (already parsed) instead of text.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Service {
+    /** The backend underneath, for tools that move raw rows. */
+    readonly backend: Encoded
+    readonly insertFlow: (flow: FlowRecord) => Effect.Effect<boolean, StoreError>
+    readonly getFlow: (id: string) => Effect.Effect<Option.Option<FlowRecord>, StoreError>
+    readonly loadFlow: (id: string) => Effect.Effect<Option.Option<FlowRecordWithSteps>, StoreError>
+    readonly putStep: (step: StepRecord, fence?: Fence | undefined) => Effect.Effect<boolean, StoreError>
+    readonly updateFlow: (id: string, patch: FlowRecordPatch, fence?: Fence | undefined) => Effect.Effect<boolean, StoreError>
+    readonly listFlows: (filter: FlowFilter) => Effect.Effect<ReadonlyArray<FlowRecord>, StoreError>
+  }
+
+  /**
+   * A flow with parsed payloads.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface FlowRecord extends Omit<FlowRow, "input" | "result" | "error" | "suspendReason"> {
+    readonly input: unknown
+    readonly result: unknown | undefined
+    readonly error: unknown | undefined
+    readonly suspendReason: unknown | undefined
+  }
+
+  /**
+   * A journal entry with a parsed payload.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface StepRecord extends Omit<StepRow, "exit"> {
+    readonly exit: unknown | undefined
+  }
+
+  /**
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface FlowRecordWithSteps {
+    readonly flow: FlowRecord
+    readonly steps: ReadonlyArray<StepRecord>
+  }
+
+  /**
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface FlowRecordPatch extends Omit<FlowPatch, "result" | "error" | "suspendReason"> {
+    readonly result?: unknown | undefined
+    readonly error?: unknown | undefined
+    readonly suspendReason?: unknown | undefined
+  }
+}
+
+/**
+ * Builds the service over a backend: parses and serialises payloads.
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const makeUnsafe: (backend: Encoded) => ExecutionLog.Service = internal.makeUnsafe
+
+/**
+ * A backend that keeps everything in memory, for tests. Each use of the Layer gets its own store.
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const makeMemoryBackend: () => Encoded = internal.makeMemoryBackend
+
+/**
+ * The in-memory store, for tests and single-process experiments: nothing survives the process.
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layerMemory: Layer.Layer<ExecutionLog> = Layer.sync(ExecutionLog, () => makeUnsafe(makeMemoryBackend()))
+
+/**
+ * A Layer over any backend.
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layerBackend = (backend: Encoded): Layer.Layer<ExecutionLog> =>
+  Layer.succeed(ExecutionLog, makeUnsafe(backend))

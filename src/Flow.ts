@@ -1,0 +1,297 @@
+/**
+ * The durable program.
+ *
+ * A flow is an ordinary Effect program with a name and schemas for its input, result and typed
+ * errors. Run by the `Executor` (or a worker), every step it calls is checkpointed, so a flow
+ * that stopped (crash, redeploy, a long wait) resumes where it was by replaying its journal.
+ *
+ * Determinism rules: a flow's program must take the same path when replayed. Anything that can
+ * differ between runs (I/O, time, randomness) belongs in a step or in `Flow.now`, `Flow.random`,
+ * `Flow.uuid`, which record their value on the first run. Concurrent calls of the same step get
+ * deterministic keys only inside distinct key scopes (`Flow.scope`).
+ *
+ * @since 0.1.0
+ */
+import type * as Duration from "effect/Duration"
+import * as DurationModule from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import { type Pipeable, pipeArguments } from "effect/Pipeable"
+import * as Random from "effect/Random"
+import * as Schema from "effect/Schema"
+import type { Types } from "effect"
+import { FlowInstance, scoped } from "./internal/instance.js"
+import * as journal from "./internal/journal.js"
+
+export {
+  /**
+   * The running instance of a flow: provided by the executor, required by every in-flow operation.
+   *
+   * @since 0.1.0
+   * @category Services
+   */
+  FlowInstance
+}
+
+/**
+ * @since 0.1.0
+ * @category Symbols
+ */
+export const TypeId: unique symbol = Symbol.for("ergon/Flow")
+
+/**
+ * @since 0.1.0
+ * @category Symbols
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * The types a flow carries: its input, result, typed errors, the services it needs, and the
+ * deployment versions it is pinned to (`string` when it is not pinned).
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Shape {
+  readonly input: any
+  readonly success: any
+  readonly error: any
+  readonly context: any
+  readonly versions: string
+}
+
+/**
+ * A durable flow named `Name`.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Flow<Name extends string, S extends Shape> extends Pipeable {
+  readonly [TypeId]: {
+    readonly _Name: Types.Covariant<Name>
+    readonly _Input: Types.Invariant<S["input"]>
+    readonly _Success: Types.Covariant<S["success"]>
+    readonly _Error: Types.Covariant<S["error"]>
+    readonly _Context: Types.Covariant<S["context"]>
+    readonly _Versions: Types.Covariant<S["versions"]>
+  }
+  readonly name: Name
+  readonly input: Schema.Schema<S["input"], any>
+  readonly success: Schema.Schema<S["success"], any>
+  readonly error: Schema.Schema<S["error"], any>
+  /** The deployment versions that may run this flow; `undefined` when it is not pinned. */
+  readonly versions: ReadonlyArray<S["versions"]> | undefined
+  readonly run: (input: S["input"]) => Effect.Effect<S["success"], S["error"], S["context"] | FlowInstance>
+  /** @internal */
+  readonly exitCodec: journal.ExitCodec<S["success"], S["error"]>
+}
+
+/**
+ * Any flow.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Any extends Flow<string, Shape> {}
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace Flow {
+  /**
+   * @since 0.1.0
+   * @category Type-level
+   */
+  export type Name<F> = F extends Flow<infer N, any> ? N : never
+  /**
+   * @since 0.1.0
+   * @category Type-level
+   */
+  export type Input<F> = F extends Flow<any, infer S> ? S["input"] : never
+  /**
+   * @since 0.1.0
+   * @category Type-level
+   */
+  export type Success<F> = F extends Flow<any, infer S> ? S["success"] : never
+  /**
+   * @since 0.1.0
+   * @category Type-level
+   */
+  export type Error<F> = F extends Flow<any, infer S> ? S["error"] : never
+  /**
+   * The services a flow needs (what a worker running it must be provided with).
+   *
+   * @since 0.1.0
+   * @category Type-level
+   */
+  export type Context<F> = F extends Flow<any, infer S> ? S["context"] : never
+  /**
+   * The versions a flow is pinned to, or `string` when it is not pinned.
+   *
+   * @since 0.1.0
+   * @category Type-level
+   */
+  export type Versions<F> = F extends Flow<any, infer S> ? S["versions"] : never
+}
+
+/**
+ * @since 0.1.0
+ * @category Guards
+ */
+export const isFlow = (u: unknown): u is Any => typeof u === "object" && u !== null && TypeId in u
+
+/**
+ * The options of `Flow.make`.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Options<Input, InputEncoded, Success, SuccessEncoded, Error, ErrorEncoded, Requirements, Version> {
+  readonly input: Schema.Schema<Input, InputEncoded, never>
+  /** Defaults to `Schema.Void`. */
+  readonly success?: Schema.Schema<Success, SuccessEncoded, never> | undefined
+  /** Defaults to `Schema.Never`. */
+  readonly error?: Schema.Schema<Error, ErrorEncoded, never> | undefined
+  /**
+   * The deployment versions that may run this flow. A versioned scheduler or worker must be of
+   * one of them; an unversioned one cannot take the flow. Omit to let any deployment run it.
+   */
+  readonly versions?: readonly [Version, ...Array<Version>] | undefined
+  readonly run: (input: Input) => Effect.Effect<Success, Error, Requirements>
+}
+
+/**
+ * Defines a flow.
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const make = <
+  const Name extends string,
+  Input,
+  InputEncoded,
+  Success = void,
+  SuccessEncoded = void,
+  Error = never,
+  ErrorEncoded = never,
+  Requirements = never,
+  const Version extends string = string
+>(
+  name: Name,
+  options: Options<Input, InputEncoded, Success, SuccessEncoded, Error, ErrorEncoded, Requirements, Version>
+): Flow<Name, {
+  readonly input: Input
+  readonly success: Success
+  readonly error: Error
+  readonly context: Exclude<Requirements, FlowInstance>
+  readonly versions: Version
+}> => {
+  const success = options.success ?? (Schema.Void as unknown as Schema.Schema<Success, SuccessEncoded>)
+  const error = options.error ?? (Schema.Never as unknown as Schema.Schema<Error, ErrorEncoded>)
+  return {
+    [TypeId]: TypeId as never,
+    name,
+    input: options.input,
+    success,
+    error,
+    versions: options.versions,
+    run: options.run as never,
+    exitCodec: journal.exitCodec(success, error),
+    pipe() {
+      return pipeArguments(this, arguments)
+    }
+  }
+}
+
+/**
+ * Runs `effect` in the key scope `name`: steps called inside get keys prefixed with the scope
+ * (`name/step`), and their occurrence counters are the scope's own. Concurrent branches that call
+ * the same steps get deterministic keys when each runs in its own scope.
+ *
+ * @since 0.1.0
+ * @category Combinators
+ */
+export const scope: {
+  (name: string): <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(name: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R>
+} = function(this: unknown, ...args: Array<any>): any {
+  if (args.length === 1) return (effect: Effect.Effect<any, any, any>) => scoped(args[0], effect)
+  return scoped(args[0], args[1])
+}
+
+/**
+ * The id of the running flow.
+ *
+ * @since 0.1.0
+ * @category Combinators
+ */
+export const id: Effect.Effect<string, never, FlowInstance> = Effect.map(FlowInstance, (instance) => instance.flowId)
+
+const nowCodec = journal.exitCodec(Schema.Number, Schema.Never)
+const uuidCodec = journal.exitCodec(Schema.String, Schema.Never)
+
+/**
+ * The current time (epoch milliseconds, from Effect's `Clock`), recorded on the first run and
+ * the same on every replay.
+ *
+ * @since 0.1.0
+ * @category Combinators
+ */
+export const now: Effect.Effect<number, never, FlowInstance> = journal.recordValue(
+  "$now",
+  nowCodec,
+  Effect.clockWith((clock) => clock.currentTimeMillis)
+)
+
+/**
+ * A random number in [0, 1) (from Effect's `Random`), recorded on the first run and the same on
+ * every replay.
+ *
+ * @since 0.1.0
+ * @category Combinators
+ */
+export const random: Effect.Effect<number, never, FlowInstance> = journal.recordValue("$random", nowCodec, Random.next)
+
+/**
+ * A random UUID (v4), recorded on the first run and the same on every replay.
+ *
+ * @since 0.1.0
+ * @category Combinators
+ */
+export const uuid: Effect.Effect<string, never, FlowInstance> = journal.recordValue(
+  "$uuid",
+  uuidCodec,
+  Effect.sync(() => crypto.randomUUID())
+)
+
+/**
+ * A durable sleep: the fire time (now + `duration`) is computed once and recorded. A short
+ * remaining wait is spent in memory; a longer one suspends the flow, which is released and
+ * resumed once the time has come (by a worker, or by running it again).
+ *
+ * @since 0.1.0
+ * @category Combinators
+ */
+export const sleep = (duration: Duration.DurationInput): Effect.Effect<void, never, FlowInstance> => {
+  const millis = DurationModule.toMillis(duration)
+  return journal.sleepUntil("$sleep", (now) => now + millis)
+}
+
+/**
+ * A durable sleep until a point in time (a `Date` or epoch milliseconds).
+ *
+ * @since 0.1.0
+ * @category Combinators
+ */
+export const sleepUntil = (time: Date | number): Effect.Effect<void, never, FlowInstance> => {
+  const at = typeof time === "number" ? time : time.getTime()
+  return journal.sleepUntil("$sleep", () => at)
+}
+
+/**
+ * The result of a flow's run as an `Exit`, for callers that want to branch on it.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type FlowExit<F> = Exit.Exit<Flow.Success<F>, Flow.Error<F>>

@@ -1,0 +1,10 @@
+/**
+ * @since 0.1.0
+ */
+export * as ExecutionLog from "./ExecutionLog.js"
+export * as Executor from "./Executor.js"
+export * as Flow from "./Flow.js"
+export * from "./FlowError.js"
+export * as Retryable from "./Retryable.js"
+export * as RetryPolicy from "./RetryPolicy.js"
+export * as Step from "./Step.js"

@@ -1,0 +1,240 @@
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { ExecutionLog, type Fence } from "../ExecutionLog.js"
+import type * as Flow from "../Flow.js"
+import {
+  CheckpointDecodeError,
+  CheckpointEncodeError,
+  type ExecutionError,
+  FlowConflictError,
+  InvalidInputError,
+  LeaseLostError
+} from "../FlowError.js"
+import { hashValue } from "./hash.js"
+import { FlowInstance, type SuspendReason } from "./instance.js"
+import { formatParseError } from "./journal.js"
+
+/** The outcome of one execution: the flow ended, or it is waiting for something. */
+export type Outcome<A, E> =
+  | { readonly _tag: "Completed"; readonly exit: Exit.Exit<A, E> }
+  | { readonly _tag: "Suspended"; readonly reason: SuspendReason }
+
+export interface ExecuteOptions {
+  readonly id: string
+  readonly fence?: Fence | undefined
+  readonly suspendAfter?: Duration.DurationInput | undefined
+  readonly version?: string | null | undefined
+  readonly parent?: { readonly id: string; readonly key: string } | undefined
+  readonly priority?: number | undefined
+}
+
+const DEFAULT_SUSPEND_AFTER = Duration.toMillis("1 minute")
+
+const flowEvent = (flowId: string, flowType: string, event: string, details?: Record<string, unknown>) =>
+  Effect.logDebug("ergon.flow", { event, flowId, flowType, ...details })
+
+/** The engine error a failed flow row keeps, readable by any process. */
+const engineErrorRecord = (error: { readonly _tag: string; readonly message: string }) => ({
+  _tag: error._tag,
+  message: error.message
+})
+
+const runAfterOf = (reason: SuspendReason): number | null => {
+  switch (reason._tag) {
+    case "Timer":
+      return reason.until
+    case "Retry":
+      return reason.at
+    case "Signal":
+      return reason.timeoutAt ?? null
+    case "Child":
+      return null
+  }
+}
+
+/** Runs a flow to its end or its next suspension; see `Executor.execute`. */
+export const execute = <A, E, R, I>(
+  flow: Flow.Flow<string, { input: I; success: A; error: E; context: R; versions: string }>,
+  input: I,
+  options: ExecuteOptions
+): Effect.Effect<Outcome<A, E>, ExecutionError, R | ExecutionLog> =>
+  Effect.gen(function*() {
+    const log = yield* ExecutionLog
+    const flowId = options.id
+    const flowType = flow.name
+    const encoded = Schema.encodeEither(flow.input)(input)
+    if (Either.isLeft(encoded)) {
+      return yield* new InvalidInputError({ flowType, flowId, detail: formatParseError(encoded.left) })
+    }
+    const inputHash = hashValue(encoded.right)
+    const fence = options.fence
+
+    let loaded = yield* log.loadFlow(flowId)
+    let storedInput: unknown = encoded.right
+    let steps: ReadonlyArray<ExecutionLog.StepRecord> = []
+    let resumed = false
+
+    if (Option.isNone(loaded)) {
+      const now = yield* Clock.currentTimeMillis
+      const inserted = yield* log.insertFlow({
+        id: flowId,
+        type: flowType,
+        version: options.version ?? null,
+        input: encoded.right,
+        inputHash,
+        status: "running",
+        result: undefined,
+        error: undefined,
+        parentId: options.parent?.id ?? null,
+        parentKey: options.parent?.key ?? null,
+        priority: options.priority ?? 0,
+        runAfter: null,
+        suspendReason: undefined,
+        leaseOwner: null,
+        leaseEpoch: 0,
+        leaseExpiresAt: null,
+        attempts: 1,
+        createdAt: now,
+        updatedAt: now,
+        completedAt: null
+      })
+      // Lost a race with another starter of the same id: continue as a resume of its row.
+      if (!inserted) loaded = yield* log.loadFlow(flowId)
+    }
+
+    if (Option.isSome(loaded)) {
+      const { flow: row } = loaded.value
+      if (row.type !== flowType) {
+        return yield* new FlowConflictError({ flowId, reason: "type", existing: row.type, requested: flowType })
+      }
+      if (row.inputHash !== inputHash) {
+        return yield* new FlowConflictError({ flowId, reason: "input", existing: row.inputHash, requested: inputHash })
+      }
+      if (row.status === "completed") {
+        const decoded = flow.exitCodec.decode(row.result)
+        if (Either.isLeft(decoded)) {
+          return yield* new CheckpointDecodeError({
+            flowType,
+            flowId,
+            key: "$result",
+            schema: flow.exitCodec.description,
+            detail: formatParseError(decoded.left)
+          })
+        }
+        yield* flowEvent(flowId, flowType, "replayed-result")
+        return { _tag: "Completed", exit: decoded.right } as const
+      }
+      if (row.status === "cancelled") {
+        return { _tag: "Completed", exit: Exit.interrupt(FiberId.none) } as const
+      }
+      const now = yield* Clock.currentTimeMillis
+      const started = yield* log.updateFlow(flowId, {
+        status: "running",
+        error: null,
+        suspendReason: null,
+        runAfter: null,
+        incrementAttempts: true,
+        updatedAt: now
+      }, fence)
+      if (!started) {
+        return yield* new LeaseLostError({ flowId, owner: fence?.owner ?? "", epoch: fence?.epoch ?? 0 })
+      }
+      storedInput = row.input
+      steps = loaded.value.steps
+      resumed = true
+    }
+
+    const decodedInput = Schema.decodeUnknownEither(flow.input)(storedInput)
+    if (Either.isLeft(decodedInput)) {
+      const error = new CheckpointDecodeError({
+        flowType,
+        flowId,
+        key: "$input",
+        schema: String(flow.input.ast),
+        detail: formatParseError(decodedInput.left)
+      })
+      yield* markFailed(log, flowId, error, fence)
+      return yield* error
+    }
+
+    const instance: FlowInstance.Service = {
+      flowId,
+      flowType,
+      log,
+      fence,
+      journal: new Map(steps.map((step) => [step.key, step])),
+      counters: new Map(),
+      abort: undefined,
+      suspendAfterMillis: options.suspendAfter === undefined
+        ? DEFAULT_SUSPEND_AFTER
+        : Duration.toMillis(options.suspendAfter)
+    }
+    yield* flowEvent(flowId, flowType, resumed ? "resumed" : "started", { journal: steps.length })
+
+    const exit = yield* flow.run(decodedInput.right).pipe(
+      Effect.provideService(FlowInstance, instance),
+      Effect.exit
+    )
+    const aborted = instance.abort
+    const now = yield* Clock.currentTimeMillis
+
+    if (aborted !== undefined && aborted._tag === "Suspend") {
+      const reason = aborted.reason
+      const written = yield* log.updateFlow(flowId, {
+        status: "suspended",
+        runAfter: runAfterOf(reason),
+        suspendReason: reason,
+        updatedAt: now
+      }, fence)
+      if (!written) return yield* new LeaseLostError({ flowId, owner: fence?.owner ?? "", epoch: fence?.epoch ?? 0 })
+      yield* flowEvent(flowId, flowType, "suspended", { reason })
+      return { _tag: "Suspended", reason } as const
+    }
+    if (aborted !== undefined) {
+      const error = aborted.error
+      // A store that fails or a lease that is gone: nothing more can be written; the flow resumes later.
+      if (error._tag !== "StoreError" && error._tag !== "LeaseLostError") {
+        yield* markFailed(log, flowId, error, fence)
+      }
+      yield* flowEvent(flowId, flowType, "failed", { error: error.message })
+      return yield* error
+    }
+
+    const encodedExit = flow.exitCodec.encode(exit)
+    if (Either.isLeft(encodedExit)) {
+      const error = new CheckpointEncodeError({
+        flowType,
+        flowId,
+        key: "$result",
+        schema: flow.exitCodec.description,
+        detail: formatParseError(encodedExit.left)
+      })
+      yield* markFailed(log, flowId, error, fence)
+      return yield* error
+    }
+    const written = yield* log.updateFlow(flowId, {
+      status: "completed",
+      result: encodedExit.right,
+      runAfter: null,
+      completedAt: now,
+      updatedAt: now
+    }, fence)
+    if (!written) return yield* new LeaseLostError({ flowId, owner: fence?.owner ?? "", epoch: fence?.epoch ?? 0 })
+    yield* flowEvent(flowId, flowType, "completed", { success: Exit.isSuccess(exit) })
+    return { _tag: "Completed", exit } as const
+  }).pipe(Effect.withSpan("ergon.execute", { attributes: { "ergon.flow.id": options.id, "ergon.flow.type": flow.name } }))
+
+const markFailed = (
+  log: ExecutionLog.Service,
+  flowId: string,
+  error: { readonly _tag: string; readonly message: string },
+  fence: Fence | undefined
+) =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    log.updateFlow(flowId, { status: "failed", error: engineErrorRecord(error), updatedAt: now }, fence))
