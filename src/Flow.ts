@@ -92,7 +92,17 @@ export interface Flow<Name extends string, S extends Shape> extends Pipeable {
  * @since 0.1.0
  * @category Models
  */
-export interface Any extends Flow<string, Shape> {}
+export interface Any extends Pipeable {
+  readonly [TypeId]: unknown
+  readonly name: string
+  readonly input: Schema.Schema.All
+  readonly success: Schema.Schema.All
+  readonly error: Schema.Schema.All
+  readonly versions: ReadonlyArray<string> | undefined
+  readonly run: (input: any) => Effect.Effect<any, any, any>
+  /** @internal */
+  readonly exitCodec: journal.ExitCodec<any, any>
+}
 
 /**
  * @since 0.1.0

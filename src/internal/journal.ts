@@ -28,8 +28,9 @@ import { abortWith, FlowInstance, nextKey, suspend, SuspendReason } from "./inst
 /** An exit codec: encode and decode compiled once, plus a description for error messages. */
 export interface ExitCodec<A, E> {
   readonly description: string
-  readonly encode: (exit: Exit.Exit<A, E>) => Either.Either<unknown, ParseResult.ParseError>
-  readonly decode: (encoded: unknown) => Either.Either<Exit.Exit<A, E>, ParseResult.ParseError>
+  // Methods (not function properties), so codecs of specific types are assignable to `ExitCodec<any, any>`.
+  encode(exit: Exit.Exit<A, E>): Either.Either<unknown, ParseResult.ParseError>
+  decode(encoded: unknown): Either.Either<Exit.Exit<A, E>, ParseResult.ParseError>
 }
 
 export const exitCodec = <A, AI, E, EI>(
