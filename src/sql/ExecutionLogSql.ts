@@ -1,0 +1,349 @@
+/**
+ * The `ExecutionLog` over `@effect/sql`: one backend for SQLite and PostgreSQL.
+ *
+ * The Layer needs a `SqlClient` (from `SqliteClient.layer`, `PgClient.layer`, or `ergon/sqlite`),
+ * applies the store's migrations, and provides `ExecutionLog`. Every statement is written in the
+ * SQL both dialects accept; what differs lives in `Dialect` (see `./migrations.js`).
+ *
+ * @since 0.1.0
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type * as Statement from "@effect/sql/Statement"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type { Encoded, FlowRow, FlowStatus, FlowWithSteps, StepRow, StepStatus } from "../ExecutionLog.js"
+import { ExecutionLog, makeUnsafe } from "../ExecutionLog.js"
+import { StoreError } from "../FlowError.js"
+import * as Migrations from "./migrations.js"
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+// `SqlError` and `MigrationError` carry the driver's error as `cause`: name both, and the
+// driver's code (`SQLITE_READONLY`, a PostgreSQL SQLSTATE) when there is one.
+const describe = (cause: unknown, depth = 0): string => {
+  if (!(cause instanceof Error)) return String(cause)
+  const code = (cause as { readonly code?: unknown }).code
+  const message = cause.message.trim()
+  const text = typeof code === "string" ? `${message} (${code})` : message
+  const inner = (cause as { readonly cause?: unknown }).cause
+  return inner === undefined || depth >= 3 ? text : `${text}: ${describe(inner, depth + 1)}`
+}
+
+/**
+ * Builds the `StoreError` for a failure of `operation`. The detail gives the error's message
+ * followed by the driver's own message and code underneath it (`SQLITE_READONLY`, a PostgreSQL
+ * SQLSTATE), prefixed with `context` when given.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export const storeError = (operation: string, cause: unknown, context?: string | undefined): StoreError =>
+  new StoreError({
+    operation,
+    detail: context === undefined ? describe(cause) : `${context}: ${describe(cause)}`,
+    cause
+  })
+
+/** Maps failures and driver defects (better-sqlite3 throws) to `StoreError`; interruption passes. */
+const guard = (operation: string) => {
+  const onError = (cause: unknown): StoreError => storeError(operation, cause)
+  return <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, StoreError, R> =>
+    effect.pipe(
+      Effect.mapError(onError),
+      Effect.catchAllDefect((defect) => Effect.fail(onError(defect)))
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rows
+// ---------------------------------------------------------------------------------------------
+
+type Row = Record<string, unknown>
+
+// Integers come back as numbers (SQLite), bigints (SQLite with `SafeIntegers`) or strings
+// (PostgreSQL `BIGINT`): all become numbers. Times are far below 2^53.
+const num = (value: unknown): number => (typeof value === "number" ? value : Number(value))
+const numOrNull = (value: unknown): number | null => (value === null || value === undefined ? null : num(value))
+const textOrNull = (value: unknown): string | null => (value === null || value === undefined ? null : String(value))
+
+const flowColumns = [
+  "id",
+  "type",
+  "version",
+  "input",
+  "input_hash",
+  "status",
+  "result",
+  "error",
+  "parent_id",
+  "parent_key",
+  "priority",
+  "run_after",
+  "suspend_reason",
+  "lease_owner",
+  "lease_epoch",
+  "lease_expires_at",
+  "attempts",
+  "created_at",
+  "updated_at",
+  "completed_at"
+] as const
+
+const stepColumns = [
+  "flow_id",
+  "key",
+  "input_hash",
+  "status",
+  "exit",
+  "attempts",
+  "next_attempt_at",
+  "started_at",
+  "completed_at"
+] as const
+
+const flowParams = (row: FlowRow): ReadonlyArray<unknown> => [
+  row.id,
+  row.type,
+  row.version,
+  row.input,
+  row.inputHash,
+  row.status,
+  row.result,
+  row.error,
+  row.parentId,
+  row.parentKey,
+  row.priority,
+  row.runAfter,
+  row.suspendReason,
+  row.leaseOwner,
+  row.leaseEpoch,
+  row.leaseExpiresAt,
+  row.attempts,
+  row.createdAt,
+  row.updatedAt,
+  row.completedAt
+]
+
+const stepParams = (row: StepRow): ReadonlyArray<unknown> => [
+  row.flowId,
+  row.key,
+  row.inputHash,
+  row.status,
+  row.exit,
+  row.attempts,
+  row.nextAttemptAt,
+  row.startedAt,
+  row.completedAt
+]
+
+const flowFromRow = (row: Row): FlowRow => ({
+  id: String(row.id),
+  type: String(row.type),
+  version: textOrNull(row.version),
+  input: String(row.input),
+  inputHash: String(row.input_hash),
+  status: row.status as FlowStatus,
+  result: textOrNull(row.result),
+  error: textOrNull(row.error),
+  parentId: textOrNull(row.parent_id),
+  parentKey: textOrNull(row.parent_key),
+  priority: num(row.priority),
+  runAfter: numOrNull(row.run_after),
+  suspendReason: textOrNull(row.suspend_reason),
+  leaseOwner: textOrNull(row.lease_owner),
+  leaseEpoch: num(row.lease_epoch),
+  leaseExpiresAt: numOrNull(row.lease_expires_at),
+  attempts: num(row.attempts),
+  createdAt: num(row.created_at),
+  updatedAt: num(row.updated_at),
+  completedAt: numOrNull(row.completed_at)
+})
+
+// Step columns of the `loadFlow` join, prefixed `s_` so they do not clash with the flow's.
+const stepFromJoinedRow = (flowId: string, row: Row): StepRow => ({
+  flowId,
+  key: String(row.s_key),
+  inputHash: textOrNull(row.s_input_hash),
+  status: row.s_status as StepStatus,
+  exit: textOrNull(row.s_exit),
+  attempts: num(row.s_attempts),
+  nextAttemptAt: numOrNull(row.s_next_attempt_at),
+  startedAt: numOrNull(row.s_started_at),
+  completedAt: numOrNull(row.s_completed_at)
+})
+
+// ---------------------------------------------------------------------------------------------
+// Statements
+// ---------------------------------------------------------------------------------------------
+
+const quote = (column: string): string => (column === "key" ? `"key"` : column)
+const flowColumnList = flowColumns.join(", ")
+const stepColumnList = stepColumns.map(quote).join(", ")
+const selectFlow = flowColumns.map((column) => `f.${column}`).join(", ")
+const selectSteps = stepColumns.slice(1).map((column) => `s.${quote(column)} AS s_${column}`).join(", ")
+
+// SQL types of the step columns, cast explicitly in `INSERT ... SELECT` (PostgreSQL cannot infer
+// the type of a bare parameter in a select list).
+const stepCasts = ["TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "INTEGER", "BIGINT", "BIGINT", "BIGINT"] as const
+
+/**
+ * Builds a backend over the `SqlClient` in context. It does not run migrations (see `layer` and
+ * `migrate`).
+ *
+ * Each operation is one statement. The fixed statements are compiled once, here, for the client's
+ * dialect, so a call only binds its parameters (and the driver reuses its prepared statement).
+ * Results are read without the client's name transforms, whatever they are.
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const make: Effect.Effect<Encoded, never, SqlClient.SqlClient> = Effect.map(
+  SqlClient.SqlClient,
+  (client): Encoded => {
+    const sql = client.withoutTransforms()
+    const dialect = Migrations.dialectOf(sql)
+    const P = null // a placeholder: values are bound per call
+    const params = (casts: ReadonlyArray<string | undefined>): Statement.Fragment =>
+      sql.csv(casts.map((cast) => (cast === undefined ? sql`${P}` : sql`CAST(${P} AS ${sql.literal(cast)})`)))
+    const text = (statement: Statement.Statement<unknown>): string => statement.compile(true)[0]
+
+    const insertFlowSql = text(
+      sql`INSERT INTO ergon_flows (${sql.literal(flowColumnList)}) VALUES (${
+        params(flowColumns.map(() => undefined))
+      }) ON CONFLICT (id) DO NOTHING`
+    )
+    const getFlowSql = text(sql`SELECT ${sql.literal(flowColumnList)} FROM ergon_flows WHERE id = ${P}`)
+    const loadFlowSql = text(
+      sql`SELECT ${sql.literal(selectFlow)}, ${sql.literal(selectSteps)} FROM ergon_flows f LEFT JOIN ergon_steps s ON s.flow_id = f.id WHERE f.id = ${P} ORDER BY s."key"`
+    )
+    // One statement: insert the entry, or update it unless it is completed, and only when the
+    // flow exists (and, fenced, still has the given lease). `WHERE` before `ON CONFLICT` is also
+    // what SQLite needs to parse an upsert on `INSERT ... SELECT`.
+    const putStepSql = (fenced: boolean): string =>
+      text(
+        sql`INSERT INTO ergon_steps (${sql.literal(stepColumnList)}) SELECT ${params(stepCasts)} WHERE EXISTS (SELECT 1 FROM ergon_flows WHERE id = ${P}${
+          fenced ? sql` AND lease_owner = ${P} AND lease_epoch = ${P}` : sql.literal("")
+        }) ON CONFLICT (flow_id, "key") DO UPDATE SET ${
+          sql.literal(
+            stepColumns.slice(2).map((column) => `${quote(column)} = excluded.${quote(column)}`).join(", ")
+          )
+        } WHERE ergon_steps.status <> 'completed'`
+      )
+    const putStepUnfenced = putStepSql(false)
+    const putStepFenced = putStepSql(true)
+
+    const guards = {
+      insertFlow: guard("insertFlow"),
+      getFlow: guard("getFlow"),
+      loadFlow: guard("loadFlow"),
+      putStep: guard("putStep"),
+      updateFlow: guard("updateFlow"),
+      listFlows: guard("listFlows")
+    }
+    const changed = (raw: unknown): boolean => dialect.affectedRows(raw) > 0
+    const write = (
+      operation: "insertFlow" | "putStep" | "updateFlow",
+      statement: Statement.Statement<unknown>
+    ): Effect.Effect<boolean, StoreError> => guards[operation](Effect.map(statement.raw, changed))
+
+    return {
+      insertFlow: (row) => write("insertFlow", sql.unsafe(insertFlowSql, flowParams(row))),
+      getFlow: (id) =>
+        guards.getFlow(
+          Effect.map(sql.unsafe<Row>(getFlowSql, [id]), (rows) =>
+            rows.length === 0 ? Option.none() : Option.some(flowFromRow(rows[0]!)))
+        ),
+      loadFlow: (id) =>
+        guards.loadFlow(
+          Effect.map(sql.unsafe<Row>(loadFlowSql, [id]), (rows): Option.Option<FlowWithSteps> => {
+            if (rows.length === 0) return Option.none()
+            const flow = flowFromRow(rows[0]!)
+            const steps: Array<StepRow> = []
+            for (const row of rows) {
+              // A flow without steps comes back as one row whose step columns are all NULL.
+              if (row.s_key !== null && row.s_key !== undefined) steps.push(stepFromJoinedRow(flow.id, row))
+            }
+            return Option.some({ flow, steps })
+          })
+        ),
+      putStep: (row, fence) =>
+        write(
+          "putStep",
+          fence === undefined
+            ? sql.unsafe(putStepUnfenced, [...stepParams(row), row.flowId])
+            : sql.unsafe(putStepFenced, [...stepParams(row), row.flowId, fence.owner, fence.epoch])
+        ),
+      updateFlow: (id, patch, fence) => {
+        const sets: Array<Statement.Fragment> = []
+        if (patch.status !== undefined) sets.push(sql`status = ${patch.status}`)
+        if (patch.result !== undefined) sets.push(sql`result = ${patch.result}`)
+        if (patch.error !== undefined) sets.push(sql`error = ${patch.error}`)
+        if (patch.runAfter !== undefined) sets.push(sql`run_after = ${patch.runAfter}`)
+        if (patch.suspendReason !== undefined) sets.push(sql`suspend_reason = ${patch.suspendReason}`)
+        if (patch.completedAt !== undefined) sets.push(sql`completed_at = ${patch.completedAt}`)
+        if (patch.incrementAttempts === true) sets.push(sql.literal("attempts = attempts + 1"))
+        sets.push(sql`updated_at = ${patch.updatedAt}`)
+        const where = fence === undefined
+          ? sql`id = ${id}`
+          : sql`id = ${id} AND lease_owner = ${fence.owner} AND lease_epoch = ${fence.epoch}`
+        return write("updateFlow", sql`UPDATE ergon_flows SET ${sql.csv(sets)} WHERE ${where}`)
+      },
+      listFlows: (filter) => {
+        const clauses: Array<Statement.Fragment> = []
+        if (filter.status !== undefined) {
+          clauses.push(
+            typeof filter.status === "string" ? sql`status = ${filter.status}` : sql.in("status", filter.status)
+          )
+        }
+        if (filter.type !== undefined) clauses.push(sql`type = ${filter.type}`)
+        if (filter.version === null) clauses.push(sql.literal("version IS NULL"))
+        else if (filter.version !== undefined) clauses.push(sql`version = ${filter.version}`)
+        if (filter.parentId !== undefined) clauses.push(sql`parent_id = ${filter.parentId}`)
+        if (filter.afterId !== undefined) clauses.push(sql`id > ${filter.afterId}`)
+        // As `Array.slice` treats it: `Infinity` is no limit, `NaN` none.
+        const requested = filter.limit ?? 100
+        const limit = Number.isFinite(requested)
+          ? Math.max(0, Math.floor(requested))
+          : requested > 0
+          ? Number.MAX_SAFE_INTEGER
+          : 0
+        return guards.listFlows(
+          Effect.map(
+            sql<Row>`SELECT ${sql.literal(flowColumnList)} FROM ergon_flows WHERE ${
+              sql.and(clauses)
+            } ORDER BY id LIMIT ${limit}`,
+            (rows) => rows.map(flowFromRow)
+          )
+        )
+      }
+    }
+  }
+)
+
+/**
+ * Applies the store's migrations (recorded in `ergon_migrations`); the ones already applied are
+ * skipped, so it is safe to run at every start, from several processes. Fails with a
+ * `StoreError` whose `operation` is `"migrate"`.
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const migrate: Effect.Effect<void, StoreError, SqlClient.SqlClient> = Effect.asVoid(
+  guard("migrate")(Migrations.run)
+)
+
+/**
+ * The SQL store: runs the migrations, then provides `ExecutionLog` over the `SqlClient` in
+ * context (SQLite or PostgreSQL). A migration that fails fails the Layer with a `StoreError`
+ * whose `operation` is `"migrate"`.
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layer: Layer.Layer<ExecutionLog, StoreError, SqlClient.SqlClient> = Layer.effect(
+  ExecutionLog,
+  Effect.zipRight(migrate, Effect.map(make, makeUnsafe))
+)

@@ -1,0 +1,187 @@
+/**
+ * The schema of the SQL store, as migrations shipped in code, and the few places where SQLite and
+ * PostgreSQL differ.
+ *
+ * Every table of the store is created here, including those that later features fill (signals,
+ * timers), so features add behaviour rather than rewrite tables. Times are `BIGINT` epoch
+ * milliseconds taken from Effect's `Clock`, never from the database; payloads are JSON `TEXT`.
+ *
+ * @since 0.1.0
+ */
+import * as Migrator from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Effect from "effect/Effect"
+
+/**
+ * What differs between the SQL dialects the store runs on. It is the one place that knows about
+ * dialects: the statements themselves are written in the SQL both SQLite and PostgreSQL accept.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Dialect {
+  readonly name: "sqlite" | "pg"
+  /**
+   * The column type of ids and keys. On PostgreSQL it uses the "C" collation, so that ids sort
+   * byte by byte as they do on SQLite (and as `afterId` paging expects), whatever the database's
+   * locale.
+   */
+  readonly keyType: string
+  /** Reads the number of rows a write changed from the driver's raw result (`Statement.raw`). */
+  readonly affectedRows: (raw: unknown) => number
+}
+
+const countField = (raw: unknown, field: "changes" | "count"): number => {
+  if (typeof raw === "object" && raw !== null && field in raw) {
+    const value = (raw as Record<string, unknown>)[field]
+    if (typeof value === "number") return value
+    if (typeof value === "bigint") return Number(value)
+  }
+  return 0
+}
+
+/**
+ * SQLite (better-sqlite3): `Statement.raw` is the driver's `RunResult`, `{ changes, lastInsertRowid }`.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export const sqliteDialect: Dialect = {
+  name: "sqlite",
+  keyType: "TEXT",
+  affectedRows: (raw) => countField(raw, "changes")
+}
+
+/**
+ * PostgreSQL (postgres.js): `Statement.raw` is the driver's result list, whose `count` is the
+ * number of rows the command affected.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export const pgDialect: Dialect = {
+  name: "pg",
+  keyType: "TEXT COLLATE \"C\"",
+  affectedRows: (raw) => countField(raw, "count")
+}
+
+/**
+ * Picks the dialect of a client. Dialects other than SQLite and PostgreSQL are treated as SQLite
+ * (their SQL is not supported).
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const dialectOf = (sql: SqlClient.SqlClient): Dialect =>
+  sql.onDialectOrElse({ pg: () => pgDialect, orElse: () => sqliteDialect })
+
+/**
+ * The name of the table in which the Migrator records the migrations it has applied.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export const migrationsTable = "ergon_migrations"
+
+const schemaV1 = (dialect: Dialect): ReadonlyArray<string> => {
+  const key = dialect.keyType
+  return [
+    `CREATE TABLE ergon_flows (
+  id ${key} NOT NULL PRIMARY KEY,
+  type ${key} NOT NULL,
+  version TEXT,
+  input TEXT NOT NULL,
+  input_hash TEXT NOT NULL,
+  status TEXT NOT NULL,
+  result TEXT,
+  error TEXT,
+  parent_id ${key},
+  parent_key ${key},
+  priority INTEGER NOT NULL DEFAULT 0,
+  run_after BIGINT,
+  suspend_reason TEXT,
+  lease_owner TEXT,
+  lease_epoch BIGINT NOT NULL DEFAULT 0,
+  lease_expires_at BIGINT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  completed_at BIGINT
+)`,
+    // Ready work: `status = 'pending' AND run_after <= now`, best priority first.
+    `CREATE INDEX ergon_flows_claim ON ergon_flows (status, run_after, priority)`,
+    // Expired leases of running flows, to take them over.
+    `CREATE INDEX ergon_flows_lease ON ergon_flows (status, lease_expires_at)`,
+    `CREATE INDEX ergon_flows_parent ON ergon_flows (parent_id)`,
+    `CREATE INDEX ergon_flows_type_status ON ergon_flows (type, status)`,
+    `CREATE TABLE ergon_steps (
+  flow_id ${key} NOT NULL REFERENCES ergon_flows (id) ON DELETE CASCADE,
+  "key" ${key} NOT NULL,
+  input_hash TEXT,
+  status TEXT NOT NULL,
+  exit TEXT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at BIGINT,
+  started_at BIGINT,
+  completed_at BIGINT,
+  PRIMARY KEY (flow_id, "key")
+)`,
+    // No foreign key: a signal may be sent before the flow it is for has been started.
+    `CREATE TABLE ergon_signals (
+  flow_id ${key} NOT NULL,
+  name ${key} NOT NULL,
+  seq BIGINT NOT NULL,
+  payload TEXT,
+  consumed_by ${key},
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (flow_id, name, seq)
+)`,
+    `CREATE TABLE ergon_timers (
+  flow_id ${key} NOT NULL REFERENCES ergon_flows (id) ON DELETE CASCADE,
+  "key" ${key} NOT NULL,
+  fire_at BIGINT NOT NULL,
+  fired INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (flow_id, "key")
+)`,
+    `CREATE INDEX ergon_timers_due ON ergon_timers (fired, fire_at)`
+  ]
+}
+
+const runAll = (statements: (dialect: Dialect) => ReadonlyArray<string>): Effect.Effect<void, unknown, SqlClient.SqlClient> =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.forEach(statements(dialectOf(sql)), (statement) => sql.unsafe(statement).withoutTransform, {
+      discard: true
+    }))
+
+/**
+ * The migrations of the store, keyed `<id>_<name>` as `Migrator.fromRecord` expects. Migrations
+ * are only ever added to this record, never edited once released.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
+  "1_create_store": runAll(schemaV1)
+}
+
+/**
+ * The Migrator's loader over `migrations`.
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const loader: Migrator.Loader = Migrator.fromRecord(migrations)
+
+/**
+ * Applies the migrations that the database has not seen yet, recording them in
+ * `ergon_migrations`. Running it again (from this or another process) does nothing.
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const run: Effect.Effect<
+  ReadonlyArray<readonly [id: number, name: string]>,
+  Migrator.MigrationError | SqlError,
+  SqlClient.SqlClient
+> = Migrator.make({})({ loader, table: migrationsTable })
