@@ -4,6 +4,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -13,6 +14,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import { ExecutionLog, Executor, Flow, Retryable, RetryPolicy, Step } from "../../src/index.js"
+import * as Testing from "../../src/testing.js"
 
 let counter = 0
 const freshId = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${++counter}-${Math.random().toString(36).slice(2, 8)}`
@@ -24,23 +26,6 @@ const journalOf = (id: string) =>
   Effect.flatMap(ExecutionLog.ExecutionLog, (log) => log.loadFlow(id)).pipe(
     Effect.map(Option.getOrThrow)
   )
-
-/** Waits (yielding, no time passes) until the flow has at least `n` journal entries. */
-const waitForSteps = (id: string, n = 1) =>
-  Effect.flatMap(ExecutionLog.ExecutionLog, (log) =>
-    Effect.repeat(log.loadFlow(id), {
-      until: (loaded) => Option.isSome(loaded) && loaded.value.steps.length >= n
-    }))
-
-/** Moves the TestClock forward in small ticks so fibers sleeping on it wake in order. */
-const advance = (total: Duration.DurationInput, tick: Duration.DurationInput = "10 millis") =>
-  Effect.gen(function*() {
-    const ticks = Math.ceil(Duration.toMillis(total) / Duration.toMillis(tick))
-    for (let i = 0; i < ticks; i++) {
-      yield* TestClock.adjust(tick)
-      yield* Effect.yieldNow()
-    }
-  })
 
 export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog, unknown>) =>
   describe(`engine conformance: ${name}`, () => {
@@ -72,12 +57,15 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
         Effect.gen(function*() {
           const ran: Array<string> = []
           let block = true
+          const blocked = yield* Deferred.make<void>()
           const work = Step.make("work", {
             success: Schema.String,
             run: (label: string) =>
               Effect.suspend(() => {
                 ran.push(label)
-                return label === "b" && block ? Effect.never : Effect.succeed(label.toUpperCase())
+                return label === "b" && block
+                  ? Effect.zipRight(Deferred.succeed(blocked, undefined), Effect.never)
+                  : Effect.succeed(label.toUpperCase())
               })
           })
           const flow = Flow.make("resume", {
@@ -93,7 +81,7 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
           })
           const id = freshId("resume")
           const fiber = yield* Effect.fork(Executor.execute(flow, undefined, { id }))
-          while (!ran.includes("b")) yield* Effect.yieldNow()
+          yield* Deferred.await(blocked)
           yield* Fiber.interrupt(fiber)
           block = false
           const outcome = yield* Executor.execute(flow, undefined, { id })
@@ -139,12 +127,16 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
         Effect.gen(function*() {
           let runs = 0
           let block = true
+          const waiting = yield* Deferred.make<void>()
           const charge = Step.make("charge", {
             success: Schema.Number,
             error: CardDeclined,
             run: () => Effect.suspend(() => (runs++, Effect.fail(new CardDeclined({ reason: "stolen" }))))
           })
-          const wait = Step.make("wait", { run: () => Effect.suspend(() => (block ? Effect.never : Effect.void)) })
+          // runs once the charge's failure is checkpointed
+          const wait = Step.make("wait", {
+            run: () => Effect.suspend(() => (block ? Effect.zipRight(Deferred.succeed(waiting, undefined), Effect.never) : Effect.void))
+          })
           const flow = Flow.make("declined-replay", {
             input: Schema.Void,
             success: Schema.String,
@@ -157,8 +149,7 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
           })
           const id = freshId("declined-replay")
           const fiber = yield* Effect.fork(Executor.execute(flow, undefined, { id }))
-          while (runs === 0) yield* Effect.yieldNow()
-          yield* Effect.yieldNow()
+          yield* Deferred.await(waiting)
           yield* Fiber.interrupt(fiber)
           block = false
           const outcome = yield* Executor.execute(flow, undefined, { id })
@@ -184,9 +175,7 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
           const flow = Flow.make("backoff", { input: Schema.Void, success: Schema.String, error: GatewayTimeout, run: () => flaky() })
           const id = freshId("backoff")
           const start = yield* Effect.clockWith((c) => c.currentTimeMillis)
-          const fiber = yield* Effect.fork(Executor.execute(flow, undefined, { id }))
-          yield* advance("1 second")
-          const outcome = yield* Fiber.join(fiber)
+          const outcome = yield* Testing.runWithTestClock(Executor.execute(flow, undefined, { id }))
           assert.deepStrictEqual(outcome, { _tag: "Completed", exit: Exit.succeed("ok after 4") })
           // waits: 100, 200, then capped at 300
           assert.deepStrictEqual(attemptsAt.map((t) => t - start), [0, 100, 300, 600])
@@ -205,9 +194,7 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
           })
           const flow = Flow.make("exhausted", { input: Schema.Void, error: GatewayTimeout, run: () => flaky() })
           const id = freshId("exhausted")
-          const fiber = yield* Effect.fork(Executor.execute(flow, undefined, { id }))
-          yield* advance("500 millis")
-          const outcome = yield* Fiber.join(fiber)
+          const outcome = yield* Testing.runWithTestClock(Executor.execute(flow, undefined, { id }))
           assert.strictEqual(runs, 3)
           assert(Executor.isCompleted(outcome) && Exit.isFailure(outcome.exit))
           const last = Cause.failureOption(outcome.exit.cause)
@@ -245,9 +232,7 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
             run: () => Effect.suspend(() => (++runs < 3 ? Effect.fail(new CardDeclined({ reason: "busy" })) : Effect.succeed(runs)))
           })
           const flow = Flow.make("predicate", { input: Schema.Void, success: Schema.Number, error: CardDeclined, run: () => charge() })
-          const fiber = yield* Effect.fork(Executor.execute(flow, undefined, { id: freshId("pred") }))
-          yield* advance("100 millis")
-          const outcome = yield* Fiber.join(fiber)
+          const outcome = yield* Testing.runWithTestClock(Executor.execute(flow, undefined, { id: freshId("pred") }))
           assert.deepStrictEqual(outcome, { _tag: "Completed", exit: Exit.succeed(3) })
         }))
 
@@ -287,9 +272,7 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
             run: () => Effect.suspend(() => (++runs < 3 ? Effect.die(new Error("flaky")) : Effect.succeed(runs)))
           })
           const flow = Flow.make("defect-retry", { input: Schema.Void, success: Schema.Number, run: () => boom() })
-          const fiber = yield* Effect.fork(Executor.execute(flow, undefined, { id: freshId("defect-retry") }))
-          yield* advance("100 millis")
-          assert.deepStrictEqual(yield* Fiber.join(fiber), { _tag: "Completed", exit: Exit.succeed(3) })
+          assert.deepStrictEqual(yield* Testing.runWithTestClock(Executor.execute(flow, undefined, { id: freshId("defect-retry") })), { _tag: "Completed", exit: Exit.succeed(3) })
         }))
 
       it.effect("a backoff longer than the threshold suspends the flow on a durable retry timer", () =>
@@ -326,8 +309,11 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
         Effect.gen(function*() {
           let amount = 10
           let block = true
+          const holding = yield* Deferred.make<void>()
           const charge = Step.make("charge", { success: Schema.Number, run: (n: number) => Effect.succeed(n) })
-          const hold = Step.make("hold", { run: () => Effect.suspend(() => (block ? Effect.never : Effect.void)) })
+          const hold = Step.make("hold", {
+            run: () => Effect.suspend(() => (block ? Effect.zipRight(Deferred.succeed(holding, undefined), Effect.never) : Effect.void))
+          })
           const flow = Flow.make("nondeterministic", {
             input: Schema.Void,
             success: Schema.Number,
@@ -340,7 +326,7 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
           })
           const id = freshId("nondet")
           const fiber = yield* Effect.fork(Executor.execute(flow, undefined, { id }))
-          yield* waitForSteps(id)
+          yield* Deferred.await(holding)
           yield* Fiber.interrupt(fiber)
           amount = 20
           block = false
@@ -364,8 +350,11 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
       it.effect("Flow.now, Flow.random and Flow.uuid are recorded once and stable across replay", () =>
         Effect.gen(function*() {
           let block = true
+          const holding = yield* Deferred.make<void>()
           const seen: Array<[number, number, string]> = []
-          const hold = Step.make("hold", { run: () => Effect.suspend(() => (block ? Effect.never : Effect.void)) })
+          const hold = Step.make("hold", {
+            run: () => Effect.suspend(() => (block ? Effect.zipRight(Deferred.succeed(holding, undefined), Effect.never) : Effect.void))
+          })
           const flow = Flow.make("recorded", {
             input: Schema.Void,
             success: Schema.Tuple(Schema.Number, Schema.Number, Schema.String),
@@ -379,7 +368,7 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
           })
           const id = freshId("recorded")
           const fiber = yield* Effect.fork(Executor.execute(flow, undefined, { id }))
-          while (seen.length === 0) yield* Effect.yieldNow()
+          yield* Deferred.await(holding)
           yield* Fiber.interrupt(fiber)
           yield* TestClock.adjust("1 hour")
           block = false
@@ -413,9 +402,7 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
             run: () => Flow.scope("payment", call())
           })
           const id = freshId("idem")
-          const fiber = yield* Effect.fork(Executor.execute(flow, undefined, { id }))
-          yield* advance("20 millis", "1 millis")
-          yield* Fiber.join(fiber)
+          yield* Testing.runWithTestClock(Executor.execute(flow, undefined, { id }))
           assert.deepStrictEqual(keys, [`${id}/payment/call-api`, `${id}/payment/call-api`])
         }))
 
@@ -490,15 +477,18 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
       it.effect("a stored result that no longer decodes: CheckpointDecodeError naming flow, step and schema", () =>
         Effect.gen(function*() {
           let block = true
+          const holding = yield* Deferred.make<void>()
           const v1 = Step.make("quote", { success: Schema.Number, run: () => Effect.succeed(12) })
-          const hold = Step.make("hold", { run: () => Effect.suspend(() => (block ? Effect.never : Effect.void)) })
+          const hold = Step.make("hold", {
+            run: () => Effect.suspend(() => (block ? Effect.zipRight(Deferred.succeed(holding, undefined), Effect.never) : Effect.void))
+          })
           const flowV1 = Flow.make("schema-change", {
             input: Schema.Void,
             run: () => Effect.zipRight(v1(), hold())
           })
           const id = freshId("schema-change")
           const fiber = yield* Effect.fork(Executor.execute(flowV1, undefined, { id }))
-          yield* waitForSteps(id)
+          yield* Deferred.await(holding)
           yield* Fiber.interrupt(fiber)
           block = false
           // v2: the step now returns a struct; the stored number no longer decodes
