@@ -1,6 +1,7 @@
 /**
  * @since 0.1.0
  */
+export * as Dag from "./Dag.js"
 export * as ExecutionLog from "./ExecutionLog.js"
 export * as Executor from "./Executor.js"
 export * as Flow from "./Flow.js"
