@@ -173,3 +173,153 @@ export type ExecutionError =
   | FlowConflictError
   | StoreError
   | LeaseLostError
+
+/**
+ * A deployment version that is not a semantic version (`MAJOR.MINOR.PATCH`, with an optional
+ * pre-release and build), or that could not be read (`fromEnv`: the variable is missing).
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class InvalidVersionError extends Schema.TaggedError<InvalidVersionError>()("InvalidVersionError", {
+  /** Where the version came from, e.g. `env DEPLOY_VERSION`. */
+  source: Schema.String,
+  /** The value found, when there was one. */
+  value: Schema.optional(Schema.String),
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return this.value === undefined
+      ? `ergon: no deployment version in ${this.source}: ${this.detail}`
+      : `ergon: '${this.value}' from ${this.source} is not a semantic version: ${this.detail}`
+  }
+}
+
+/**
+ * A flow pinned to some deployment versions was given to a scheduler or worker of another version
+ * (or to an unversioned one). With `withVersion` this is a compile error; with `fromEnv` it is
+ * found at run time and reported with this error.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class VersionMismatchError extends Schema.TaggedError<VersionMismatchError>()("VersionMismatchError", {
+  flowType: Schema.String,
+  /** The versions the flow is pinned to. */
+  versions: Schema.Array(Schema.String),
+  /** The version of the scheduler or worker, or null when it is unversioned. */
+  deployment: Schema.NullOr(Schema.String)
+}) {
+  override get message(): string {
+    return `ergon: flow '${this.flowType}' is pinned to versions ${this.versions.join(", ")}, not to ${
+      this.deployment === null ? "an unversioned deployment" : `'${this.deployment}'`
+    }`
+  }
+}
+
+/**
+ * `Flow.awaitSignal` gave up: no signal of that name came before its timeout.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class SignalTimeout extends Schema.TaggedError<SignalTimeout>()("SignalTimeout", {
+  name: Schema.String,
+  /** When the wait gave up (epoch millis). */
+  timeoutAt: Schema.Number
+}) {
+  override get message(): string {
+    return `ergon: no signal '${this.name}' arrived before ${new Date(this.timeoutAt).toISOString()}`
+  }
+}
+
+/**
+ * A flow was cancelled (by `cancel`, or because its parent was).
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class FlowCancelledError extends Schema.TaggedError<FlowCancelledError>()("FlowCancelledError", {
+  flowId: Schema.String
+}) {
+  override get message(): string {
+    return `ergon: flow '${this.flowId}' was cancelled`
+  }
+}
+
+/**
+ * A flow was stopped by an engine error (non-determinism, a value that no longer decodes) and
+ * waits for a fix and `Client.retry`. `error` is the engine error's tag and message.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class FlowFailedError extends Schema.TaggedError<FlowFailedError>()("FlowFailedError", {
+  flowId: Schema.String,
+  error: Schema.Struct({ _tag: Schema.String, message: Schema.String })
+}) {
+  override get message(): string {
+    return `ergon: flow '${this.flowId}' stopped: ${this.error._tag}: ${this.error.message}`
+  }
+}
+
+/**
+ * No flow has that id.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class FlowNotFoundError extends Schema.TaggedError<FlowNotFoundError>()("FlowNotFoundError", {
+  flowId: Schema.String
+}) {
+  override get message(): string {
+    return `ergon: there is no flow '${this.flowId}'`
+  }
+}
+
+/**
+ * The flow has ended (completed or cancelled), so it can no longer take that request (a signal, a
+ * cancellation).
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class FlowEndedError extends Schema.TaggedError<FlowEndedError>()("FlowEndedError", {
+  flowId: Schema.String,
+  status: Schema.String,
+  request: Schema.String
+}) {
+  override get message(): string {
+    return `ergon: flow '${this.flowId}' is ${this.status}: cannot ${this.request}`
+  }
+}
+
+/**
+ * A signal payload does not match the schema it is sent with. Nothing was sent.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class InvalidSignalError extends Schema.TaggedError<InvalidSignalError>()("InvalidSignalError", {
+  flowId: Schema.String,
+  name: Schema.String,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `ergon: signal '${this.name}' for flow '${this.flowId}' does not match its schema: ${this.detail}`
+  }
+}
+
+/**
+ * A worker was started without any registered flow: it would claim nothing, forever.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class NoFlowsRegisteredError extends Data.TaggedError("NoFlowsRegisteredError")<{
+  readonly worker: string
+}> {
+  override get message(): string {
+    return `ergon: worker '${this.worker}' has no registered flows; call register(...flows) before run()`
+  }
+}
