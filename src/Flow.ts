@@ -21,7 +21,9 @@ import * as Random from "effect/Random"
 import * as Schema from "effect/Schema"
 import type { Types } from "effect"
 import { FlowInstance, scoped } from "./internal/instance.js"
+import type { SignalTimeout } from "./FlowError.js"
 import * as journal from "./internal/journal.js"
+import * as waits from "./internal/waits.js"
 
 export {
   /**
@@ -305,3 +307,49 @@ export const sleepUntil = (time: Date | number): Effect.Effect<void, never, Flow
  * @category Models
  */
 export type FlowExit<F> = Exit.Exit<Flow.Success<F>, Flow.Error<F>>
+
+/**
+ * Waits for a signal named `name` sent to this flow, and returns its payload decoded with
+ * `schema`.
+ *
+ * A signal sent before the wait is buffered in the store and taken at once; several signals of one
+ * name are taken one per wait, in the order they were sent. While nothing has come, the flow is
+ * suspended (it costs no memory) and is woken when a signal arrives. With `timeout`, the deadline
+ * is fixed durably on the first run, and the wait fails with a typed `SignalTimeout` once it has
+ * passed. A payload that does not decode with `schema` stops the flow with a
+ * `CheckpointDecodeError` naming the signal (it stays recorded, never dropped).
+ *
+ * @since 0.1.0
+ * @category Combinators
+ */
+export const awaitSignal: {
+  <A, I>(name: string, schema: Schema.Schema<A, I, never>): Effect.Effect<A, never, FlowInstance>
+  <A, I>(
+    name: string,
+    schema: Schema.Schema<A, I, never>,
+    options: { readonly timeout: Duration.DurationInput }
+  ): Effect.Effect<A, SignalTimeout, FlowInstance>
+} = ((
+  name: string,
+  schema: Schema.Schema<any, any, never>,
+  options?: { readonly timeout?: Duration.DurationInput | undefined }
+) => waits.awaitSignal(name, schema, options?.timeout)) as any
+
+/**
+ * Runs a child flow and waits for its result (its success, or its typed failure).
+ *
+ * The child's id is deterministic (`<parent id>/$invoke/<child name>[#n]`, or the given `key`), so
+ * a replay finds the same child. Under `Executor.execute` the child runs at once in this process;
+ * under workers it is scheduled with the parent's version and claimed by a worker that has it
+ * registered, while the parent is suspended until the child ends. Cancelling the parent cancels
+ * its children.
+ *
+ * @since 0.1.0
+ * @category Combinators
+ */
+export const invoke = <F extends Any>(
+  child: F,
+  input: Flow.Input<F>,
+  options?: { readonly key?: string | undefined }
+): Effect.Effect<Flow.Success<F>, Flow.Error<F>, FlowInstance | Flow.Context<F>> =>
+  waits.invoke(child, input, options)

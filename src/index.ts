@@ -1,6 +1,7 @@
 /**
  * @since 0.1.0
  */
+export * as Client from "./Client.js"
 export * as Dag from "./Dag.js"
 export * as ExecutionLog from "./ExecutionLog.js"
 export * as Executor from "./Executor.js"
@@ -8,4 +9,8 @@ export * as Flow from "./Flow.js"
 export * from "./FlowError.js"
 export * as Retryable from "./Retryable.js"
 export * as RetryPolicy from "./RetryPolicy.js"
+export * as Scheduler from "./Scheduler.js"
+export * as SignalSource from "./SignalSource.js"
 export * as Step from "./Step.js"
+export * as Version from "./Version.js"
+export * as Worker from "./Worker.js"

@@ -54,9 +54,9 @@ export const runWithTestClock = <A, E, R>(
     }
   })
 
-/** Lets other fibers run until they block: yields, then a short real pause for I/O to finish. */
+/** Lets other fibers run until they block, with a short real pause for I/O to finish. */
 const settle = Effect.zipRight(
-  Effect.repeatN(Effect.yieldNow(), 20),
+  Effect.repeatN(Effect.yieldNow(), 10),
   TestServices.provideLive(Effect.sleep(Duration.millis(1)))
 )
 

@@ -14,11 +14,13 @@ import {
   type ExecutionError,
   FlowConflictError,
   InvalidInputError,
-  LeaseLostError
+  LeaseLostError,
+  StoreError
 } from "../FlowError.js"
 import { hashValue } from "./hash.js"
 import { FlowInstance, type SuspendReason } from "./instance.js"
 import { formatParseError } from "./journal.js"
+import * as wake from "./wake.js"
 
 /** The outcome of one execution: the flow ended, or it is waiting for something. */
 export type Outcome<A, E> =
@@ -58,27 +60,73 @@ const runAfterOf = (reason: SuspendReason): number | null => {
   }
 }
 
+/** The input of an execution: given by the caller, or the one stored with the flow (workers). */
+export type Input<I> = { readonly _tag: "Given"; readonly value: I } | { readonly _tag: "Stored" }
+
+type AnyFlow<A, E, R, I> = Flow.Flow<string, { input: I; success: A; error: E; context: R; versions: string }>
+
 /** Runs a flow to its end or its next suspension; see `Executor.execute`. */
 export const execute = <A, E, R, I>(
-  flow: Flow.Flow<string, { input: I; success: A; error: E; context: R; versions: string }>,
+  flow: AnyFlow<A, E, R, I>,
   input: I,
+  options: ExecuteOptions
+): Effect.Effect<Outcome<A, E>, ExecutionError, R | ExecutionLog> => run(flow, { _tag: "Given", value: input }, options)
+
+/**
+ * Runs a flow, and runs it again at once when what it suspended for is already there (a signal
+ * sent, or a child that ended, between its last look and its suspension), so no wake-up is lost.
+ */
+export const run = <A, E, R, I>(
+  flow: AnyFlow<A, E, R, I>,
+  input: Input<I>,
+  options: ExecuteOptions
+): Effect.Effect<Outcome<A, E>, ExecutionError, R | ExecutionLog> =>
+  Effect.gen(function*() {
+    const log = yield* ExecutionLog
+    for (let round = 0;; round++) {
+      const outcome = yield* runOnce(flow, input, options)
+      if (outcome._tag === "Completed" || round >= 100) return outcome
+      const reason = outcome.reason
+      const ready = reason._tag === "Signal"
+        ? yield* log.hasSignal(options.id, reason.name)
+        : reason._tag === "Child"
+        ? yield* Effect.map(log.getFlow(reason.childId), Option.exists((child) => child.status === "completed" || child.status === "cancelled"))
+        : false
+      if (!ready) return outcome
+      yield* flowEvent(options.id, flow.name, "woken", { reason: reason._tag })
+    }
+  })
+
+const runOnce = <A, E, R, I>(
+  flow: AnyFlow<A, E, R, I>,
+  input: Input<I>,
   options: ExecuteOptions
 ): Effect.Effect<Outcome<A, E>, ExecutionError, R | ExecutionLog> =>
   Effect.gen(function*() {
     const log = yield* ExecutionLog
     const flowId = options.id
     const flowType = flow.name
-    const encoded = Schema.encodeEither(flow.input)(input)
-    if (Either.isLeft(encoded)) {
-      return yield* new InvalidInputError({ flowType, flowId, detail: formatParseError(encoded.left) })
-    }
-    const inputHash = hashValue(encoded.right)
     const fence = options.fence
 
     let loaded = yield* log.loadFlow(flowId)
-    let storedInput: unknown = encoded.right
+    let encodedInput: unknown = undefined
+    let inputHash = ""
+    if (input._tag === "Given") {
+      const encoded = Schema.encodeEither(flow.input)(input.value)
+      if (Either.isLeft(encoded)) {
+        return yield* new InvalidInputError({ flowType, flowId, detail: formatParseError(encoded.left) })
+      }
+      encodedInput = encoded.right
+      inputHash = hashValue(encoded.right)
+    } else if (Option.isNone(loaded)) {
+      return yield* new StoreError({ operation: "execute", detail: `flow '${flowId}' is not in the store` })
+    }
+
+    let storedInput: unknown = encodedInput
     let steps: ReadonlyArray<ExecutionLog.StepRecord> = []
     let resumed = false
+    let version: string | null = options.version ?? null
+    let parentId: string | null = options.parent?.id ?? null
 
     if (Option.isNone(loaded)) {
       const now = yield* Clock.currentTimeMillis
@@ -86,7 +134,7 @@ export const execute = <A, E, R, I>(
         id: flowId,
         type: flowType,
         version: options.version ?? null,
-        input: encoded.right,
+        input: encodedInput,
         inputHash,
         status: "running",
         result: undefined,
@@ -113,7 +161,7 @@ export const execute = <A, E, R, I>(
       if (row.type !== flowType) {
         return yield* new FlowConflictError({ flowId, reason: "type", existing: row.type, requested: flowType })
       }
-      if (row.inputHash !== inputHash) {
+      if (input._tag === "Given" && row.inputHash !== inputHash) {
         return yield* new FlowConflictError({ flowId, reason: "input", existing: row.inputHash, requested: inputHash })
       }
       if (row.status === "completed") {
@@ -147,7 +195,9 @@ export const execute = <A, E, R, I>(
       }
       storedInput = row.input
       steps = loaded.value.steps
-      resumed = true
+      resumed = row.attempts > 0
+      version = row.version
+      parentId = row.parentId
     }
 
     const decodedInput = Schema.decodeUnknownEither(flow.input)(storedInput)
@@ -173,7 +223,18 @@ export const execute = <A, E, R, I>(
       abort: undefined,
       suspendAfterMillis: options.suspendAfter === undefined
         ? DEFAULT_SUSPEND_AFTER
-        : Duration.toMillis(options.suspendAfter)
+        : Duration.toMillis(options.suspendAfter),
+      version,
+      // Without a lease (a plain executor), children run here and now; under a worker they are claimed.
+      runChild: fence === undefined
+        ? (child, childInput, childId, key) =>
+          run(child, { _tag: "Given", value: childInput }, {
+            id: childId,
+            parent: { id: flowId, key },
+            version,
+            suspendAfter: options.suspendAfter
+          })
+        : undefined
     }
     yield* flowEvent(flowId, flowType, resumed ? "resumed" : "started", { journal: steps.length })
 
@@ -227,6 +288,10 @@ export const execute = <A, E, R, I>(
     }, fence)
     if (!written) return yield* new LeaseLostError({ flowId, owner: fence?.owner ?? "", epoch: fence?.epoch ?? 0 })
     yield* flowEvent(flowId, flowType, "completed", { success: Exit.isSuccess(exit) })
+    // The parent waits for this child: make it ready.
+    if (parentId !== null) yield* log.wakeFlow(parentId, now)
+    // Tell this process's workers and waiters (a parent to resume, a handle awaiting the result).
+    yield* wake.notify(log)
     return { _tag: "Completed", exit } as const
   }).pipe(Effect.withSpan("ergon.execute", { attributes: { "ergon.flow.id": options.id, "ergon.flow.type": flow.name } }))
 

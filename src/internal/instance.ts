@@ -86,6 +86,15 @@ export declare namespace FlowInstance {
     abort: Abort | undefined
     /** Waits shorter than this are spent in memory rather than suspending the flow. */
     readonly suspendAfterMillis: number
+    /** The deployment version the flow was stamped with (children inherit it). */
+    readonly version: string | null
+    /**
+     * Runs a child flow at once, in this process (plain `Executor.execute`); absent under a
+     * worker, where children are claimed by whichever worker has them registered.
+     */
+    readonly runChild:
+      | ((flow: any, input: unknown, childId: string, key: string) => Effect.Effect<unknown, unknown, any>)
+      | undefined
   }
 }
 

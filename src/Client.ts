@@ -1,0 +1,128 @@
+/**
+ * Reads and controls flows from any process that can reach the store: status, result, listing,
+ * cancellation, signals, and retrying a failed flow.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
+import type * as Option from "effect/Option"
+import type * as Schema from "effect/Schema"
+import { ExecutionLog as ExecutionLogTag, type FlowFilter, type FlowStatus } from "./ExecutionLog.js"
+import type { ExecutionLog } from "./ExecutionLog.js"
+import type * as Flow from "./Flow.js"
+import type {
+  CheckpointDecodeError,
+  FlowCancelledError,
+  FlowEndedError,
+  FlowFailedError,
+  FlowNotFoundError,
+  InvalidSignalError,
+  StoreError
+} from "./FlowError.js"
+import * as internal from "./internal/client.js"
+
+/**
+ * The status of a flow (`pending`, `running`, `suspended`, `completed`, `failed`, `cancelled`).
+ *
+ * @since 0.1.0
+ * @category Combinators
+ */
+export const status: (id: string) => Effect.Effect<FlowStatus, FlowNotFoundError | StoreError, ExecutionLog> =
+  internal.status
+
+/**
+ * The flow's stored record (status, version, parent, attempts, timestamps, encoded payloads).
+ *
+ * @since 0.1.0
+ * @category Combinators
+ */
+export const get = (id: string): Effect.Effect<Option.Option<ExecutionLog.FlowRecord>, StoreError, ExecutionLog> =>
+  Effect.flatMap(ExecutionLogTag, (log) => log.getFlow(id))
+
+/**
+ * The flow's result, decoded with its schemas: `None` while it has not completed.
+ *
+ * @since 0.1.0
+ * @category Combinators
+ */
+export const result: <F extends Flow.Any>(
+  flow: F,
+  id: string
+) => Effect.Effect<
+  Option.Option<Exit.Exit<Flow.Flow.Success<F>, Flow.Flow.Error<F>>>,
+  FlowNotFoundError | CheckpointDecodeError | StoreError,
+  ExecutionLog
+> = internal.result
+
+/**
+ * Waits for the flow to end and returns its success, or fails with its typed error (or
+ * `FlowCancelledError` / `FlowFailedError`). Woken at once by work in this process; polls with
+ * backoff otherwise.
+ *
+ * @since 0.1.0
+ * @category Combinators
+ */
+export const awaitResult: <F extends Flow.Any>(
+  flow: F,
+  id: string
+) => Effect.Effect<
+  Flow.Flow.Success<F>,
+  Flow.Flow.Error<F> | FlowCancelledError | FlowFailedError | FlowNotFoundError | CheckpointDecodeError | StoreError,
+  ExecutionLog
+> = internal.awaitResult as any
+
+/**
+ * Lists flows by status, type, version (`null`: unversioned) or parent, in id order.
+ *
+ * @since 0.1.0
+ * @category Combinators
+ */
+export const list: (filter: FlowFilter) => Effect.Effect<ReadonlyArray<ExecutionLog.FlowRecord>, StoreError, ExecutionLog> =
+  internal.list
+
+/**
+ * Cancels a flow that has not ended, and its children: a running step is interrupted (its worker's
+ * lease is gone), and the flow ends `cancelled`. Cancelling an ended flow is a `FlowEndedError`.
+ *
+ * @since 0.1.0
+ * @category Combinators
+ */
+export const cancel: (id: string) => Effect.Effect<void, FlowNotFoundError | FlowEndedError | StoreError, ExecutionLog> =
+  internal.cancel
+
+/**
+ * Sends a signal to a flow: written durably, then the flow is woken if it waits for that name. With
+ * `schema`, the payload is checked and encoded first (`InvalidSignalError`, nothing sent). A flow
+ * that does not exist, or has ended, is a typed error.
+ *
+ * @since 0.1.0
+ * @category Combinators
+ */
+export const signal: <P, PI = P>(
+  id: string,
+  name: string,
+  payload: P,
+  schema?: Schema.Schema<P, PI, never>
+) => Effect.Effect<void, FlowNotFoundError | FlowEndedError | InvalidSignalError | StoreError, ExecutionLog> =
+  internal.signal
+
+/**
+ * Makes a flow that ended in failure run again: one stopped by an engine error replays its journal
+ * (once the code is fixed); one whose program failed has its failed journal entries dropped, so the
+ * failing steps run again. Retrying a flow that succeeded is a `FlowEndedError`.
+ *
+ * @since 0.1.0
+ * @category Combinators
+ */
+export const retry: (id: string) => Effect.Effect<void, FlowNotFoundError | FlowEndedError | StoreError, ExecutionLog> =
+  internal.retry
+
+/**
+ * A handle on an existing flow.
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const handle: <F extends Flow.Any>(flow: F, id: string) => internal.FlowHandle<Flow.Flow.Success<F>, Flow.Flow.Error<F>> =
+  internal.handle

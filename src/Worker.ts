@@ -1,0 +1,184 @@
+/**
+ * Runs flows from the store: claims ready flows under a lease, executes them, and releases them
+ * when they suspend or end. Many workers, in many processes, share one store.
+ *
+ * ```ts
+ * const worker = Worker.make("orders")
+ *   .withVersion("1.4.0")       // or .unversioned(), or .fromEnv("DEPLOY_VERSION")
+ *   .register(OrderFlow, ShippingFlow)
+ *   .withTimers()
+ *   .withSignals()
+ *
+ * Effect.runFork(worker.run().pipe(Effect.provide(Layer.mergeAll(StoreLive, PaymentGatewayLive))))
+ * ```
+ *
+ * - Version routing: a versioned worker claims flows of its version and unversioned ones; an
+ *   unversioned worker claims only unversioned flows. A flow type it has not registered is left
+ *   to others.
+ * - Leases: each claimed flow is leased (owner + epoch + expiry) and the lease renewed by a
+ *   heartbeat; every checkpoint is written under the lease, so a worker whose lease was taken
+ *   over cannot write. A dead worker's flows are reclaimed once their lease expires, and replayed.
+ * - `register` accumulates the flows' requirements in the worker's type: the program that runs
+ *   the worker must provide every service its flows need.
+ *
+ * @since 0.1.0
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type { Types } from "effect"
+import type { ExecutionLog } from "./ExecutionLog.js"
+import type * as Flow from "./Flow.js"
+import type { NoFlowsRegisteredError, StoreError } from "./FlowError.js"
+import * as internal from "./internal/worker.js"
+import * as Scheduler from "./Scheduler.js"
+import type * as Version from "./Version.js"
+
+/**
+ * @since 0.1.0
+ * @category Symbols
+ */
+export const TypeId: unique symbol = Symbol.for("ergon/Worker")
+
+/**
+ * @since 0.1.0
+ * @category Symbols
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * The errors a running worker can stop with: the store failed, nothing was registered, or (with
+ * `fromEnv` only) the deployment version is missing, invalid, or not one a registered flow is
+ * pinned to.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type RunError<Mode extends Version.Mode> = StoreError | NoFlowsRegisteredError | Scheduler.VersionErrors<Mode>
+
+/**
+ * The tuning of a worker.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Options {
+  /** How many flows run at once. Defaults to 16. */
+  readonly concurrency: number
+  /** A claimed flow's lease; renewed every third of it. Defaults to 30 seconds. */
+  readonly lease: Duration.Duration
+  /** The longest sleep between looks at the store when idle (for work from other processes). Defaults to 200 ms. */
+  readonly pollInterval: Duration.Duration
+  /** Waits longer than this suspend the flow and release it. Defaults to 1 minute. */
+  readonly suspendAfter: Duration.Duration
+  /** Whether this worker resumes flows whose timer is due (`withTimers`). */
+  readonly timers: boolean
+  /** Whether this worker delivers signals from the `SignalSource` (`withSignals`). */
+  readonly signals: boolean
+}
+
+/**
+ * A worker named `name` in versioning `Mode`, whose registered flows need the services
+ * `Requirements`.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Worker<Mode extends Version.Mode, Requirements> {
+  readonly [TypeId]: {
+    readonly _Mode: Types.Covariant<Mode>
+    readonly _Requirements: Types.Covariant<Requirements>
+  }
+  readonly name: string
+  readonly mode: Mode
+  readonly flows: ReadonlyArray<Flow.Any>
+  readonly options: Options
+  /** Versions this worker with a semantic-version literal; it claims flows of that version and unversioned ones. */
+  withVersion<const V extends string>(
+    this: Worker<Version.Unconfigured, Requirements>,
+    version: Version.SemVer<V>
+  ): Worker<Version.Versioned<V>, Requirements>
+  /** This worker claims only unversioned flows, and cannot register pinned ones. */
+  unversioned(this: Worker<Version.Unconfigured, Requirements>): Worker<Version.Unversioned, Requirements>
+  /** Reads the version from the environment variable `variable` (through Effect `Config`) when it starts. */
+  fromEnv(this: Worker<Version.Unconfigured, Requirements>, variable: string): Worker<Version.EnvSourced, Requirements>
+  /**
+   * Registers flows this worker runs. A flow pinned to versions must match the worker's version
+   * (compile error otherwise); the flows' requirements join the worker's.
+   */
+  register<const Flows extends ReadonlyArray<Flow.Any>>(
+    this: Worker<Version.Configured, Requirements>,
+    ...flows: { readonly [K in keyof Flows]: Scheduler.Compatible<Mode, Flows[K]> }
+  ): Worker<Mode, Requirements | Flow.Flow.Context<Flows[number]>>
+  /** Sets how many flows run at once (default 16). */
+  withConcurrency(concurrency: number): Worker<Mode, Requirements>
+  /** Sets the lease of claimed flows (default 30 seconds); the heartbeat renews it every third of it. */
+  withLease(lease: Duration.DurationInput): Worker<Mode, Requirements>
+  /** Sets the longest idle poll (default 200 ms). */
+  withPollInterval(interval: Duration.DurationInput): Worker<Mode, Requirements>
+  /** Sets the longest wait kept in memory before a flow is suspended and released (default 1 minute). */
+  withSuspendAfter(duration: Duration.DurationInput): Worker<Mode, Requirements>
+  /** Makes this worker resume flows whose durable timer (sleep, retry backoff, signal timeout) is due. */
+  withTimers(): Worker<Mode, Requirements>
+  /** Makes this worker deliver signals from the `SignalSource` Layer to the store. */
+  withSignals(): Worker<Mode, Requirements>
+  /** Runs the worker until interrupted; on interruption it releases the flows it holds. */
+  run(
+    this: Worker<Version.Configured, Requirements>
+  ): Effect.Effect<never, RunError<Mode>, Requirements | ExecutionLog>
+  /** The worker as a Layer: started with the Layer, stopped (flows released) when its scope closes. */
+  layer(this: Worker<Version.Configured, Requirements>): Layer.Layer<never, never, Requirements | ExecutionLog>
+}
+
+const defaults: Options = {
+  concurrency: 16,
+  lease: Duration.seconds(30),
+  pollInterval: Duration.millis(200),
+  suspendAfter: Duration.minutes(1),
+  timers: false,
+  signals: false
+}
+
+const makeWith = (name: string, mode: Version.Mode, flows: ReadonlyArray<Flow.Any>, options: Options): any => {
+  const next = (patch: Partial<Options>) => makeWith(name, mode, flows, { ...options, ...patch })
+  const run = () =>
+    internal.run(
+      { name, mode, flows, ...options },
+      Scheduler.resolveVersion(mode),
+      Scheduler.checkPins
+    )
+  return {
+    [TypeId]: TypeId as never,
+    name,
+    mode,
+    flows,
+    options,
+    withVersion: (version: string) => makeWith(name, { _tag: "Versioned", version }, flows, options),
+    unversioned: () => makeWith(name, { _tag: "Unversioned" }, flows, options),
+    fromEnv: (variable: string) => makeWith(name, { _tag: "EnvSourced", variable }, flows, options),
+    register: (...more: ReadonlyArray<Flow.Any>) => makeWith(name, mode, [...flows, ...more], options),
+    withConcurrency: (concurrency: number) => next({ concurrency: Math.max(1, Math.floor(concurrency)) }),
+    withLease: (lease: Duration.DurationInput) => next({ lease: Duration.decode(lease) }),
+    withPollInterval: (interval: Duration.DurationInput) => next({ pollInterval: Duration.decode(interval) }),
+    withSuspendAfter: (duration: Duration.DurationInput) => next({ suspendAfter: Duration.decode(duration) }),
+    withTimers: () => next({ timers: true }),
+    withSignals: () => next({ signals: true }),
+    run,
+    layer: () =>
+      Layer.scopedDiscard(
+        Effect.forkScoped(
+          run().pipe(Effect.tapErrorCause((cause) => Effect.logError("ergon.worker", { event: "stopped", worker: name, cause })))
+        )
+      )
+  } as any
+}
+
+/**
+ * A new, unconfigured worker. Choose its versioning (`withVersion`, `unversioned` or `fromEnv`),
+ * then register flows.
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const make = (name: string): Worker<Version.Unconfigured, never> =>
+  makeWith(name, { _tag: "Unconfigured" }, [], defaults)

@@ -1,0 +1,261 @@
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import type * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { ExecutionLog, type FlowFilter, type FlowStatus } from "../ExecutionLog.js"
+import type * as Flow from "../Flow.js"
+import {
+  CheckpointDecodeError,
+  FlowCancelledError,
+  FlowConflictError,
+  FlowEndedError,
+  FlowFailedError,
+  FlowNotFoundError,
+  InvalidInputError,
+  InvalidSignalError,
+  type StoreError
+} from "../FlowError.js"
+import { hashValue } from "./hash.js"
+import { formatParseError } from "./journal.js"
+import * as wake from "./wake.js"
+
+export interface ScheduleOptions {
+  readonly id?: string | undefined
+  readonly runAt?: Date | number | undefined
+  readonly priority?: number | undefined
+}
+
+/** A handle on a scheduled flow. */
+export interface FlowHandle<A, E> {
+  readonly id: string
+  readonly flowType: string
+  readonly await: Effect.Effect<
+    A,
+    E | FlowCancelledError | FlowFailedError | FlowNotFoundError | CheckpointDecodeError | StoreError,
+    ExecutionLog
+  >
+  readonly result: Effect.Effect<Option.Option<Exit.Exit<A, E>>, FlowNotFoundError | CheckpointDecodeError | StoreError, ExecutionLog>
+  readonly status: Effect.Effect<FlowStatus, FlowNotFoundError | StoreError, ExecutionLog>
+  readonly cancel: Effect.Effect<void, FlowNotFoundError | FlowEndedError | StoreError, ExecutionLog>
+  readonly signal: <P, PI>(
+    name: string,
+    schema: Schema.Schema<P, PI, never>,
+    payload: P
+  ) => Effect.Effect<void, FlowNotFoundError | FlowEndedError | InvalidSignalError | StoreError, ExecutionLog>
+}
+
+/** Enqueues a flow durably with a version stamp; idempotent for the same id, flow and input. */
+export const schedule = <F extends Flow.Any>(
+  flow: F,
+  input: Flow.Flow.Input<F>,
+  version: string | null,
+  options: ScheduleOptions | undefined
+): Effect.Effect<
+  FlowHandle<Flow.Flow.Success<F>, Flow.Flow.Error<F>>,
+  InvalidInputError | FlowConflictError | StoreError,
+  ExecutionLog
+> =>
+  Effect.gen(function*() {
+    const log = yield* ExecutionLog
+    const id = options?.id ?? `${flow.name}-${crypto.randomUUID()}`
+    const encoded = Schema.encodeEither(flow.input as Schema.Schema<any, any>)(input)
+    if (Either.isLeft(encoded)) {
+      return yield* new InvalidInputError({ flowType: flow.name, flowId: id, detail: formatParseError(encoded.left) })
+    }
+    const inputHash = hashValue(encoded.right)
+    const now = yield* Clock.currentTimeMillis
+    const runAt = options?.runAt === undefined ? now : typeof options.runAt === "number" ? options.runAt : options.runAt.getTime()
+    const inserted = yield* log.insertFlow({
+      id,
+      type: flow.name,
+      version,
+      input: encoded.right,
+      inputHash,
+      status: "pending",
+      result: undefined,
+      error: undefined,
+      parentId: null,
+      parentKey: null,
+      priority: options?.priority ?? 0,
+      runAfter: runAt,
+      suspendReason: undefined,
+      leaseOwner: null,
+      leaseEpoch: 0,
+      leaseExpiresAt: null,
+      attempts: 0,
+      createdAt: now,
+      updatedAt: now,
+      completedAt: null
+    })
+    if (!inserted) {
+      const existing = yield* log.getFlow(id)
+      if (Option.isSome(existing)) {
+        if (existing.value.type !== flow.name) {
+          return yield* new FlowConflictError({ flowId: id, reason: "type", existing: existing.value.type, requested: flow.name })
+        }
+        if (existing.value.inputHash !== inputHash) {
+          return yield* new FlowConflictError({ flowId: id, reason: "input", existing: existing.value.inputHash, requested: inputHash })
+        }
+      }
+    } else {
+      yield* wake.notify(log)
+    }
+    yield* Effect.logDebug("ergon.flow", { event: inserted ? "scheduled" : "already-scheduled", flowId: id, flowType: flow.name, version })
+    return handle(flow, id)
+  }).pipe(Effect.withSpan("ergon.schedule", { attributes: { "ergon.flow.type": flow.name } }))
+
+/** A handle on the flow `id`, read and controlled through the store. */
+export const handle = <F extends Flow.Any>(flow: F, id: string): FlowHandle<Flow.Flow.Success<F>, Flow.Flow.Error<F>> => ({
+  id,
+  flowType: flow.name,
+  await: awaitResult(flow, id),
+  result: result(flow, id),
+  status: status(id),
+  cancel: cancel(id),
+  signal: (name, schema, payload) => signal(id, name, payload, schema)
+})
+
+const getExisting = (id: string) =>
+  Effect.flatMap(ExecutionLog, (log) =>
+    Effect.flatMap(log.getFlow(id), Option.match({
+      onNone: () => Effect.fail(new FlowNotFoundError({ flowId: id })),
+      onSome: Effect.succeed
+    })))
+
+export const status = (id: string): Effect.Effect<FlowStatus, FlowNotFoundError | StoreError, ExecutionLog> =>
+  Effect.map(getExisting(id), (flow) => flow.status)
+
+const decodeResult = <F extends Flow.Any>(flow: F, id: string, encoded: unknown) => {
+  const decoded = flow.exitCodec.decode(encoded)
+  return Either.isRight(decoded)
+    ? Effect.succeed(decoded.right as Exit.Exit<Flow.Flow.Success<F>, Flow.Flow.Error<F>>)
+    : Effect.fail(
+      new CheckpointDecodeError({
+        flowType: flow.name,
+        flowId: id,
+        key: "$result",
+        schema: flow.exitCodec.description,
+        detail: formatParseError(decoded.left)
+      })
+    )
+}
+
+export const result = <F extends Flow.Any>(flow: F, id: string) =>
+  Effect.flatMap(getExisting(id), (row) =>
+    row.status === "completed" ? Effect.asSome(decodeResult(flow, id, row.result)) : Effect.succeedNone)
+
+const POLL_MIN = Duration.millis(20)
+const POLL_MAX = Duration.seconds(1)
+
+/** Waits for the flow's end: woken at once in-process, polling with backoff across processes. */
+export const awaitResult = <F extends Flow.Any>(flow: F, id: string) =>
+  Effect.gen(function*() {
+    const log = yield* ExecutionLog
+    let delay = Duration.toMillis(POLL_MIN)
+    while (true) {
+      const seen = yield* wake.version(log)
+      const row = yield* getExisting(id)
+      switch (row.status) {
+        case "completed":
+          return yield* Effect.flatten(decodeResult(flow, id, row.result))
+        case "cancelled":
+          return yield* new FlowCancelledError({ flowId: id })
+        case "failed": {
+          const error = (row.error ?? {}) as { _tag?: unknown; message?: unknown }
+          return yield* new FlowFailedError({
+            flowId: id,
+            error: { _tag: String(error._tag ?? "Unknown"), message: String(error.message ?? "") }
+          })
+        }
+      }
+      yield* Effect.raceFirst(wake.wait(log, seen), wake.pollSleep(Duration.millis(delay)))
+      delay = Math.min(Duration.toMillis(POLL_MAX), delay * 2)
+    }
+  })
+
+const isEnded = (status: FlowStatus) => status === "completed" || status === "cancelled"
+
+/** Cancels a flow that has not ended, and its children, recursively. */
+export const cancel = (id: string): Effect.Effect<void, FlowNotFoundError | FlowEndedError | StoreError, ExecutionLog> =>
+  Effect.gen(function*() {
+    const log = yield* ExecutionLog
+    const row = yield* getExisting(id)
+    if (isEnded(row.status)) return yield* new FlowEndedError({ flowId: id, status: row.status, request: "cancel" })
+    yield* cancelTree(log, id)
+    yield* wake.notify(log)
+  })
+
+const cancelTree = (log: ExecutionLog.Service, id: string): Effect.Effect<void, StoreError> =>
+  Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const cancelled = yield* log.cancelFlow(id, now)
+    if (cancelled) yield* Effect.logDebug("ergon.flow", { event: "cancelled", flowId: id })
+    const filter: FlowFilter = { parentId: id, status: ["pending", "running", "suspended", "failed"], limit: 1000 }
+    const children = yield* log.listFlows(filter)
+    yield* Effect.forEach(children, (child) => cancelTree(log, child.id), { discard: true })
+  })
+
+/**
+ * Sends a signal: written durably, then the flow is woken if it waits for it. A payload is checked
+ * against `schema` when given (a typed error to the sender, nothing sent).
+ */
+export const signal = <P, PI>(
+  id: string,
+  name: string,
+  payload: P,
+  schema?: Schema.Schema<P, PI, never>
+): Effect.Effect<void, FlowNotFoundError | FlowEndedError | InvalidSignalError | StoreError, ExecutionLog> =>
+  Effect.gen(function*() {
+    const log = yield* ExecutionLog
+    const row = yield* getExisting(id)
+    if (isEnded(row.status)) return yield* new FlowEndedError({ flowId: id, status: row.status, request: `take signal '${name}'` })
+    let encoded: unknown = payload
+    if (schema !== undefined) {
+      const result = Schema.encodeEither(schema)(payload)
+      if (Either.isLeft(result)) return yield* new InvalidSignalError({ flowId: id, name, detail: formatParseError(result.left) })
+      encoded = result.right
+    } else {
+      try {
+        JSON.stringify(payload)
+      } catch (cause) {
+        return yield* new InvalidSignalError({ flowId: id, name, detail: `the payload is not JSON: ${String(cause)}` })
+      }
+    }
+    const now = yield* Clock.currentTimeMillis
+    const seq = yield* log.insertSignal(id, name, encoded ?? null, now)
+    const reason = row.suspendReason as { _tag?: string; name?: string } | undefined
+    if (row.status === "suspended" && reason?._tag === "Signal" && reason.name === name) {
+      yield* log.wakeFlow(id, now)
+    }
+    yield* wake.notify(log)
+    yield* Effect.logDebug("ergon.flow", { event: "signalled", flowId: id, name, seq })
+  })
+
+/**
+ * Makes a flow that ended in failure run again: a flow stopped by an engine error replays from its
+ * journal; a flow whose program failed has the failed entries of its journal dropped, so the
+ * failing steps run again. A flow that succeeded cannot be retried.
+ */
+export const retry = (id: string): Effect.Effect<void, FlowNotFoundError | FlowEndedError | StoreError, ExecutionLog> =>
+  Effect.gen(function*() {
+    const log = yield* ExecutionLog
+    const loaded = yield* log.loadFlow(id)
+    if (Option.isNone(loaded)) return yield* new FlowNotFoundError({ flowId: id })
+    const { flow, steps } = loaded.value
+    const exit = flow.result as { _tag?: string } | undefined
+    const failedRun = flow.status === "completed" && exit?._tag === "Failure"
+    if (!(flow.status === "failed" || flow.status === "cancelled" || failedRun)) {
+      return yield* new FlowEndedError({ flowId: id, status: flow.status, request: "retry (only a failed or cancelled flow can be retried)" })
+    }
+    const dropKeys = steps
+      .filter((step) => step.status === "completed" && (step.exit as { _tag?: string } | undefined)?._tag === "Failure")
+      .map((step) => step.key)
+    const now = yield* Clock.currentTimeMillis
+    yield* log.retryFlow(id, now, dropKeys)
+    yield* wake.notify(log)
+  })
+
+export const list = (filter: FlowFilter) => Effect.flatMap(ExecutionLog, (log) => log.listFlows(filter))

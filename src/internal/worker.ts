@@ -1,0 +1,160 @@
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import { ExecutionLog } from "../ExecutionLog.js"
+import type * as Flow from "../Flow.js"
+import { type InvalidVersionError, NoFlowsRegisteredError, type StoreError, type VersionMismatchError } from "../FlowError.js"
+import type * as Version from "../Version.js"
+import * as SignalSource from "../SignalSource.js"
+import * as executor from "./executor.js"
+import * as wake from "./wake.js"
+
+export interface WorkerConfig {
+  readonly name: string
+  readonly mode: Version.Mode
+  readonly flows: ReadonlyArray<Flow.Any>
+  readonly concurrency: number
+  readonly lease: Duration.Duration
+  readonly pollInterval: Duration.Duration
+  readonly suspendAfter: Duration.Duration
+  readonly timers: boolean
+  readonly signals: boolean
+}
+
+interface Running {
+  readonly fiber: Fiber.RuntimeFiber<unknown, unknown>
+  readonly epoch: number
+}
+
+/**
+ * The worker loop: claim ready flows under a lease, run each in its own fiber through the
+ * executor (every write fenced by the lease), renew leases by heartbeat, and sleep until the next
+ * due time or an in-process wake-up. On interruption it interrupts its executions and releases
+ * their flows so another worker takes them at once.
+ */
+export const run = (
+  config: WorkerConfig,
+  resolveVersion: Effect.Effect<string | null, InvalidVersionError>,
+  checkPins: (flow: Flow.Any, version: string | null) => Effect.Effect<void, VersionMismatchError>
+): Effect.Effect<never, StoreError | NoFlowsRegisteredError | InvalidVersionError | VersionMismatchError, any> =>
+  Effect.gen(function*() {
+    if (config.flows.length === 0) return yield* new NoFlowsRegisteredError({ worker: config.name })
+    const log = yield* ExecutionLog
+    const version = yield* resolveVersion
+    yield* Effect.forEach(config.flows, (flow) => checkPins(flow, version), { discard: true })
+    const registry = new Map(config.flows.map((flow) => [flow.name, flow]))
+    const types = Array.from(registry.keys())
+    const versions: ReadonlyArray<string | null> = version === null ? [null] : [version, null]
+    const owner = `${config.name}/${crypto.randomUUID().slice(0, 8)}`
+    const leaseMillis = Duration.toMillis(config.lease)
+    const running = new Map<string, Running>()
+    // Wakes the heartbeat when the first execution starts (it sleeps while nothing runs).
+    const started = yield* Queue.sliding<void>(1)
+
+    const annotate = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      Effect.annotateLogs(effect, { "ergon.worker": owner })
+
+    const start = (row: ExecutionLog.FlowRecord) =>
+      Effect.gen(function*() {
+        // `any`: the registry holds flows of every registered type; the executor only needs their schemas.
+        const flow = registry.get(row.type)!
+        const fence = { owner, epoch: row.leaseEpoch }
+        const fiber = yield* executor.run(flow as any, { _tag: "Stored" }, {
+          id: row.id,
+          fence,
+          suspendAfter: config.suspendAfter
+        }).pipe(
+          Effect.tapError((error) =>
+            Effect.logWarning("ergon.worker", { event: "execution-error", flowId: row.id, error: error.message })
+          ),
+          Effect.catchAllDefect((defect) =>
+            Effect.logError("ergon.worker", { event: "execution-defect", flowId: row.id, defect: String(defect) })
+          ),
+          Effect.ensuring(Effect.suspend(() => {
+            running.delete(row.id)
+            return wake.notify(log)
+          })),
+          annotate,
+          Effect.forkDaemon
+        )
+        running.set(row.id, { fiber, epoch: row.leaseEpoch })
+        yield* Queue.offer(started, undefined)
+      })
+
+    /** Renews the leases held; an execution whose lease is gone (taken over, cancelled) is interrupted. */
+    const heartbeat = Effect.gen(function*() {
+      if (running.size === 0) return
+      const ids = Array.from(running.keys())
+      const now = yield* Clock.currentTimeMillis
+      const renewed = new Set(yield* log.renewLeases(owner, ids, now, leaseMillis))
+      for (const id of ids) {
+        const held = running.get(id)
+        if (held !== undefined && !renewed.has(id)) {
+          running.delete(id)
+          yield* Effect.logDebug("ergon.worker", { event: "lease-lost", flowId: id })
+          yield* Fiber.interruptFork(held.fiber)
+        }
+      }
+    })
+
+    const shutdown = Effect.gen(function*() {
+      const held = Array.from(running.entries())
+      running.clear()
+      yield* Effect.forEach(held, ([, { fiber }]) => Fiber.interrupt(fiber), { discard: true, concurrency: "unbounded" })
+      const now = yield* Clock.currentTimeMillis
+      yield* Effect.forEach(held, ([id, { epoch }]) =>
+        log.releaseFlow(id, { owner, epoch }, now).pipe(Effect.ignore), { discard: true })
+      yield* wake.notify(log)
+    })
+
+    yield* Effect.logDebug("ergon.worker", { event: "started", owner, types, versions })
+    // Renews leases every third of the lease (on the Clock, like lease expiry), while anything runs.
+    const beat = Effect.gen(function*() {
+      if (running.size === 0) yield* Queue.take(started)
+      yield* Effect.sleep(Duration.millis(Math.max(1, leaseMillis / 3)))
+      yield* Effect.ignore(heartbeat)
+    })
+    yield* Effect.forkDaemon(Effect.forever(beat)).pipe(
+      Effect.flatMap((fiber) => Effect.addFinalizer(() => Fiber.interrupt(fiber)))
+    )
+    yield* Effect.addFinalizer(() => shutdown)
+    if (config.signals) {
+      // Deliver outside signals (when a SignalSource Layer with a source is provided).
+      const source = yield* Effect.serviceOption(SignalSource.SignalSource)
+      if (source._tag === "Some") {
+        yield* Effect.forkScoped(Effect.provideService(SignalSource.run, SignalSource.SignalSource, source.value))
+      }
+    }
+
+    let idle = Duration.toMillis(config.pollInterval)
+    while (true) {
+      const seen = yield* wake.version(log)
+      const free = config.concurrency - running.size
+      let claimed: ReadonlyArray<ExecutionLog.FlowRecord> = []
+      if (free > 0) {
+        const now = yield* Clock.currentTimeMillis
+        claimed = yield* log.claimFlows({ owner, now, leaseMillis, limit: free, types, versions, timers: config.timers })
+        for (const row of claimed) yield* start(row)
+      }
+      if (claimed.length > 0 && claimed.length === free) continue
+      // Sleep until the next due time this worker knows of (on the Clock), a wake-up in this
+      // process, or the poll for other processes' work (on the real clock).
+      const now = yield* Clock.currentTimeMillis
+      const next = yield* log.nextWakeAt(types, versions)
+      const due = Option.getOrUndefined(next)
+      if (due === undefined || due > now) {
+        const poll = claimed.length > 0 ? Duration.toMillis(config.pollInterval) : idle
+        const waits: Array<Effect.Effect<void>> = [wake.wait(log, seen), wake.pollSleep(Duration.millis(poll))]
+        if (due !== undefined) waits.push(Effect.sleep(Duration.millis(due - now)))
+        yield* Effect.raceAll(waits)
+        // a cancellation may have come: drop what is no longer ours at once
+        if (running.size > 0) yield* heartbeat
+      }
+      // Back off while idle, across processes (in-process work wakes the loop at once).
+      idle = claimed.length > 0 ? Duration.toMillis(config.pollInterval) : Math.min(idle * 2, Duration.toMillis(config.pollInterval) * 10)
+    }
+  }).pipe(Effect.scoped, Effect.withSpan("ergon.worker", { attributes: { "ergon.worker.name": config.name } }))
+
