@@ -20,6 +20,7 @@ import {
 } from "../FlowError.js"
 import { hashValue } from "./hash.js"
 import { formatParseError } from "./journal.js"
+import { newFlow } from "./records.js"
 import * as wake from "./wake.js"
 
 export interface ScheduleOptions {
@@ -68,28 +69,18 @@ export const schedule = <F extends Flow.Any>(
     const inputHash = hashValue(encoded.right)
     const now = yield* Clock.currentTimeMillis
     const runAt = options?.runAt === undefined ? now : typeof options.runAt === "number" ? options.runAt : options.runAt.getTime()
-    const inserted = yield* log.insertFlow({
+    const inserted = yield* log.insertFlow(newFlow({
       id,
       type: flow.name,
       version,
       input: encoded.right,
       inputHash,
       status: "pending",
-      result: undefined,
-      error: undefined,
-      parentId: null,
-      parentKey: null,
-      priority: options?.priority ?? 0,
+      now,
       runAfter: runAt,
-      suspendReason: undefined,
-      leaseOwner: null,
-      leaseEpoch: 0,
-      leaseExpiresAt: null,
-      attempts: 0,
-      createdAt: now,
-      updatedAt: now,
-      completedAt: null
-    })
+      priority: options?.priority,
+      attempts: 0
+    }))
     if (!inserted) {
       const existing = yield* log.getFlow(id)
       if (Option.isSome(existing)) {

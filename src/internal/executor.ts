@@ -20,6 +20,7 @@ import {
 import { hashValue } from "./hash.js"
 import { FlowInstance, type SuspendReason } from "./instance.js"
 import { formatParseError } from "./journal.js"
+import { newFlow } from "./records.js"
 import * as wake from "./wake.js"
 
 /** The outcome of one execution: the flow ended, or it is waiting for something. */
@@ -130,28 +131,19 @@ const runOnce = <A, E, R, I>(
 
     if (Option.isNone(loaded)) {
       const now = yield* Clock.currentTimeMillis
-      const inserted = yield* log.insertFlow({
+      const inserted = yield* log.insertFlow(newFlow({
         id: flowId,
         type: flowType,
         version: options.version ?? null,
         input: encodedInput,
         inputHash,
         status: "running",
-        result: undefined,
-        error: undefined,
-        parentId: options.parent?.id ?? null,
-        parentKey: options.parent?.key ?? null,
-        priority: options.priority ?? 0,
+        now,
         runAfter: null,
-        suspendReason: undefined,
-        leaseOwner: null,
-        leaseEpoch: 0,
-        leaseExpiresAt: null,
-        attempts: 1,
-        createdAt: now,
-        updatedAt: now,
-        completedAt: null
-      })
+        parent: options.parent,
+        priority: options.priority,
+        attempts: 1
+      }))
       // Lost a race with another starter of the same id: continue as a resume of its row.
       if (!inserted) loaded = yield* log.loadFlow(flowId)
     }

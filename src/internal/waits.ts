@@ -10,6 +10,7 @@ import { CheckpointDecodeError, FlowCancelledError, SignalTimeout, StoreError } 
 import { hashValue } from "./hash.js"
 import { abortWith, FlowInstance, nextKey, suspend, SuspendReason } from "./instance.js"
 import { exitCodec, formatParseError, writeEntry } from "./journal.js"
+import { newFlow } from "./records.js"
 import * as wake from "./wake.js"
 
 const SignalWait = Schema.Struct({ timeoutAt: Schema.NullOr(Schema.Number) })
@@ -134,28 +135,18 @@ export const invoke = (
             }
             const now = yield* Clock.currentTimeMillis
             yield* Effect.catchTag(
-              log.insertFlow({
+              log.insertFlow(newFlow({
                 id,
                 type: child.name,
                 version: instance.version,
                 input: encoded.right,
                 inputHash: hashValue(encoded.right),
                 status: "pending",
-                result: undefined,
-                error: undefined,
-                parentId: instance.flowId,
-                parentKey: key,
-                priority: 0,
+                now,
                 runAfter: now,
-                suspendReason: undefined,
-                leaseOwner: null,
-                leaseEpoch: 0,
-                leaseExpiresAt: null,
-                attempts: 0,
-                createdAt: now,
-                updatedAt: now,
-                completedAt: null
-              }),
+                parent: { id: instance.flowId, key },
+                attempts: 0
+              })),
               "StoreError",
               storeFailure
             )
