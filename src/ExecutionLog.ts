@@ -159,6 +159,51 @@ export interface FlowWithSteps {
 }
 
 /**
+ * What `claimFlows` may take.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface ClaimOptions {
+  /** The worker claiming. */
+  readonly owner: string
+  /** The Clock's time, epoch millis: the store never reads its own clock. */
+  readonly now: number
+  /** The lease's length: claimed flows expire at `now + leaseMillis` unless renewed. */
+  readonly leaseMillis: number
+  /** At most this many flows. */
+  readonly limit: number
+  /** Only flows of these types (the flows the worker has registered). */
+  readonly types: ReadonlyArray<string>
+  /** Only flows stamped with one of these versions; `null` stands for unversioned flows. */
+  readonly versions: ReadonlyArray<string | null>
+  /**
+   * Whether to claim `suspended` flows whose wake-up time has come (timers, retry backoffs, signal
+   * timeouts). Defaults to `true`; a worker without `withTimers()` passes `false` and takes only
+   * `pending` flows (new, woken by a signal or a child) and expired leases.
+   */
+  readonly timers?: boolean | undefined
+}
+
+/**
+ * A signal sent to a flow, as a backend stores it.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface SignalRow {
+  readonly flowId: string
+  readonly name: string
+  /** 1, 2, … per flow and name, in the order they were sent. */
+  readonly seq: number
+  /** JSON of the encoded payload. */
+  readonly payload: string
+  /** The journal key of the `awaitSignal` that consumed it, `null` until then. */
+  readonly consumedBy: string | null
+  readonly createdAt: number
+}
+
+/**
  * What a storage backend implements: untyped rows, JSON text payloads.
  *
  * Contract (checked by the conformance suite in `test/conformance/`):
@@ -170,6 +215,9 @@ export interface FlowWithSteps {
  *   has that owner and epoch (`false` otherwise).
  * - `updateFlow` applies the patch (with a `fence`, under the same condition) and tells whether
  *   a row was changed.
+ * - `loadFlow` returns steps in an unspecified order; `listFlows` takes `limit >= 0`.
+ * - Claims, leases, wake-ups, signals, cancellation and retry: see each method. Every time is
+ *   given by the caller (from Effect's `Clock`); the store never reads its own clock.
  *
  * @since 0.1.0
  * @category Models
@@ -181,6 +229,43 @@ export interface Encoded {
   readonly putStep: (row: StepRow, fence?: Fence | undefined) => Effect.Effect<boolean, StoreError>
   readonly updateFlow: (id: string, patch: FlowPatch, fence?: Fence | undefined) => Effect.Effect<boolean, StoreError>
   readonly listFlows: (filter: FlowFilter) => Effect.Effect<ReadonlyArray<FlowRow>, StoreError>
+  /**
+   * Claims ready flows for `owner`, best first (priority descending, then run_after ascending),
+   * and returns them as claimed. Ready means: `pending` or `suspended` with `run_after <= now`,
+   * or `running` with an expired lease (`lease_expires_at < now`, a dead worker's). A claimed
+   * flow becomes `running` with `lease_owner = owner`, `lease_epoch + 1`, and
+   * `lease_expires_at = now + leaseMillis`. Two concurrent claimers never get the same flow.
+   */
+  readonly claimFlows: (options: ClaimOptions) => Effect.Effect<ReadonlyArray<FlowRow>, StoreError>
+  /**
+   * Extends the leases `owner` still holds among `ids` (status `running`, same owner) to
+   * `now + leaseMillis`; returns the ids still held (a flow taken over, cancelled or ended is not).
+   */
+  readonly renewLeases: (owner: string, ids: ReadonlyArray<string>, now: number, leaseMillis: number) => Effect.Effect<ReadonlyArray<string>, StoreError>
+  /** Gives a `running` flow back under its fence: `pending`, `run_after = now`, lease cleared. */
+  readonly releaseFlow: (id: string, fence: Fence, now: number) => Effect.Effect<boolean, StoreError>
+  /** Makes a `suspended` flow ready now (`pending`, `run_after = now`): a signal came, a child ended. */
+  readonly wakeFlow: (id: string, now: number) => Effect.Effect<boolean, StoreError>
+  /** The earliest `run_after` of a `pending`/`suspended` flow these types and versions could claim, or of a running flow's lease expiry. */
+  readonly nextWakeAt: (types: ReadonlyArray<string>, versions: ReadonlyArray<string | null>) => Effect.Effect<Option.Option<number>, StoreError>
+  /** Appends a signal (the next `seq` for this flow and name) and returns its seq. */
+  readonly insertSignal: (flowId: string, name: string, payload: string, now: number) => Effect.Effect<number, StoreError>
+  /**
+   * The signal consumed by `consumerKey` if there is one (replay), or else the oldest unconsumed
+   * signal of that name, marked consumed by `consumerKey` (under `fence` when given).
+   */
+  readonly takeSignal: (flowId: string, name: string, consumerKey: string, fence?: Fence | undefined) => Effect.Effect<Option.Option<SignalRow>, StoreError>
+  /** Whether an unconsumed signal of that name is waiting. */
+  readonly hasSignal: (flowId: string, name: string) => Effect.Effect<boolean, StoreError>
+  /** Every signal of a flow, in order (for tools). */
+  readonly listSignals: (flowId: string) => Effect.Effect<ReadonlyArray<SignalRow>, StoreError>
+  /** Cancels a flow that has not ended: status `cancelled`, `completed_at = now`. Returns whether it changed. */
+  readonly cancelFlow: (id: string, now: number) => Effect.Effect<boolean, StoreError>
+  /**
+   * Makes an ended (`completed`, `failed` or `cancelled`) flow run again: `pending`, `run_after = now`,
+   * result and error cleared, and the journal entries `dropKeys` deleted, in one transaction.
+   */
+  readonly retryFlow: (id: string, now: number, dropKeys: ReadonlyArray<string>) => Effect.Effect<boolean, StoreError>
 }
 
 /**
@@ -211,6 +296,32 @@ export declare namespace ExecutionLog {
     readonly putStep: (step: StepRecord, fence?: Fence | undefined) => Effect.Effect<boolean, StoreError>
     readonly updateFlow: (id: string, patch: FlowRecordPatch, fence?: Fence | undefined) => Effect.Effect<boolean, StoreError>
     readonly listFlows: (filter: FlowFilter) => Effect.Effect<ReadonlyArray<FlowRecord>, StoreError>
+    readonly claimFlows: (options: ClaimOptions) => Effect.Effect<ReadonlyArray<FlowRecord>, StoreError>
+    readonly renewLeases: Encoded["renewLeases"]
+    readonly releaseFlow: Encoded["releaseFlow"]
+    readonly wakeFlow: Encoded["wakeFlow"]
+    readonly nextWakeAt: Encoded["nextWakeAt"]
+    readonly insertSignal: (flowId: string, name: string, payload: unknown, now: number) => Effect.Effect<number, StoreError>
+    readonly takeSignal: (
+      flowId: string,
+      name: string,
+      consumerKey: string,
+      fence?: Fence | undefined
+    ) => Effect.Effect<Option.Option<SignalRecord>, StoreError>
+    readonly hasSignal: Encoded["hasSignal"]
+    readonly listSignals: (flowId: string) => Effect.Effect<ReadonlyArray<SignalRecord>, StoreError>
+    readonly cancelFlow: Encoded["cancelFlow"]
+    readonly retryFlow: Encoded["retryFlow"]
+  }
+
+  /**
+   * A signal with a parsed payload.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface SignalRecord extends Omit<SignalRow, "payload"> {
+    readonly payload: unknown
   }
 
   /**

@@ -1,6 +1,7 @@
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type {
+  ClaimOptions,
   Encoded,
   ExecutionLog,
   Fence,
@@ -8,6 +9,7 @@ import type {
   FlowPatch,
   FlowRow,
   FlowWithSteps,
+  SignalRow,
   StepRow
 } from "../ExecutionLog.js"
 import { StoreError } from "../FlowError.js"
@@ -83,8 +85,27 @@ export const makeUnsafe = (backend: Encoded): ExecutionLog.Service => ({
       return yield* backend.updateFlow(id, out, fence)
     })
   },
-  listFlows: (filter) => Effect.flatMap(backend.listFlows(filter), (rows) => Effect.forEach(rows, flowFromRow))
+  listFlows: (filter) => Effect.flatMap(backend.listFlows(filter), (rows) => Effect.forEach(rows, flowFromRow)),
+  claimFlows: (options) => Effect.flatMap(backend.claimFlows(options), (rows) => Effect.forEach(rows, flowFromRow)),
+  renewLeases: backend.renewLeases,
+  releaseFlow: backend.releaseFlow,
+  wakeFlow: backend.wakeFlow,
+  nextWakeAt: backend.nextWakeAt,
+  insertSignal: (flowId, name, payload, now) =>
+    Effect.flatMap(stringify("insertSignal", payload), (text) => backend.insertSignal(flowId, name, text ?? "null", now)),
+  takeSignal: (flowId, name, consumerKey, fence) =>
+    Effect.flatMap(
+      backend.takeSignal(flowId, name, consumerKey, fence),
+      Option.match({ onNone: () => Effect.succeedNone, onSome: (row) => Effect.asSome(signalFromRow(row)) })
+    ),
+  hasSignal: backend.hasSignal,
+  listSignals: (flowId) => Effect.flatMap(backend.listSignals(flowId), (rows) => Effect.forEach(rows, signalFromRow)),
+  cancelFlow: backend.cancelFlow,
+  retryFlow: backend.retryFlow
 })
+
+const signalFromRow = (row: SignalRow): Effect.Effect<ExecutionLog.SignalRecord, StoreError> =>
+  Effect.map(parse("takeSignal", row.payload), (payload) => ({ ...row, payload }))
 
 // ---------------------------------------------------------------------------------------------
 // The memory backend
@@ -118,10 +139,64 @@ const matchesFilter = (row: FlowRow, filter: FlowFilter): boolean => {
   return true
 }
 
+const compareText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
+
+/** Whether a flow's type and version are among those given (`null`: unversioned). */
+const matchesTypes = (
+  row: FlowRow,
+  types: ReadonlyArray<string>,
+  versions: ReadonlyArray<string | null>
+): boolean => types.includes(row.type) && versions.includes(row.version)
+
+/** When a flow is (or was) due: its `run_after`, or its lease's expiry. */
+const dueAt = (row: FlowRow): number | null => row.runAfter ?? row.leaseExpiresAt
+
+/**
+ * The order of `claimFlows`: priority descending, then `COALESCE(run_after, lease_expires_at)`
+ * ascending, then id. The SQL store sorts its returned rows with this same function. (The time
+ * is never NULL for a ready or a claimed flow; NULL would sort last.)
+ *
+ * @internal
+ */
+export const compareClaimOrder = (a: FlowRow, b: FlowRow): number => {
+  if (a.priority !== b.priority) return b.priority - a.priority
+  const da = dueAt(a) ?? Number.POSITIVE_INFINITY
+  const db = dueAt(b) ?? Number.POSITIVE_INFINITY
+  if (da !== db) return da < db ? -1 : 1
+  return compareText(a.id, b.id)
+}
+
+/**
+ * Ready to claim at `now`: due and free, or running under a lease that has expired. Suspended
+ * flows whose timer is due count only for claimers that fire timers.
+ */
+const isReady = (row: FlowRow, now: number, timers: boolean): boolean =>
+  ((row.status === "pending" || (timers && row.status === "suspended")) && row.runAfter !== null && row.runAfter <= now) ||
+  (row.status === "running" && row.leaseExpiresAt !== null && row.leaseExpiresAt < now)
+
+/** The `limit` of a claim or a listing, read as `Array.slice` reads it. */
+const sliceEnd = (limit: number): number =>
+  Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : limit > 0 ? Number.MAX_SAFE_INTEGER : 0
+
 /** @internal */
 export const makeMemoryBackend = (): Encoded => {
   const flows = new Map<string, FlowRow>()
   const steps = new Map<string, Map<string, StepRow>>()
+  // Per flow, per name, in `seq` order.
+  const signals = new Map<string, Map<string, Array<SignalRow>>>()
+  const signalsOf = (flowId: string, name: string): Array<SignalRow> => {
+    let byName = signals.get(flowId)
+    if (byName === undefined) {
+      byName = new Map()
+      signals.set(flowId, byName)
+    }
+    let list = byName.get(name)
+    if (list === undefined) {
+      list = []
+      byName.set(name, list)
+    }
+    return list
+  }
   return {
     insertFlow: (row) =>
       Effect.sync(() => {
@@ -159,6 +234,135 @@ export const makeMemoryBackend = (): Encoded => {
           .filter((row) => matchesFilter(row, filter))
           .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
           .slice(0, filter.limit ?? 100)
-      )
+      ),
+    claimFlows: (options: ClaimOptions) =>
+      Effect.sync(() => {
+        const { leaseMillis, now, owner, types, versions } = options
+        const picked = Array.from(flows.values())
+          .filter((row) => matchesTypes(row, types, versions) && isReady(row, now, options.timers ?? true))
+          .sort(compareClaimOrder)
+          .slice(0, sliceEnd(options.limit))
+        const claimed = picked.map((row): FlowRow => ({
+          ...row,
+          status: "running",
+          leaseOwner: owner,
+          leaseEpoch: row.leaseEpoch + 1,
+          leaseExpiresAt: now + leaseMillis,
+          updatedAt: now
+        }))
+        for (const row of claimed) flows.set(row.id, row)
+        // Sorted as they are after the claim, as the SQL store can only sort them.
+        return claimed.sort(compareClaimOrder)
+      }),
+    renewLeases: (owner, ids, now, leaseMillis) =>
+      Effect.sync(() => {
+        const renewed: Array<string> = []
+        for (const id of new Set(ids)) {
+          const flow = flows.get(id)
+          if (flow === undefined || flow.status !== "running" || flow.leaseOwner !== owner) continue
+          flows.set(id, { ...flow, leaseExpiresAt: now + leaseMillis })
+          renewed.push(id)
+        }
+        return renewed.sort(compareText)
+      }),
+    releaseFlow: (id, fence, now) =>
+      Effect.sync(() => {
+        const flow = flows.get(id)
+        if (flow === undefined || flow.status !== "running" || !fenceHolds(flow, fence)) return false
+        flows.set(id, {
+          ...flow,
+          status: "pending",
+          runAfter: now,
+          leaseOwner: null,
+          leaseExpiresAt: null,
+          updatedAt: now
+        })
+        return true
+      }),
+    wakeFlow: (id, now) =>
+      Effect.sync(() => {
+        const flow = flows.get(id)
+        if (flow === undefined || flow.status !== "suspended") return false
+        flows.set(id, { ...flow, status: "pending", runAfter: now, updatedAt: now })
+        return true
+      }),
+    nextWakeAt: (types, versions) =>
+      Effect.sync(() => {
+        let earliest: number | null = null
+        for (const row of flows.values()) {
+          if (!matchesTypes(row, types, versions)) continue
+          const at = row.status === "pending" || row.status === "suspended"
+            ? row.runAfter
+            : row.status === "running"
+            ? row.leaseExpiresAt
+            : null
+          if (at !== null && (earliest === null || at < earliest)) earliest = at
+        }
+        return Option.fromNullable(earliest)
+      }),
+    insertSignal: (flowId, name, payload, now) =>
+      Effect.sync(() => {
+        const list = signalsOf(flowId, name)
+        const seq = (list.at(-1)?.seq ?? 0) + 1
+        list.push({ flowId, name, seq, payload, consumedBy: null, createdAt: now })
+        return seq
+      }),
+    takeSignal: (flowId, name, consumerKey, fence) =>
+      Effect.sync((): Option.Option<SignalRow> => {
+        const list = signals.get(flowId)?.get(name) ?? []
+        const replayed = list.find((signal) => signal.consumedBy === consumerKey)
+        if (replayed !== undefined) return Option.some(replayed)
+        if (fence !== undefined) {
+          const flow = flows.get(flowId)
+          if (flow === undefined || !fenceHolds(flow, fence)) return Option.none()
+        }
+        const index = list.findIndex((signal) => signal.consumedBy === null)
+        if (index < 0) return Option.none()
+        const taken: SignalRow = { ...list[index]!, consumedBy: consumerKey }
+        list[index] = taken
+        return Option.some(taken)
+      }),
+    hasSignal: (flowId, name) =>
+      Effect.sync(() => (signals.get(flowId)?.get(name) ?? []).some((signal) => signal.consumedBy === null)),
+    listSignals: (flowId) =>
+      Effect.sync(() =>
+        Array.from(signals.get(flowId)?.entries() ?? [])
+          .sort(([a], [b]) => compareText(a, b))
+          .flatMap(([, list]) => list)
+      ),
+    cancelFlow: (id, now) =>
+      Effect.sync(() => {
+        const flow = flows.get(id)
+        if (flow === undefined || flow.status === "completed" || flow.status === "cancelled") return false
+        flows.set(id, {
+          ...flow,
+          status: "cancelled",
+          completedAt: now,
+          updatedAt: now,
+          leaseOwner: null,
+          leaseExpiresAt: null
+        })
+        return true
+      }),
+    retryFlow: (id, now, dropKeys) =>
+      Effect.sync(() => {
+        const flow = flows.get(id)
+        if (
+          flow === undefined || (flow.status !== "completed" && flow.status !== "failed" && flow.status !== "cancelled")
+        ) return false
+        flows.set(id, {
+          ...flow,
+          status: "pending",
+          runAfter: now,
+          result: null,
+          error: null,
+          suspendReason: null,
+          completedAt: null,
+          updatedAt: now
+        })
+        const journal = steps.get(id)
+        for (const key of dropKeys) journal?.delete(key)
+        return true
+      })
   }
 }

@@ -12,9 +12,19 @@ import type * as Statement from "@effect/sql/Statement"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import type { Encoded, FlowRow, FlowStatus, FlowWithSteps, StepRow, StepStatus } from "../ExecutionLog.js"
+import type {
+  ClaimOptions,
+  Encoded,
+  FlowRow,
+  FlowStatus,
+  FlowWithSteps,
+  SignalRow,
+  StepRow,
+  StepStatus
+} from "../ExecutionLog.js"
 import { ExecutionLog, makeUnsafe } from "../ExecutionLog.js"
 import { StoreError } from "../FlowError.js"
+import { compareClaimOrder } from "../internal/executionLog.js"
 import * as Migrations from "./migrations.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -162,6 +172,17 @@ const flowFromRow = (row: Row): FlowRow => ({
   completedAt: numOrNull(row.completed_at)
 })
 
+const signalColumns = ["flow_id", "name", "seq", "payload", "consumed_by", "created_at"] as const
+
+const signalFromRow = (row: Row): SignalRow => ({
+  flowId: String(row.flow_id),
+  name: String(row.name),
+  seq: num(row.seq),
+  payload: textOrNull(row.payload) ?? "null",
+  consumedBy: textOrNull(row.consumed_by),
+  createdAt: num(row.created_at)
+})
+
 // Step columns of the `loadFlow` join, prefixed `s_` so they do not clash with the flow's.
 const stepFromJoinedRow = (flowId: string, row: Row): StepRow => ({
   flowId,
@@ -189,12 +210,30 @@ const selectSteps = stepColumns.slice(1).map((column) => `s.${quote(column)} AS 
 // the type of a bare parameter in a select list).
 const stepCasts = ["TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "INTEGER", "BIGINT", "BIGINT", "BIGINT"] as const
 
+const signalColumnList = signalColumns.join(", ")
+
+// How many times `insertSignal` tries again when a concurrent sender took the same `seq`.
+const insertSignalAttempts = 5
+
+// A `limit` as `Array.slice` reads it: `Infinity` is no limit, `NaN` none.
+const sqlLimit = (requested: number): number =>
+  Number.isFinite(requested)
+    ? Math.max(0, Math.floor(requested))
+    : requested > 0
+    ? Number.MAX_SAFE_INTEGER
+    : 0
+
+const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
+
 /**
  * Builds a backend over the `SqlClient` in context. It does not run migrations (see `layer` and
  * `migrate`).
  *
- * Each operation is one statement. The fixed statements are compiled once, here, for the client's
- * dialect, so a call only binds its parameters (and the driver reuses its prepared statement).
+ * Each operation is one statement, except `takeSignal` (a read for replay, then a one-statement
+ * take) and `retryFlow` (an update, then a delete, in one transaction). Claims are one statement
+ * so that they are atomic across processes without an explicit transaction. The fixed statements
+ * are compiled once, here, for the client's dialect, so a call only binds its parameters (and the
+ * driver reuses its prepared statement).
  * Results are read without the client's name transforms, whatever they are.
  *
  * @since 0.1.0
@@ -235,17 +274,82 @@ export const make: Effect.Effect<Encoded, never, SqlClient.SqlClient> = Effect.m
     const putStepUnfenced = putStepSql(false)
     const putStepFenced = putStepSql(true)
 
+    const releaseFlowSql = text(
+      sql`UPDATE ergon_flows SET status = 'pending', run_after = ${P}, lease_owner = NULL, lease_expires_at = NULL, updated_at = ${P} WHERE id = ${P} AND status = 'running' AND lease_owner = ${P} AND lease_epoch = ${P}`
+    )
+    const wakeFlowSql = text(
+      sql`UPDATE ergon_flows SET status = 'pending', run_after = ${P}, updated_at = ${P} WHERE id = ${P} AND status = 'suspended'`
+    )
+    const cancelFlowSql = text(
+      sql`UPDATE ergon_flows SET status = 'cancelled', completed_at = ${P}, updated_at = ${P}, lease_owner = NULL, lease_expires_at = NULL WHERE id = ${P} AND status NOT IN ('completed', 'cancelled')`
+    )
+    const retryFlowSql = text(
+      sql`UPDATE ergon_flows SET status = 'pending', run_after = ${P}, result = NULL, error = NULL, suspend_reason = NULL, completed_at = NULL, updated_at = ${P} WHERE id = ${P} AND status IN ('completed', 'failed', 'cancelled')`
+    )
+    // The next `seq` is computed in the insert itself; two senders that compute the same one
+    // (PostgreSQL, concurrently) collide on the primary key, and the loser tries again.
+    const insertSignalSql = text(
+      sql`INSERT INTO ergon_signals (${sql.literal(signalColumnList)}) SELECT CAST(${P} AS TEXT), CAST(${P} AS TEXT), COALESCE(MAX(seq), 0) + 1, CAST(${P} AS TEXT), NULL, CAST(${P} AS BIGINT) FROM ergon_signals WHERE flow_id = ${P} AND name = ${P} RETURNING seq`
+    )
+    const replaySignalSql = text(
+      sql`SELECT ${sql.literal(signalColumnList)} FROM ergon_signals WHERE flow_id = ${P} AND name = ${P} AND consumed_by = ${P} ORDER BY seq LIMIT 1`
+    )
+    // `consumed_by IS NULL` is checked again on the row updated: of two concurrent takers of the
+    // same signal, one only gets it.
+    const takeSignalSql = (fenced: boolean): string =>
+      text(
+        sql`UPDATE ergon_signals SET consumed_by = ${P} WHERE flow_id = ${P} AND name = ${P} AND consumed_by IS NULL AND seq IN (SELECT seq FROM ergon_signals WHERE flow_id = ${P} AND name = ${P} AND consumed_by IS NULL ORDER BY seq LIMIT 1${
+          sql.literal(dialect.skipLocked)
+        })${
+          fenced
+            ? sql` AND EXISTS (SELECT 1 FROM ergon_flows WHERE id = ${P} AND lease_owner = ${P} AND lease_epoch = ${P})`
+            : sql.literal("")
+        } RETURNING ${sql.literal(signalColumnList)}`
+      )
+    const takeSignalUnfenced = takeSignalSql(false)
+    const takeSignalFenced = takeSignalSql(true)
+    const hasSignalSql = text(
+      sql`SELECT 1 AS found FROM ergon_signals WHERE flow_id = ${P} AND name = ${P} AND consumed_by IS NULL LIMIT 1`
+    )
+    const listSignalsSql = text(
+      sql`SELECT ${sql.literal(signalColumnList)} FROM ergon_signals WHERE flow_id = ${P} ORDER BY name, seq`
+    )
+
+    // `type IN (...) AND version IN (...)`, where a `null` version stands for `version IS NULL`.
+    // Both lists must be non-empty.
+    const typesAndVersions = (
+      types: ReadonlyArray<string>,
+      versions: ReadonlyArray<string | null>
+    ): Statement.Fragment => {
+      const named = versions.filter((version): version is string => version !== null)
+      const version: Array<Statement.Fragment> = []
+      if (named.length > 0) version.push(sql`version IN ${sql.in(named)}`)
+      if (named.length < versions.length) version.push(sql.literal("version IS NULL"))
+      return sql`type IN ${sql.in(types)} AND ${sql.or(version)}`
+    }
+
     const guards = {
       insertFlow: guard("insertFlow"),
       getFlow: guard("getFlow"),
       loadFlow: guard("loadFlow"),
       putStep: guard("putStep"),
       updateFlow: guard("updateFlow"),
-      listFlows: guard("listFlows")
+      listFlows: guard("listFlows"),
+      claimFlows: guard("claimFlows"),
+      renewLeases: guard("renewLeases"),
+      releaseFlow: guard("releaseFlow"),
+      wakeFlow: guard("wakeFlow"),
+      nextWakeAt: guard("nextWakeAt"),
+      insertSignal: guard("insertSignal"),
+      takeSignal: guard("takeSignal"),
+      hasSignal: guard("hasSignal"),
+      listSignals: guard("listSignals"),
+      cancelFlow: guard("cancelFlow"),
+      retryFlow: guard("retryFlow")
     }
     const changed = (raw: unknown): boolean => dialect.affectedRows(raw) > 0
     const write = (
-      operation: "insertFlow" | "putStep" | "updateFlow",
+      operation: "insertFlow" | "putStep" | "updateFlow" | "releaseFlow" | "wakeFlow" | "cancelFlow",
       statement: Statement.Statement<unknown>
     ): Effect.Effect<boolean, StoreError> => guards[operation](Effect.map(statement.raw, changed))
 
@@ -303,13 +407,7 @@ export const make: Effect.Effect<Encoded, never, SqlClient.SqlClient> = Effect.m
         else if (filter.version !== undefined) clauses.push(sql`version = ${filter.version}`)
         if (filter.parentId !== undefined) clauses.push(sql`parent_id = ${filter.parentId}`)
         if (filter.afterId !== undefined) clauses.push(sql`id > ${filter.afterId}`)
-        // As `Array.slice` treats it: `Infinity` is no limit, `NaN` none.
-        const requested = filter.limit ?? 100
-        const limit = Number.isFinite(requested)
-          ? Math.max(0, Math.floor(requested))
-          : requested > 0
-          ? Number.MAX_SAFE_INTEGER
-          : 0
+        const limit = sqlLimit(filter.limit ?? 100)
         return guards.listFlows(
           Effect.map(
             sql<Row>`SELECT ${sql.literal(flowColumnList)} FROM ergon_flows WHERE ${
@@ -318,7 +416,85 @@ export const make: Effect.Effect<Encoded, never, SqlClient.SqlClient> = Effect.m
             (rows) => rows.map(flowFromRow)
           )
         )
-      }
+      },
+      // One statement, so that the pick and the update are one atomic step: SQLite takes the
+      // write lock before it reads (waiting up to busy_timeout for another process's), and
+      // PostgreSQL locks the rows it picks and skips those another claimer has locked.
+      claimFlows: (options: ClaimOptions) => {
+        const { leaseMillis, now, owner, types, versions } = options
+        const limit = sqlLimit(options.limit)
+        if (types.length === 0 || versions.length === 0 || limit === 0) return Effect.succeed([])
+        return guards.claimFlows(
+          Effect.map(
+            sql<Row>`UPDATE ergon_flows SET status = 'running', lease_owner = ${owner}, lease_epoch = lease_epoch + 1, lease_expires_at = ${
+              now + leaseMillis
+            }, updated_at = ${now} WHERE id IN (SELECT id FROM ergon_flows WHERE ${
+              typesAndVersions(types, versions)
+            } AND ((status IN (${sql.literal(options.timers === false ? "'pending'" : "'pending', 'suspended'")}) AND run_after IS NOT NULL AND run_after <= ${now}) OR (status = 'running' AND lease_expires_at IS NOT NULL AND lease_expires_at < ${now})) ORDER BY priority DESC, COALESCE(run_after, lease_expires_at), id LIMIT ${limit}${
+              sql.literal(dialect.skipLocked)
+            }) RETURNING ${sql.literal(flowColumnList)}`,
+            // `RETURNING` has no order.
+            (rows) => rows.map(flowFromRow).sort(compareClaimOrder)
+          )
+        )
+      },
+      renewLeases: (owner, ids, now, leaseMillis) =>
+        ids.length === 0
+          ? Effect.succeed([])
+          : guards.renewLeases(
+            Effect.map(
+              sql<Row>`UPDATE ergon_flows SET lease_expires_at = ${
+                now + leaseMillis
+              } WHERE status = 'running' AND lease_owner = ${owner} AND id IN ${sql.in(ids)} RETURNING id`,
+              (rows) => rows.map((row) => String(row.id)).sort(byText)
+            )
+          ),
+      releaseFlow: (id, fence, now) =>
+        write("releaseFlow", sql.unsafe(releaseFlowSql, [now, now, id, fence.owner, fence.epoch])),
+      wakeFlow: (id, now) => write("wakeFlow", sql.unsafe(wakeFlowSql, [now, now, id])),
+      nextWakeAt: (types, versions) =>
+        types.length === 0 || versions.length === 0
+          ? Effect.succeedNone
+          : guards.nextWakeAt(
+            Effect.map(
+              sql<Row>`SELECT MIN(CASE WHEN status = 'running' THEN lease_expires_at ELSE run_after END) AS wake_at FROM ergon_flows WHERE ${
+                typesAndVersions(types, versions)
+              } AND ((status IN ('pending', 'suspended') AND run_after IS NOT NULL) OR (status = 'running' AND lease_expires_at IS NOT NULL))`,
+              (rows) => Option.fromNullable(numOrNull(rows[0]?.wake_at))
+            )
+          ),
+      insertSignal: (flowId, name, payload, now) =>
+        guards.insertSignal(
+          sql.unsafe<Row>(insertSignalSql, [flowId, name, payload, now, flowId, name]).pipe(
+            Effect.retry({ times: insertSignalAttempts - 1, while: dialect.isUniqueViolation }),
+            Effect.map((rows) => num(rows[0]!.seq))
+          )
+        ),
+      takeSignal: (flowId, name, consumerKey, fence) =>
+        guards.takeSignal(
+          Effect.flatMap(sql.unsafe<Row>(replaySignalSql, [flowId, name, consumerKey]), (replayed) => {
+            if (replayed.length > 0) return Effect.succeed(Option.some(signalFromRow(replayed[0]!)))
+            const take = fence === undefined
+              ? sql.unsafe<Row>(takeSignalUnfenced, [consumerKey, flowId, name, flowId, name])
+              : sql.unsafe<Row>(takeSignalFenced, [consumerKey, flowId, name, flowId, name, flowId, fence.owner, fence.epoch])
+            return Effect.map(take, (rows) => rows.length === 0 ? Option.none() : Option.some(signalFromRow(rows[0]!)))
+          })
+        ),
+      hasSignal: (flowId, name) =>
+        guards.hasSignal(Effect.map(sql.unsafe<Row>(hasSignalSql, [flowId, name]), (rows) => rows.length > 0)),
+      listSignals: (flowId) =>
+        guards.listSignals(Effect.map(sql.unsafe<Row>(listSignalsSql, [flowId]), (rows) => rows.map(signalFromRow))),
+      cancelFlow: (id, now) => write("cancelFlow", sql.unsafe(cancelFlowSql, [now, now, id])),
+      // The update first: it decides, and a retry that changed nothing deletes nothing.
+      retryFlow: (id, now, dropKeys) =>
+        guards.retryFlow(
+          sql.withTransaction(
+            Effect.flatMap(Effect.map(sql.unsafe(retryFlowSql, [now, now, id]).raw, changed), (retried) =>
+              retried && dropKeys.length > 0
+                ? Effect.as(sql`DELETE FROM ergon_steps WHERE flow_id = ${id} AND "key" IN ${sql.in(dropKeys)}`, true)
+                : Effect.succeed(retried))
+          )
+        )
     }
   }
 )

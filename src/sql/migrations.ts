@@ -30,6 +30,26 @@ export interface Dialect {
   readonly keyType: string
   /** Reads the number of rows a write changed from the driver's raw result (`Statement.raw`). */
   readonly affectedRows: (raw: unknown) => number
+  /**
+   * Appended to the subquery that picks the rows a claim (of flows, of a signal) takes. On
+   * PostgreSQL, `FOR UPDATE SKIP LOCKED`: concurrent claimers lock what they pick and pass over
+   * what another has locked, instead of waiting for it and then finding it taken. On SQLite,
+   * nothing: the claim is one write statement, and SQLite runs one writer at a time.
+   */
+  readonly skipLocked: string
+  /** Whether a failed statement broke a primary key or unique constraint (a concurrent insert won). */
+  readonly isUniqueViolation: (error: unknown) => boolean
+}
+
+// The driver's error code, found on the error or on one of its causes (`SqlError` wraps it).
+const hasCode = (error: unknown, codes: ReadonlyArray<string>): boolean => {
+  let current: unknown = error
+  for (let depth = 0; depth < 4 && typeof current === "object" && current !== null; depth++) {
+    const code = (current as { readonly code?: unknown }).code
+    if (typeof code === "string" && codes.includes(code)) return true
+    current = (current as { readonly cause?: unknown }).cause
+  }
+  return false
 }
 
 const countField = (raw: unknown, field: "changes" | "count"): number => {
@@ -50,7 +70,9 @@ const countField = (raw: unknown, field: "changes" | "count"): number => {
 export const sqliteDialect: Dialect = {
   name: "sqlite",
   keyType: "TEXT",
-  affectedRows: (raw) => countField(raw, "changes")
+  affectedRows: (raw) => countField(raw, "changes"),
+  skipLocked: "",
+  isUniqueViolation: (error) => hasCode(error, ["SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE"])
 }
 
 /**
@@ -63,7 +85,9 @@ export const sqliteDialect: Dialect = {
 export const pgDialect: Dialect = {
   name: "pg",
   keyType: "TEXT COLLATE \"C\"",
-  affectedRows: (raw) => countField(raw, "count")
+  affectedRows: (raw) => countField(raw, "count"),
+  skipLocked: " FOR UPDATE SKIP LOCKED",
+  isUniqueViolation: (error) => hasCode(error, ["23505"])
 }
 
 /**
