@@ -70,7 +70,7 @@ export const awaitResult: <F extends Flow.Any>(
   Flow.Flow.Success<F>,
   Flow.Flow.Error<F> | FlowCancelledError | FlowFailedError | FlowNotFoundError | CheckpointDecodeError | StoreError,
   ExecutionLog
-> = internal.awaitResult as any
+> = internal.awaitResultTyped
 
 /**
  * Lists flows by status, type, version (`null`: unversioned) or parent, in id order.

@@ -117,4 +117,4 @@ export const execute: <F extends Flow.Any>(
   FlowOutcome<Flow.Flow.Success<F>, Flow.Flow.Error<F>>,
   ExecutionError,
   Flow.Flow.Context<F> | ExecutionLog
-> = internal.execute as any
+> = internal.executeTyped

@@ -329,11 +329,7 @@ export const awaitSignal: {
     schema: Schema.Schema<A, I, never>,
     options: { readonly timeout: Duration.DurationInput }
   ): Effect.Effect<A, SignalTimeout, FlowInstance>
-} = ((
-  name: string,
-  schema: Schema.Schema<any, any, never>,
-  options?: { readonly timeout?: Duration.DurationInput | undefined }
-) => waits.awaitSignal(name, schema, options?.timeout)) as any
+} = waits.awaitSignalTyped
 
 /**
  * Runs a child flow and waits for its result (its success, or its typed failure).

@@ -23,10 +23,11 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
-import { type Pipeable, pipeArguments } from "effect/Pipeable"
+import type { Pipeable } from "effect/Pipeable"
 import * as Schema from "effect/Schema"
 import type { Types } from "effect"
 import type { FlowInstance } from "./internal/instance.js"
+import * as internal from "./internal/step.js"
 import * as journal from "./internal/journal.js"
 import * as RetryPolicy from "./RetryPolicy.js"
 
@@ -200,28 +201,4 @@ export const make: {
     name: string,
     options: Options<Args, Success, SuccessEncoded, Error, ErrorEncoded, Requirements>
   ): Step<Args, Success, Error, Exclude<Requirements, journal.StepContext>>
-} = (name: string, options: Options<any, any, any, any, any, any> & { readonly input?: Schema.Schema<any, any> }) => {
-  const success: Schema.Schema<any, any> = options.success ?? Schema.Void
-  const error = (options.error ?? Schema.Never) as Schema.Schema<any, any>
-  const retry = options.retry ?? RetryPolicy.none
-  const spec: journal.StepSpec = {
-    name,
-    hashInput: journal.makeInputHasher(options.input),
-    codec: journal.exitCodec(success, error),
-    retry,
-    retryable: options.retryable,
-    run: options.run
-  }
-  const step = (...args: ReadonlyArray<unknown>) => journal.callStep(spec, args)
-  Object.defineProperty(step, "name", { value: name })
-  return Object.assign(step, {
-    [TypeId]: TypeId,
-    stepName: name,
-    success,
-    error,
-    retry,
-    pipe() {
-      return pipeArguments(this, arguments)
-    }
-  }) as any
-}
+} = internal.make

@@ -250,3 +250,13 @@ export const retry = (id: string): Effect.Effect<void, FlowNotFoundError | FlowE
   })
 
 export const list = (filter: FlowFilter) => Effect.flatMap(ExecutionLog, (log) => log.listFlows(filter))
+
+/** `awaitResult` as `Client` exports it. `any`: the decoded exit's types come from the flow's schemas, known only as `Schema.All` here. */
+export const awaitResultTyped: <F extends Flow.Any>(
+  flow: F,
+  id: string
+) => Effect.Effect<
+  Flow.Flow.Success<F>,
+  Flow.Flow.Error<F> | FlowCancelledError | FlowFailedError | FlowNotFoundError | CheckpointDecodeError | StoreError,
+  ExecutionLog
+> = awaitResult as any

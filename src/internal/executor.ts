@@ -295,3 +295,11 @@ const markFailed = (
 ) =>
   Effect.flatMap(Clock.currentTimeMillis, (now) =>
     log.updateFlow(flowId, { status: "failed", error: engineErrorRecord(error), updatedAt: now }, fence))
+
+/** `execute` as `Executor` exports it. `any`: `Flow.Any` carries its schemas as `Schema.All`, so the typed signature is asserted here. */
+export const executeTyped: <F extends Flow.Any>(
+  flow: F,
+  input: Flow.Flow.Input<F>,
+  options: ExecuteOptions
+) => Effect.Effect<Outcome<Flow.Flow.Success<F>, Flow.Flow.Error<F>>, ExecutionError, Flow.Flow.Context<F> | ExecutionLog> =
+  execute as any

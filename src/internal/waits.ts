@@ -199,3 +199,14 @@ const decodeChildExit = (
   }
   return decoded.right
 }
+
+/** `awaitSignal` with the overloads `Flow.awaitSignal` exports. `any`: one body serves both (with and without a timeout). */
+export const awaitSignalTyped: {
+  <A, I>(name: string, schema: Schema.Schema<A, I, never>): Effect.Effect<A, never, FlowInstance>
+  <A, I>(
+    name: string,
+    schema: Schema.Schema<A, I, never>,
+    options: { readonly timeout: Duration.DurationInput }
+  ): Effect.Effect<A, SignalTimeout, FlowInstance>
+} = ((name: string, schema: Schema.Schema<any, any, never>, options?: { readonly timeout?: Duration.DurationInput | undefined }) =>
+  awaitSignal(name, schema, options?.timeout)) as any

@@ -145,10 +145,11 @@ export const run = (
       const now = yield* Clock.currentTimeMillis
       const next = yield* log.nextWakeAt(types, versions)
       const due = Option.getOrUndefined(next)
-      if (due === undefined || due > now) {
+      // Something is due that this worker did not claim (a timer, without withTimers): not a reason to spin.
+      if (due === undefined || due > now || claimed.length === 0) {
         const poll = claimed.length > 0 ? Duration.toMillis(config.pollInterval) : idle
         const waits: Array<Effect.Effect<void>> = [wake.wait(log, seen), wake.pollSleep(Duration.millis(poll))]
-        if (due !== undefined) waits.push(Effect.sleep(Duration.millis(due - now)))
+        if (due !== undefined && due > now) waits.push(Effect.sleep(Duration.millis(due - now)))
         yield* Effect.raceAll(waits)
         // a cancellation may have come: drop what is no longer ours at once
         if (running.size > 0) yield* heartbeat

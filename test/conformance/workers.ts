@@ -132,6 +132,22 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
           )
         }))
 
+      it.effect("a worker without withTimers leaves due timers to workers that fire them", () =>
+        Effect.gen(function*() {
+          const { Sleeper } = flows(freshId("t"))
+          const handle = yield* Scheduler.make().unversioned().schedule(Sleeper, 1)
+          const noTimers = Worker.make("no-timers").unversioned().register(Sleeper).withPollInterval("10 minutes")
+          yield* withWorker(
+            noTimers.run(),
+            Effect.gen(function*() {
+              yield* Testing.advance("3 hours")
+              assert.strictEqual(yield* handle.status, "suspended")
+            })
+          )
+          const timers = Worker.make("timers").unversioned().register(Sleeper).withTimers().withPollInterval("10 minutes")
+          assert.strictEqual(yield* withWorker(timers.run(), Testing.runWithTestClock(handle.await)), 2)
+        }))
+
       it.effect("signals: one sent before the wait is buffered, one sent while suspended wakes it; taken in order", () =>
         Effect.gen(function*() {
           const { Approver } = flows(freshId("t"))
