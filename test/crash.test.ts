@@ -103,6 +103,7 @@ const check = (filename: string, flowId: string, effectsLog: string, runs: Reado
   }
   // the flow is sequential: each kill leaves at most one step in flight
   assert(reexecuted <= killed.size, `${reexecuted} re-executions for ${killed.size} kills`)
+  console.log(`crash test ${flowId}: ${steps} steps, ${runs.length} processes, ${killed.size} SIGKILLs, ${reexecuted} steps re-executed, every step checkpointed once`)
   return { reexecuted, kills: killed.size }
 }
 
