@@ -41,11 +41,16 @@ export interface FlowHandle<A, E> {
   readonly result: Effect.Effect<Option.Option<Exit.Exit<A, E>>, FlowNotFoundError | CheckpointDecodeError | StoreError, ExecutionLog>
   readonly status: Effect.Effect<FlowStatus, FlowNotFoundError | StoreError, ExecutionLog>
   readonly cancel: Effect.Effect<void, FlowNotFoundError | FlowEndedError | StoreError, ExecutionLog>
-  readonly signal: <P, PI>(
-    name: string,
-    schema: Schema.Schema<P, PI, never>,
-    payload: P
-  ) => Effect.Effect<void, FlowNotFoundError | FlowEndedError | InvalidSignalError | StoreError, ExecutionLog>
+  readonly signal: {
+    /** Sends a signal whose payload is checked and encoded with `schema` first. */
+    <P, PI>(
+      name: string,
+      schema: Schema.Schema<P, PI, never>,
+      payload: P
+    ): Effect.Effect<void, FlowNotFoundError | FlowEndedError | InvalidSignalError | StoreError, ExecutionLog>
+    /** Sends a signal whose payload is stored as JSON (the receiver decodes it with its schema). */
+    (name: string, payload: unknown): Effect.Effect<void, FlowNotFoundError | FlowEndedError | InvalidSignalError | StoreError, ExecutionLog>
+  }
 }
 
 /** Enqueues a flow durably with a version stamp; idempotent for the same id, flow and input. */
@@ -106,7 +111,8 @@ export const handle = <F extends Flow.Any>(flow: F, id: string): FlowHandle<Flow
   result: result(flow, id),
   status: status(id),
   cancel: cancel(id),
-  signal: (name, schema, payload) => signal(id, name, payload, schema)
+  signal: ((name: string, ...rest: [unknown] | [Schema.Schema<any, any, never>, unknown]) =>
+    rest.length === 2 ? signal(id, name, rest[1], rest[0]) : signal(id, name, rest[0])) as FlowHandle<any, any>["signal"]
 })
 
 const getExisting = (id: string) =>

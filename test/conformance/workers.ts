@@ -160,7 +160,7 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
             Effect.gen(function*() {
               yield* Testing.advance("1 second")
               assert.strictEqual(yield* handle.status, "suspended")
-              yield* Client.signal(handle.id, "approval", { approved: true, by: "bob" }, Approval)
+              yield* handle.signal("approval", { approved: true, by: "bob" })
               return yield* Testing.runWithTestClock(handle.await)
             })
           )
