@@ -230,12 +230,22 @@ const runOnce = <A, E, R, I>(
     }
     yield* flowEvent(flowId, flowType, resumed ? "resumed" : "started", { journal: steps.length })
 
-    const exit = yield* flow.run(decodedInput.right).pipe(
-      Effect.provideService(FlowInstance, instance),
-      Effect.exit
-    )
+    const program = flow.run(decodedInput.right).pipe(Effect.provideService(FlowInstance, instance))
+    // Under a worker, a cancellation takes the lease away (the heartbeat interrupts the run and
+    // fenced writes are refused). Without one, watch for it here: a cancel in this process
+    // interrupts the run, and nothing is written over the cancelled flow.
+    const exit = fence === undefined
+      ? yield* Effect.raceFirst(Effect.exit(program), Effect.as(awaitCancelled(log, flowId), Exit.interrupt(FiberId.none)))
+      : yield* Effect.exit(program)
     const aborted = instance.abort
     const now = yield* Clock.currentTimeMillis
+    if (fence === undefined) {
+      const current = yield* log.getFlow(flowId)
+      if (Option.isSome(current) && current.value.status === "cancelled") {
+        yield* flowEvent(flowId, flowType, "cancelled")
+        return { _tag: "Completed", exit: Exit.interrupt(FiberId.none) } as const
+      }
+    }
 
     if (aborted !== undefined && aborted._tag === "Suspend") {
       const reason = aborted.reason
@@ -286,6 +296,17 @@ const runOnce = <A, E, R, I>(
     yield* wake.notify(log)
     return { _tag: "Completed", exit } as const
   }).pipe(Effect.withSpan("ergon.execute", { attributes: { "ergon.flow.id": options.id, "ergon.flow.type": flow.name } }))
+
+/** Completes once the flow is cancelled (seen through this process's wake-ups). */
+const awaitCancelled = (log: ExecutionLog.Service, flowId: string): Effect.Effect<void, StoreError> =>
+  Effect.gen(function*() {
+    while (true) {
+      const seen = yield* wake.version(log)
+      const row = yield* log.getFlow(flowId)
+      if (Option.isSome(row) && row.value.status === "cancelled") return
+      yield* wake.wait(log, seen)
+    }
+  })
 
 const markFailed = (
   log: ExecutionLog.Service,

@@ -253,6 +253,30 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
           )
         }))
 
+      it.effect("cancelling a flow run by Executor.execute interrupts it, and nothing is written over the cancellation", () =>
+        Effect.gen(function*() {
+          const tag = freshId("t")
+          const started = yield* Deferred.make<void>()
+          const interrupted = yield* Deferred.make<void>()
+          const block = Step.make("block", {
+            run: () =>
+              Effect.zipRight(Deferred.succeed(started, undefined), Effect.never).pipe(
+                Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined))
+              )
+          })
+          const F = Flow.make(`direct-${tag}`, { input: Schema.Void, run: () => block() })
+          const id = freshId("direct")
+          const fiber = yield* Effect.fork(Executor.execute(F, undefined, { id }))
+          yield* Deferred.await(started)
+          yield* Client.cancel(id)
+          yield* Deferred.await(interrupted)
+          const outcome = yield* Fiber.join(fiber)
+          assert(Executor.isCompleted(outcome) && Exit.isInterrupted(outcome.exit))
+          assert.strictEqual(yield* Client.status(id), "cancelled")
+          const log = yield* ExecutionLog.ExecutionLog
+          assert.strictEqual(Option.getOrThrow(yield* log.loadFlow(id)).steps.length, 0)
+        }))
+
       it.effect("a dead worker's flow is reclaimed after its lease expires; the old owner's writes are refused", () =>
         Effect.gen(function*() {
           const { Doubler } = flows(freshId("t"))
