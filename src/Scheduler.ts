@@ -91,6 +91,13 @@ export type VersionErrors<Mode extends Version.Mode> = Mode extends Version.EnvS
   ? InvalidVersionError | VersionMismatchError
   : never
 
+/** The message of `schedule` on an unconfigured scheduler. */
+type ChooseVersioningFirst =
+  "ergon: choose how this scheduler is versioned before scheduling: withVersion('1.4.0'), unversioned() or fromEnv('DEPLOY_VERSION')"
+
+/** The message of a second `withVersion`, `unversioned` or `fromEnv`. */
+type AlreadyVersioned = "ergon: this scheduler is already versioned; choose one of withVersion, unversioned or fromEnv, once"
+
 /**
  * A scheduler in a versioning `Mode` (`Unconfigured` until one of `withVersion`, `unversioned`,
  * `fromEnv` is chosen).
@@ -106,18 +113,18 @@ export interface Scheduler<Mode extends Version.Mode> {
    * Versions this scheduler with a semantic-version literal known at compile time (`"1.4.0"`,
    * `"2.0.0-rc.1"`). Flows it schedules are stamped with it.
    */
-  withVersion<const V extends string>(this: Scheduler<Version.Unconfigured>, version: Version.SemVer<V>): Scheduler<Version.Versioned<V>>
+  withVersion<const V extends string>(this: Version.WhenUnconfigured<Mode, Scheduler<Mode>, AlreadyVersioned>, version: Version.SemVer<V>): Scheduler<Version.Versioned<V>>
   /** Schedules flows unversioned: only unversioned workers, and unpinned flows. */
-  unversioned(this: Scheduler<Version.Unconfigured>): Scheduler<Version.Unversioned>
+  unversioned(this: Version.WhenUnconfigured<Mode, Scheduler<Mode>, AlreadyVersioned>): Scheduler<Version.Unversioned>
   /** Reads the version from the environment variable `variable` (through Effect `Config`) when scheduling. */
-  fromEnv(this: Scheduler<Version.Unconfigured>, variable: string): Scheduler<Version.EnvSourced>
+  fromEnv(this: Version.WhenUnconfigured<Mode, Scheduler<Mode>, AlreadyVersioned>, variable: string): Scheduler<Version.EnvSourced>
   /**
    * Enqueues `flow` durably and returns its handle. Scheduling an id that exists returns the
    * existing flow when flow and input match, and fails with `FlowConflictError` when they do not.
    * Inside a `SqlClient` transaction of yours, the insert joins it.
    */
   schedule<F extends Flow.Any>(
-    this: Scheduler<Version.Configured>,
+    this: Version.WhenConfigured<Mode, Scheduler<Mode>, ChooseVersioningFirst>,
     flow: Compatible<Mode, F>,
     input: Flow.Flow.Input<F>,
     options?: ScheduleOptions

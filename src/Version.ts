@@ -104,6 +104,29 @@ export type Mode = Unconfigured | Versioned<string> | Unversioned | EnvSourced
  */
 export type Configured = Versioned<string> | Unversioned | EnvSourced
 
+/**
+ * The `this` type of a method that exists only once versioning is chosen (`schedule`, a worker's
+ * `register`, `run` and `layer`): `Self` in a configured `State`, and in `Unconfigured` a
+ * `TypeError` whose message tsc prints, telling what to call first.
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type WhenConfigured<State extends Mode, Self, Message extends string> = [State] extends [Unconfigured]
+  ? TypeError<Message>
+  : Self
+
+/**
+ * The `this` type of `withVersion`, `unversioned` and `fromEnv`: `Self` while `State` is
+ * `Unconfigured`, and once versioning is chosen a `TypeError` saying it is chosen only once.
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type WhenUnconfigured<State extends Mode, Self, Message extends string> = [State] extends [Unconfigured]
+  ? Self
+  : TypeError<Message>
+
 // -----------------------------------------------------------------------------
 // Type-level: SemVer
 // -----------------------------------------------------------------------------

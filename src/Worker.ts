@@ -77,6 +77,13 @@ export interface Options {
   readonly signals: boolean
 }
 
+/** The message of `register`, `run` or `layer` on an unconfigured worker. */
+type ChooseVersioningFirst =
+  "ergon: choose how this worker is versioned first: withVersion('1.4.0'), unversioned() or fromEnv('DEPLOY_VERSION')"
+
+/** The message of a second `withVersion`, `unversioned` or `fromEnv`. */
+type AlreadyVersioned = "ergon: this worker is already versioned; choose one of withVersion, unversioned or fromEnv, once"
+
 /**
  * A worker named `name` in versioning `Mode`, whose registered flows need the services
  * `Requirements`.
@@ -95,19 +102,19 @@ export interface Worker<Mode extends Version.Mode, Requirements> {
   readonly options: Options
   /** Versions this worker with a semantic-version literal; it claims flows of that version and unversioned ones. */
   withVersion<const V extends string>(
-    this: Worker<Version.Unconfigured, Requirements>,
+    this: Version.WhenUnconfigured<Mode, Worker<Mode, Requirements>, AlreadyVersioned>,
     version: Version.SemVer<V>
   ): Worker<Version.Versioned<V>, Requirements>
   /** This worker claims only unversioned flows, and cannot register pinned ones. */
-  unversioned(this: Worker<Version.Unconfigured, Requirements>): Worker<Version.Unversioned, Requirements>
+  unversioned(this: Version.WhenUnconfigured<Mode, Worker<Mode, Requirements>, AlreadyVersioned>): Worker<Version.Unversioned, Requirements>
   /** Reads the version from the environment variable `variable` (through Effect `Config`) when it starts. */
-  fromEnv(this: Worker<Version.Unconfigured, Requirements>, variable: string): Worker<Version.EnvSourced, Requirements>
+  fromEnv(this: Version.WhenUnconfigured<Mode, Worker<Mode, Requirements>, AlreadyVersioned>, variable: string): Worker<Version.EnvSourced, Requirements>
   /**
    * Registers flows this worker runs. A flow pinned to versions must match the worker's version
    * (compile error otherwise); the flows' requirements join the worker's.
    */
   register<const Flows extends ReadonlyArray<Flow.Any>>(
-    this: Worker<Version.Configured, Requirements>,
+    this: Version.WhenConfigured<Mode, Worker<Mode, Requirements>, ChooseVersioningFirst>,
     ...flows: { readonly [K in keyof Flows]: Scheduler.Compatible<Mode, Flows[K]> }
   ): Worker<Mode, Requirements | Flow.Flow.Context<Flows[number]>>
   /** Sets how many flows run at once (default 16). */
@@ -124,10 +131,10 @@ export interface Worker<Mode extends Version.Mode, Requirements> {
   withSignals(): Worker<Mode, Requirements>
   /** Runs the worker until interrupted; on interruption it releases the flows it holds. */
   run(
-    this: Worker<Version.Configured, Requirements>
+    this: Version.WhenConfigured<Mode, Worker<Mode, Requirements>, ChooseVersioningFirst>
   ): Effect.Effect<never, RunError<Mode>, Requirements | ExecutionLog>
   /** The worker as a Layer: started with the Layer, stopped (flows released) when its scope closes. */
-  layer(this: Worker<Version.Configured, Requirements>): Layer.Layer<never, never, Requirements | ExecutionLog>
+  layer(this: Version.WhenConfigured<Mode, Worker<Mode, Requirements>, ChooseVersioningFirst>): Layer.Layer<never, never, Requirements | ExecutionLog>
 }
 
 const defaults: Options = {
