@@ -296,16 +296,34 @@ export const make: Effect.Effect<Encoded, never, SqlClient.SqlClient> = Effect.m
     )
     // `consumed_by IS NULL` is checked again on the row updated: of two concurrent takers of the
     // same signal, one only gets it.
-    const takeSignalSql = (fenced: boolean): string =>
-      text(
-        sql`UPDATE ergon_signals SET consumed_by = ${P} WHERE flow_id = ${P} AND name = ${P} AND consumed_by IS NULL AND seq IN (SELECT seq FROM ergon_signals WHERE flow_id = ${P} AND name = ${P} AND consumed_by IS NULL ORDER BY seq LIMIT 1${
-          sql.literal(dialect.skipLocked)
-        })${
-          fenced
-            ? sql` AND EXISTS (SELECT 1 FROM ergon_flows WHERE id = ${P} AND lease_owner = ${P} AND lease_epoch = ${P})`
-            : sql.literal("")
-        } RETURNING ${sql.literal(signalColumnList)}`
+    // On PostgreSQL the pick is a CTE (see `Dialect.pickInCte`), so its two parameters come
+    // first: `takeSignalParams` orders the values to match.
+    const takeSignalSql = (fenced: boolean): string => {
+      const fence = fenced
+        ? sql` AND EXISTS (SELECT 1 FROM ergon_flows WHERE id = ${P} AND lease_owner = ${P} AND lease_epoch = ${P})`
+        : sql.literal("")
+      const pick = sql`SELECT seq FROM ergon_signals WHERE flow_id = ${P} AND name = ${P} AND consumed_by IS NULL ORDER BY seq LIMIT 1${
+        sql.literal(dialect.skipLocked)
+      }`
+      return text(
+        dialect.pickInCte
+          ? sql`WITH picked AS MATERIALIZED (${pick}) UPDATE ergon_signals SET consumed_by = ${P} WHERE flow_id = ${P} AND name = ${P} AND consumed_by IS NULL AND seq IN (SELECT seq FROM picked)${fence} RETURNING ${
+            sql.literal(signalColumnList)
+          }`
+          : sql`UPDATE ergon_signals SET consumed_by = ${P} WHERE flow_id = ${P} AND name = ${P} AND consumed_by IS NULL AND seq IN (${pick})${fence} RETURNING ${
+            sql.literal(signalColumnList)
+          }`
       )
+    }
+    const takeSignalParams = (
+      consumerKey: string,
+      flowId: string,
+      name: string,
+      fence: ReadonlyArray<unknown>
+    ): ReadonlyArray<unknown> =>
+      dialect.pickInCte
+        ? [flowId, name, consumerKey, flowId, name, ...fence]
+        : [consumerKey, flowId, name, flowId, name, ...fence]
     const takeSignalUnfenced = takeSignalSql(false)
     const takeSignalFenced = takeSignalSql(true)
     const hasSignalSql = text(
@@ -424,15 +442,20 @@ export const make: Effect.Effect<Encoded, never, SqlClient.SqlClient> = Effect.m
         const { leaseMillis, now, owner, types, versions } = options
         const limit = sqlLimit(options.limit)
         if (types.length === 0 || versions.length === 0 || limit === 0) return Effect.succeed([])
+        const pick = sql`SELECT id FROM ergon_flows WHERE ${
+          typesAndVersions(types, versions)
+        } AND ((status IN (${sql.literal(options.timers === false ? "'pending'" : "'pending', 'suspended'")}) AND run_after IS NOT NULL AND run_after <= ${now}) OR (status = 'running' AND lease_expires_at IS NOT NULL AND lease_expires_at < ${now})) ORDER BY priority DESC, COALESCE(run_after, lease_expires_at), id LIMIT ${limit}${
+          sql.literal(dialect.skipLocked)
+        }`
+        const set = sql`SET status = 'running', lease_owner = ${owner}, lease_epoch = lease_epoch + 1, lease_expires_at = ${
+          now + leaseMillis
+        }, updated_at = ${now}`
+        const returning = sql.literal(flowColumnList)
         return guards.claimFlows(
           Effect.map(
-            sql<Row>`UPDATE ergon_flows SET status = 'running', lease_owner = ${owner}, lease_epoch = lease_epoch + 1, lease_expires_at = ${
-              now + leaseMillis
-            }, updated_at = ${now} WHERE id IN (SELECT id FROM ergon_flows WHERE ${
-              typesAndVersions(types, versions)
-            } AND ((status IN (${sql.literal(options.timers === false ? "'pending'" : "'pending', 'suspended'")}) AND run_after IS NOT NULL AND run_after <= ${now}) OR (status = 'running' AND lease_expires_at IS NOT NULL AND lease_expires_at < ${now})) ORDER BY priority DESC, COALESCE(run_after, lease_expires_at), id LIMIT ${limit}${
-              sql.literal(dialect.skipLocked)
-            }) RETURNING ${sql.literal(flowColumnList)}`,
+            dialect.pickInCte
+              ? sql<Row>`WITH picked AS MATERIALIZED (${pick}) UPDATE ergon_flows ${set} WHERE id IN (SELECT id FROM picked) RETURNING ${returning}`
+              : sql<Row>`UPDATE ergon_flows ${set} WHERE id IN (${pick}) RETURNING ${returning}`,
             // `RETURNING` has no order.
             (rows) => rows.map(flowFromRow).sort(compareClaimOrder)
           )
@@ -475,8 +498,11 @@ export const make: Effect.Effect<Encoded, never, SqlClient.SqlClient> = Effect.m
           Effect.flatMap(sql.unsafe<Row>(replaySignalSql, [flowId, name, consumerKey]), (replayed) => {
             if (replayed.length > 0) return Effect.succeed(Option.some(signalFromRow(replayed[0]!)))
             const take = fence === undefined
-              ? sql.unsafe<Row>(takeSignalUnfenced, [consumerKey, flowId, name, flowId, name])
-              : sql.unsafe<Row>(takeSignalFenced, [consumerKey, flowId, name, flowId, name, flowId, fence.owner, fence.epoch])
+              ? sql.unsafe<Row>(takeSignalUnfenced, takeSignalParams(consumerKey, flowId, name, []))
+              : sql.unsafe<Row>(
+                takeSignalFenced,
+                takeSignalParams(consumerKey, flowId, name, [flowId, fence.owner, fence.epoch])
+              )
             return Effect.map(take, (rows) => rows.length === 0 ? Option.none() : Option.some(signalFromRow(rows[0]!)))
           })
         ),

@@ -37,6 +37,14 @@ export interface Dialect {
    * nothing: the claim is one write statement, and SQLite runs one writer at a time.
    */
   readonly skipLocked: string
+  /**
+   * Whether a claim runs its pick as a materialized common table expression before the update,
+   * rather than as an `IN (subquery)` of the update. PostgreSQL may rescan such a subquery for
+   * each row the update visits, and the rescan skips (`SKIP LOCKED`) the rows the update has just
+   * locked itself, so it picks the next rows: an update meant for one signal or `limit` flows
+   * then takes them all. A `MATERIALIZED` CTE runs once.
+   */
+  readonly pickInCte: boolean
   /** Whether a failed statement broke a primary key or unique constraint (a concurrent insert won). */
   readonly isUniqueViolation: (error: unknown) => boolean
 }
@@ -52,7 +60,7 @@ const hasCode = (error: unknown, codes: ReadonlyArray<string>): boolean => {
   return false
 }
 
-const countField = (raw: unknown, field: "changes" | "count"): number => {
+const countField = (raw: unknown, field: "changes" | "rowCount"): number => {
   if (typeof raw === "object" && raw !== null && field in raw) {
     const value = (raw as Record<string, unknown>)[field]
     if (typeof value === "number") return value
@@ -72,12 +80,13 @@ export const sqliteDialect: Dialect = {
   keyType: "TEXT",
   affectedRows: (raw) => countField(raw, "changes"),
   skipLocked: "",
+  pickInCte: false,
   isUniqueViolation: (error) => hasCode(error, ["SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE"])
 }
 
 /**
- * PostgreSQL (postgres.js): `Statement.raw` is the driver's result list, whose `count` is the
- * number of rows the command affected.
+ * PostgreSQL (node-postgres, under `@effect/sql-pg`): `Statement.raw` is the driver's `Result`,
+ * whose `rowCount` is the number of rows the command affected.
  *
  * @since 0.1.0
  * @category Models
@@ -85,8 +94,9 @@ export const sqliteDialect: Dialect = {
 export const pgDialect: Dialect = {
   name: "pg",
   keyType: "TEXT COLLATE \"C\"",
-  affectedRows: (raw) => countField(raw, "count"),
+  affectedRows: (raw) => countField(raw, "rowCount"),
   skipLocked: " FOR UPDATE SKIP LOCKED",
+  pickInCte: true,
   isUniqueViolation: (error) => hasCode(error, ["23505"])
 }
 
