@@ -130,7 +130,9 @@ export const run = (
     }
 
     let idle = Duration.toMillis(config.pollInterval)
-    while (true) {
+    let failures = 0
+    /** One round: claim what is ready, then sleep until there may be more. */
+    const round = Effect.gen(function*() {
       const seen = yield* wake.version(log)
       const free = config.concurrency - running.size
       let claimed: ReadonlyArray<ExecutionLog.FlowRecord> = []
@@ -139,7 +141,7 @@ export const run = (
         claimed = yield* log.claimFlows({ owner, now, leaseMillis, limit: free, types, versions, timers: config.timers })
         for (const row of claimed) yield* start(row)
       }
-      if (claimed.length > 0 && claimed.length === free) continue
+      if (claimed.length > 0 && claimed.length === free) return
       // Sleep until the next due time this worker knows of (on the Clock), a wake-up in this
       // process, or the poll for other processes' work (on the real clock).
       const now = yield* Clock.currentTimeMillis
@@ -156,6 +158,23 @@ export const run = (
       }
       // Back off while idle, across processes (in-process work wakes the loop at once).
       idle = claimed.length > 0 ? Duration.toMillis(config.pollInterval) : Math.min(idle * 2, Duration.toMillis(config.pollInterval) * 10)
+    })
+    while (true) {
+      yield* round.pipe(
+        Effect.tap(() => {
+          failures = 0
+        }),
+        // The store is unreachable (a restart, a network cut): keep going, backing off, and carry
+        // on once it is back. Leases held meanwhile may expire; their flows are then replayed.
+        Effect.catchTag("StoreError", (error) => {
+          failures++
+          const backoff = Math.min(5_000, 50 * 2 ** Math.min(failures, 7))
+          return Effect.zipRight(
+            Effect.logWarning("ergon.worker", { event: "store-error", error: error.message, retryInMillis: backoff }),
+            wake.pollSleep(Duration.millis(backoff))
+          )
+        })
+      )
     }
   }).pipe(Effect.scoped, Effect.withSpan("ergon.worker", { attributes: { "ergon.worker.name": config.name } }))
 
