@@ -1,0 +1,207 @@
+/**
+ * The stores the harness runs on, and the raw baselines ("the physical limit") measured on each.
+ *
+ * Extension points:
+ * - `stores`: add PostgreSQL here (a `StoreSpec` whose `layer` is `ergon/pg`'s Layer and whose
+ *   `rawCommit` is a loop of single-row INSERT commits through `pg` with the same settings).
+ * - `baselines` in each `StoreSpec`: the raw measurements a scenario's figures are divided by.
+ *   Peers (@effect/workflow, DBOS) belong in a separate `peers` list in run.ts: the same
+ *   scenario written against them, run on the same store, reported as one more baseline column.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import Database from "better-sqlite3"
+import type * as Layer from "effect/Layer"
+import { ExecutionLog } from "ergon"
+import * as Sqlite from "ergon/sqlite"
+import { percentile } from "./stats.js"
+
+export type StoreName = "memory" | "sqlite-full" | "sqlite-normal"
+
+/** A raw commit loop's result: per-commit latency samples in ms. */
+export interface RawCommits {
+  readonly commitsPerSecond: number
+  readonly p50: number
+  readonly p99: number
+  readonly mean: number
+}
+
+export interface StoreSpec {
+  readonly name: StoreName
+  /** Human description of the durability settings. */
+  readonly settings: string
+  /** A fresh store Layer on `file` (ignored by the memory store). */
+  readonly layer: (file: string) => Layer.Layer<ExecutionLog.ExecutionLog, unknown>
+  /** Whether the store has a file whose size can be measured. */
+  readonly onDisk: boolean
+  /** Baseline: `n` single-row INSERT commits, one at a time, on `file` with the same settings. */
+  readonly rawCommit: (file: string, n: number) => RawCommits
+  /** Baseline: reading `rows` journal-like rows of one key in one query (the best a resume can do). */
+  readonly rawLoad: (file: string, rows: number) => number
+}
+
+const removeDb = (file: string) => {
+  for (const suffix of ["", "-wal", "-shm", "-journal"]) fs.rmSync(file + suffix, { force: true })
+}
+
+/** File size of a SQLite database including its WAL. */
+export const dbBytes = (file: string): number => {
+  let total = 0
+  for (const suffix of ["", "-wal"]) {
+    try {
+      total += fs.statSync(file + suffix).size
+    } catch {
+      // missing: 0
+    }
+  }
+  return total
+}
+
+const openRaw = (file: string, synchronous: "FULL" | "NORMAL") => {
+  removeDb(file)
+  fs.mkdirSync(path.dirname(file), { recursive: true })
+  const db = new Database(file)
+  db.pragma("journal_mode = WAL")
+  db.pragma(`synchronous = ${synchronous}`)
+  return db
+}
+
+const summarize = (samples: Array<number>, totalMs: number): RawCommits => ({
+  commitsPerSecond: (samples.length / totalMs) * 1000,
+  p50: percentile(samples, 50),
+  p99: percentile(samples, 99),
+  mean: totalMs / samples.length
+})
+
+const sqliteRawCommit = (synchronous: "FULL" | "NORMAL") => (file: string, n: number): RawCommits => {
+  const db = openRaw(file, synchronous)
+  try {
+    db.exec("CREATE TABLE raw (id TEXT PRIMARY KEY, payload TEXT NOT NULL)")
+    const insert = db.prepare("INSERT INTO raw (id, payload) VALUES (?, ?)")
+    const payload = JSON.stringify({ _tag: "Success", value: 42 })
+    const samples: Array<number> = []
+    const start = performance.now()
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now()
+      insert.run(`row-${i}`, payload)
+      samples.push(performance.now() - t0)
+    }
+    return summarize(samples, performance.now() - start)
+  } finally {
+    db.close()
+    removeDb(file)
+  }
+}
+
+const sqliteRawLoad = (synchronous: "FULL" | "NORMAL") => (file: string, rows: number): number => {
+  const db = openRaw(file, synchronous)
+  try {
+    db.exec("CREATE TABLE raw (flow TEXT NOT NULL, key TEXT NOT NULL, payload TEXT NOT NULL, PRIMARY KEY (flow, key))")
+    const insert = db.prepare("INSERT INTO raw (flow, key, payload) VALUES (?, ?, ?)")
+    db.transaction(() => {
+      for (let i = 0; i < rows; i++) insert.run("f", `step#${i}`, JSON.stringify({ _tag: "Success", value: i }))
+    })()
+    const select = db.prepare("SELECT key, payload FROM raw WHERE flow = ?")
+    select.all("f") // warm
+    const samples: Array<number> = []
+    for (let i = 0; i < 20; i++) {
+      const t0 = performance.now()
+      const got = select.all("f") as Array<{ payload: string }>
+      for (const row of got) JSON.parse(row.payload)
+      samples.push(performance.now() - t0)
+    }
+    return percentile(samples, 50)
+  } finally {
+    db.close()
+    removeDb(file)
+  }
+}
+
+const memoryRawCommit = (_file: string, n: number): RawCommits => {
+  const map = new Map<string, { readonly payload: string }>()
+  const payload = JSON.stringify({ _tag: "Success", value: 42 })
+  const samples: Array<number> = []
+  const start = performance.now()
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now()
+    map.set(`row-${i}`, { payload })
+    samples.push(performance.now() - t0)
+  }
+  return summarize(samples, performance.now() - start)
+}
+
+const memoryRawLoad = (_file: string, rows: number): number => {
+  const map = new Map<string, string>()
+  for (let i = 0; i < rows; i++) map.set(`step#${i}`, JSON.stringify({ _tag: "Success", value: i }))
+  const samples: Array<number> = []
+  for (let i = 0; i < 20; i++) {
+    const t0 = performance.now()
+    for (const value of map.values()) JSON.parse(value)
+    samples.push(performance.now() - t0)
+  }
+  return percentile(samples, 50)
+}
+
+export const stores: ReadonlyArray<StoreSpec> = [
+  {
+    name: "memory",
+    settings: "ExecutionLog.layerMemory (nothing durable)",
+    layer: () => ExecutionLog.layerMemory,
+    onDisk: false,
+    rawCommit: memoryRawCommit,
+    rawLoad: memoryRawLoad
+  },
+  {
+    name: "sqlite-full",
+    settings: "SQLite file, journal_mode=WAL, synchronous=FULL",
+    layer: (file) => Sqlite.layer({ filename: file, synchronous: "FULL" }),
+    onDisk: true,
+    rawCommit: sqliteRawCommit("FULL"),
+    rawLoad: sqliteRawLoad("FULL")
+  },
+  {
+    name: "sqlite-normal",
+    settings: "SQLite file, journal_mode=WAL, synchronous=NORMAL",
+    layer: (file) => Sqlite.layer({ filename: file, synchronous: "NORMAL" }),
+    onDisk: true,
+    rawCommit: sqliteRawCommit("NORMAL"),
+    rawLoad: sqliteRawLoad("NORMAL")
+  }
+]
+
+export const freshFile = (dir: string, store: StoreName, scenario: string): string => {
+  const file = path.join(dir, `${store}-${scenario}.db`)
+  removeDb(file)
+  return file
+}
+
+export { removeDb }
+
+/**
+ * Counts SQLite statements executed by any better-sqlite3 connection in this process (the SQLite
+ * store runs on better-sqlite3 through @effect/sql-sqlite-node, so this sees its queries).
+ */
+export const sqlStatements = (() => {
+  let count = 0
+  let installed = false
+  const install = () => {
+    if (installed) return
+    installed = true
+    const db = new Database(":memory:")
+    const proto = Object.getPrototypeOf(db.prepare("SELECT 1")) as Record<string, unknown>
+    db.close()
+    for (const method of ["run", "get", "all", "iterate"]) {
+      const original = proto[method] as (...args: Array<unknown>) => unknown
+      proto[method] = function(this: unknown, ...args: Array<unknown>) {
+        count++
+        return original.apply(this, args)
+      }
+    }
+  }
+  return {
+    install,
+    get count() {
+      return count
+    }
+  }
+})()
