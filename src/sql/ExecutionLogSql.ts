@@ -480,9 +480,15 @@ export const make: Effect.Effect<Encoded, never, SqlClient.SqlClient> = Effect.m
           ? Effect.succeedNone
           : guards.nextWakeAt(
             Effect.map(
-              sql<Row>`SELECT MIN(CASE WHEN status = 'running' THEN lease_expires_at ELSE run_after END) AS wake_at FROM ergon_flows WHERE ${
+              // Three lookups that each read the first entry of an index in order (claim index for
+              // pending and suspended, lease index for running), not one MIN over every parked flow.
+              sql<Row>`SELECT MIN(wake_at) AS wake_at FROM (SELECT (SELECT run_after FROM ergon_flows WHERE status = 'pending' AND run_after IS NOT NULL AND ${
                 typesAndVersions(types, versions)
-              } AND ((status IN ('pending', 'suspended') AND run_after IS NOT NULL) OR (status = 'running' AND lease_expires_at IS NOT NULL))`,
+              } ORDER BY run_after LIMIT 1) AS wake_at UNION ALL SELECT (SELECT run_after FROM ergon_flows WHERE status = 'suspended' AND run_after IS NOT NULL AND ${
+                typesAndVersions(types, versions)
+              } ORDER BY run_after LIMIT 1) UNION ALL SELECT (SELECT lease_expires_at FROM ergon_flows WHERE status = 'running' AND lease_expires_at IS NOT NULL AND ${
+                typesAndVersions(types, versions)
+              } ORDER BY lease_expires_at LIMIT 1)) AS wakes`,
               (rows) => Option.fromNullable(numOrNull(rows[0]?.wake_at))
             )
           ),
