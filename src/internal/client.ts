@@ -189,7 +189,12 @@ const cancelTree = (log: ExecutionLog.Service, id: string): Effect.Effect<void, 
   Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
     const cancelled = yield* log.cancelFlow(id, now)
-    if (cancelled) yield* Effect.logDebug("ergon.flow", { event: "cancelled", flowId: id })
+    if (cancelled) {
+      yield* Effect.logDebug("ergon.flow", { event: "cancelled", flowId: id })
+      // A parent waiting for this child takes the cancellation as the child's end.
+      const row = yield* log.getFlow(id)
+      if (Option.isSome(row) && row.value.parentId !== null) yield* log.wakeFlow(row.value.parentId, now)
+    }
     const filter: FlowFilter = { parentId: id, status: ["pending", "running", "suspended", "failed"], limit: 1000 }
     const children = yield* log.listFlows(filter)
     yield* Effect.forEach(children, (child) => cancelTree(log, child.id), { discard: true })
@@ -223,9 +228,12 @@ export const signal = <P, PI>(
     }
     const now = yield* Clock.currentTimeMillis
     const seq = yield* log.insertSignal(id, name, encoded ?? null, now)
-    const reason = row.suspendReason as { _tag?: string; name?: string } | undefined
-    if (row.status === "suspended" && reason?._tag === "Signal" && reason.name === name) {
-      yield* log.wakeFlow(id, now)
+    // Read the flow again only now, after the insert: a flow writes `suspended` before its last
+    // look for the signal, so either that look finds this signal or this read finds it suspended.
+    const after = yield* log.getFlow(id)
+    if (Option.isSome(after) && after.value.status === "suspended") {
+      const reason = after.value.suspendReason as { _tag?: string; name?: string } | undefined
+      if (reason?._tag === "Signal" && reason.name === name) yield* log.wakeFlow(id, now)
     }
     yield* wake.notify(log)
     yield* Effect.logDebug("ergon.flow", { event: "signalled", flowId: id, name, seq })

@@ -277,6 +277,31 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
           assert.strictEqual(Option.getOrThrow(yield* log.loadFlow(id)).steps.length, 0)
         }))
 
+      it.effect("cancelling a child alone wakes its waiting parent, which sees the child as ended", () =>
+        Effect.gen(function*() {
+          const tag = freshId("t")
+          const started = yield* Deferred.make<void>()
+          const block = Step.make("block", { run: () => Effect.zipRight(Deferred.succeed(started, undefined), Effect.never) })
+          const Kid = Flow.make(`lonekid-${tag}`, { input: Schema.Void, run: () => block() })
+          const Mom = Flow.make(`lonemom-${tag}`, {
+            input: Schema.Void,
+            success: Schema.String,
+            run: () => Flow.invoke(Kid, undefined).pipe(Effect.as("kid done"), Effect.catchAllDefect(() => Effect.succeed("kid cancelled")))
+          })
+          const worker = Worker.make("w").unversioned().register(Mom, Kid).withPollInterval("10 minutes")
+          const handle = yield* Scheduler.make().unversioned().schedule(Mom, undefined)
+          const result = yield* withWorker(
+            worker.run(),
+            Effect.gen(function*() {
+              yield* Deferred.await(started)
+              const [kid] = yield* Client.list({ parentId: handle.id })
+              yield* Client.cancel(kid!.id)
+              return yield* Testing.runWithTestClock(handle.await)
+            })
+          )
+          assert.strictEqual(result, "kid cancelled")
+        }))
+
       it.effect("a dead worker's flow is reclaimed after its lease expires; the old owner's writes are refused", () =>
         Effect.gen(function*() {
           const { Doubler } = flows(freshId("t"))
