@@ -67,7 +67,10 @@ export interface Options {
   readonly concurrency: number
   /** A claimed flow's lease; renewed every third of it. Defaults to 30 seconds. */
   readonly lease: Duration.Duration
-  /** The longest sleep between looks at the store when idle (for work from other processes). Defaults to 200 ms. */
+  /**
+   * How often the store is polled for work from other processes (in-process work wakes the worker
+   * at once). While idle, polls back off up to 10 times this. Defaults to 200 ms.
+   */
   readonly pollInterval: Duration.Duration
   /** Waits longer than this suspend the flow and release it. Defaults to 1 minute. */
   readonly suspendAfter: Duration.Duration
@@ -121,7 +124,7 @@ export interface Worker<Mode extends Version.Mode, Requirements> {
   withConcurrency(concurrency: number): Worker<Mode, Requirements>
   /** Sets the lease of claimed flows (default 30 seconds); the heartbeat renews it every third of it. */
   withLease(lease: Duration.DurationInput): Worker<Mode, Requirements>
-  /** Sets the longest idle poll (default 200 ms). */
+  /** Sets the poll interval for other processes' work (default 200 ms; idle polls back off up to 10× it). */
   withPollInterval(interval: Duration.DurationInput): Worker<Mode, Requirements>
   /** Sets the longest wait kept in memory before a flow is suspended and released (default 1 minute). */
   withSuspendAfter(duration: Duration.DurationInput): Worker<Mode, Requirements>
