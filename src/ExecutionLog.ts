@@ -12,6 +12,7 @@ import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
+import type * as Stream from "effect/Stream"
 import type { StoreError } from "./FlowError.js"
 import * as internal from "./internal/executionLog.js"
 
@@ -266,6 +267,14 @@ export interface Encoded {
    * result and error cleared, and the journal entries `dropKeys` deleted, in one transaction.
    */
   readonly retryFlow: (id: string, now: number, dropKeys: ReadonlyArray<string>) => Effect.Effect<boolean, StoreError>
+  /**
+   * Notifications from other processes that something changed: new or woken flows, signals,
+   * cancellations, flows that ended (a child completing wakes its parent). Each element only says
+   * "look again"; it carries nothing. Absent when the store has none (memory, SQLite): workers and
+   * waiters then poll. The stream fails with a `StoreError` when its connection is lost; whoever
+   * follows it subscribes again.
+   */
+  readonly changes?: Stream.Stream<void, StoreError> | undefined
 }
 
 /**
@@ -312,6 +321,7 @@ export declare namespace ExecutionLog {
     readonly listSignals: (flowId: string) => Effect.Effect<ReadonlyArray<SignalRecord>, StoreError>
     readonly cancelFlow: Encoded["cancelFlow"]
     readonly retryFlow: Encoded["retryFlow"]
+    readonly changes?: Encoded["changes"]
   }
 
   /**

@@ -11,18 +11,22 @@
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
+import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
-import type { ExecutionLog } from "./ExecutionLog.js"
+import * as Stream from "effect/Stream"
+import { ExecutionLog, makeUnsafe } from "./ExecutionLog.js"
 import { StoreError } from "./FlowError.js"
 import * as ExecutionLogSql from "./sql/ExecutionLogSql.js"
+import * as Migrations from "./sql/migrations.js"
 
 /**
  * Where the PostgreSQL store connects: a connection URL
@@ -168,8 +172,89 @@ export const layer = (
     Effect.map(open(options), (client) =>
       Context.make(PgClient.PgClient, client).pipe(Context.add(SqlClient.SqlClient, client)))
   ).pipe(Layer.provide(Reactivity.layer))
-  return Layer.provideMerge(ExecutionLogSql.layer, client)
+  return Layer.provideMerge(store, client)
 }
+
+// The SQL store, plus `changes` from LISTEN on the store's channel, kept to this store's schema.
+const store: Layer.Layer<ExecutionLog, StoreError, PgClient.PgClient | SqlClient.SqlClient> = Layer.effect(
+  ExecutionLog,
+  Effect.gen(function*() {
+    yield* ExecutionLogSql.migrate
+    const backend = yield* ExecutionLogSql.make
+    const client = yield* PgClient.PgClient
+    const rows = yield* client.unsafe<{ readonly schema: string | null }>(`SELECT current_schema() AS schema`)
+      .withoutTransform.pipe(Effect.mapError((cause) => ExecutionLogSql.storeError("open", cause)))
+    const schema = rows[0]?.schema ?? "public"
+    return makeUnsafe({ ...backend, changes: changes(client, schema) })
+  })
+)
+
+const liveClock = Clock.make()
+
+// How often the listening connection is checked, and how long an answer may take.
+const pingEvery = Duration.seconds(5)
+const pingTimeout = Duration.seconds(5)
+const pingRetry = Duration.millis(200)
+
+/**
+ * The store's notifications (see the `2_notify` migration) for `schema`, as a stream of "look
+ * again". `PgClient.listen` does not fail when its connection is lost (it only stops hearing), so
+ * the connection is checked: a ping is sent on the channel every few seconds and must come back
+ * within `pingTimeout`, or the stream fails with a `StoreError` (`operation: "listen"`), and the
+ * follower subscribes again on a new connection. The first answer also emits: notifications sent
+ * before the subscription was listening (or while it was down) are not lost, since the follower
+ * looks again then.
+ */
+const changes = (client: PgClient.PgClient, schema: string): Stream.Stream<void, StoreError> =>
+  Stream.unwrapScoped(Effect.gen(function*() {
+    const token = `ping ${crypto.randomUUID()} `
+    let round = 0
+    let answered = yield* Deferred.make<void>()
+    const listenError = (cause: unknown) => ExecutionLogSql.storeError("listen", cause, "listening for changes")
+    // Sends pings until the current one comes back (the first may go out before LISTEN is active).
+    const ping = Effect.suspend(() => {
+      const current = answered
+      // Not `client.notify`: it sends `NOTIFY channel, $1`, which PostgreSQL cannot bind.
+      const send = Effect.suspend(() =>
+        client.unsafe(`SELECT pg_notify($1, $2)`, [Migrations.notifyChannel, `${token}${round}`]).withoutTransform
+      )
+      return Effect.raceFirst(
+        Deferred.await(current),
+        Effect.forever(Effect.zipRight(send, Effect.sleep(pingRetry)))
+      ).pipe(
+        Effect.timeoutFail({
+          duration: pingTimeout,
+          onTimeout: () => listenError(`no answer to a ping within ${Duration.format(pingTimeout)}`)
+        }),
+        Effect.mapError((error) => error instanceof StoreError ? error : listenError(error))
+      )
+    })
+    const heard = client.listen(Migrations.notifyChannel).pipe(
+      Stream.mapError(listenError),
+      Stream.mapEffect((payload) => {
+        if (payload === schema) return Effect.succeed(true)
+        if (payload === `${token}${round}`) return Effect.as(Deferred.succeed(answered, undefined), round === 0)
+        return Effect.succeed(false)
+      }),
+      Stream.filter((wake) => wake),
+      Stream.as(undefined)
+    )
+    // On the real clock, even under `TestClock`: this is about the connection, not durable time.
+    const watchdog = Stream.fromEffect(
+      Effect.withClock(
+        Effect.forever(
+          Effect.gen(function*() {
+            yield* ping
+            yield* Effect.sleep(pingEvery)
+            round++
+            answered = yield* Deferred.make<void>()
+          })
+        ),
+        liveClock
+      )
+    ).pipe(Stream.drain)
+    return Stream.merge(heard, watchdog, { haltStrategy: "either" })
+  }))
 
 /**
  * Like `layer`, with the options read from Effect's `Config`. Without an argument it reads the

@@ -151,6 +151,8 @@ const POLL_MAX = Duration.seconds(1)
 export const awaitResult = <F extends Flow.Any>(flow: F, id: string) =>
   Effect.gen(function*() {
     const log = yield* ExecutionLog
+    // shared with this process's workers; closed when the await returns
+    yield* wake.follow(log)
     let delay = Duration.toMillis(POLL_MIN)
     while (true) {
       const seen = yield* wake.version(log)
@@ -171,7 +173,7 @@ export const awaitResult = <F extends Flow.Any>(flow: F, id: string) =>
       yield* Effect.raceFirst(wake.wait(log, seen), wake.pollSleep(Duration.millis(delay)))
       delay = Math.min(Duration.toMillis(POLL_MAX), delay * 2)
     }
-  })
+  }).pipe(Effect.scoped)
 
 const isEnded = (status: FlowStatus) => status === "completed" || status === "cancelled"
 

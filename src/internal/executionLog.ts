@@ -86,7 +86,33 @@ export const makeUnsafe = (backend: Encoded): ExecutionLog.Service => ({
     })
   },
   listFlows: (filter) => Effect.flatMap(backend.listFlows(filter), (rows) => Effect.forEach(rows, flowFromRow)),
-  claimFlows: (options) => Effect.flatMap(backend.claimFlows(options), (rows) => Effect.forEach(rows, flowFromRow)),
+  // A claimed row that cannot be read (edited by hand, say) must not hold up the rest of the
+  // batch: it is reported, marked failed under the claim's lease, and skipped.
+  claimFlows: (options) =>
+    Effect.flatMap(backend.claimFlows(options), (rows) =>
+      Effect.map(
+        Effect.forEach(rows, (row) =>
+          flowFromRow(row).pipe(
+            Effect.map(Option.some),
+            Effect.catchAll((error) =>
+              Effect.logWarning("ergon.store", { event: "unreadable-flow", flowId: row.id, error: error.message }).pipe(
+                Effect.zipRight(
+                  backend.updateFlow(
+                    row.id,
+                    {
+                      status: "failed",
+                      error: JSON.stringify({ _tag: "StoreError", message: error.message }),
+                      updatedAt: options.now
+                    },
+                    { owner: options.owner, epoch: row.leaseEpoch }
+                  ).pipe(Effect.ignore)
+                ),
+                Effect.as(Option.none())
+              )
+            )
+          )),
+        (records) => records.flatMap((record) => (Option.isSome(record) ? [record.value] : []))
+      )),
   renewLeases: backend.renewLeases,
   releaseFlow: backend.releaseFlow,
   wakeFlow: backend.wakeFlow,
@@ -101,7 +127,8 @@ export const makeUnsafe = (backend: Encoded): ExecutionLog.Service => ({
   hasSignal: backend.hasSignal,
   listSignals: (flowId) => Effect.flatMap(backend.listSignals(flowId), (rows) => Effect.forEach(rows, signalFromRow)),
   cancelFlow: backend.cancelFlow,
-  retryFlow: backend.retryFlow
+  retryFlow: backend.retryFlow,
+  changes: backend.changes
 })
 
 const signalFromRow = (row: SignalRow): Effect.Effect<ExecutionLog.SignalRecord, StoreError> =>

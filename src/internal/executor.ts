@@ -302,7 +302,9 @@ const awaitCancelled = (log: ExecutionLog.Service, flowId: string): Effect.Effec
   Effect.gen(function*() {
     while (true) {
       const seen = yield* wake.version(log)
-      const row = yield* log.getFlow(flowId)
+      // Not interrupted mid-query (when the flow ends first): an interrupted query is cancelled by
+      // the driver, which costs a round trip and, on PostgreSQL, a timer of its own.
+      const row = yield* Effect.uninterruptible(log.getFlow(flowId))
       if (Option.isSome(row) && row.value.status === "cancelled") return
       yield* wake.wait(log, seen)
     }

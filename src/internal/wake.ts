@@ -1,13 +1,18 @@
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type { ExecutionLog } from "../ExecutionLog.js"
 
 /**
  * In-process wake-ups: scheduling a flow, sending a signal, a flow ending or being cancelled
  * notifies the workers and waiters of this process that share the same store, so they look again
- * at once instead of at their next poll. Across processes, they poll (with backoff) or use the
- * store's own notifications.
+ * at once instead of at their next poll. Across processes, they poll (with backoff) or, when the
+ * store has notifications (`ExecutionLog.Service.changes`, PostgreSQL's LISTEN/NOTIFY), `follow`
+ * turns those into the same in-process wake-ups.
  *
  * A waiter passes the version it last saw, so a notification that came between its last look and
  * its wait is not lost.
@@ -60,3 +65,59 @@ const liveClock = Clock.make()
  */
 export const pollSleep = (duration: Duration.Duration): Effect.Effect<void> =>
   Effect.withClock(Effect.sleep(duration), liveClock)
+
+// Subscribing again after the store's notifications failed (a lost connection): from 100 ms,
+// doubling, at most every 10 seconds, forever; on the real clock, like polling.
+const resubscribe = Schedule.exponential(Duration.millis(100)).pipe(
+  Schedule.either(Schedule.spaced(Duration.seconds(10))),
+  Schedule.resetAfter(Duration.minutes(1))
+)
+
+// The store services followed in this process, with how many followers each: one subscription per
+// store, however many workers and waiters share it.
+const followed = new WeakMap<ExecutionLog.Service, { count: number; readonly stop: Effect.Effect<void> }>()
+
+/**
+ * Follows the store's notifications from other processes (`log.changes`), for as long as the scope
+ * is open: each one wakes this process's waiters on `log` (`notify`). Does nothing when the store
+ * has no notifications (memory, SQLite): waiters then rely on their polls. One subscription serves
+ * every follower of the same store in the process.
+ *
+ * When the subscription fails (the connection was lost), it is logged and subscribed again with
+ * backoff (100 ms doubling to 10 s); each new subscription wakes every waiter once, since
+ * notifications sent while it was down are lost. Waiters keep polling meanwhile.
+ */
+export const follow = (log: ExecutionLog.Service): Effect.Effect<void, never, Scope.Scope> => {
+  const changes = log.changes
+  if (changes === undefined) return Effect.void
+  const subscription = Stream.runForEach(changes, () => notify(log)).pipe(
+    // A failed stream (or a defect in its finalizers, as an UNLISTEN on a dead connection).
+    Effect.catchAllCause((cause) =>
+      Effect.zipRight(Effect.logWarning("ergon.wake", { event: "changes-lost", cause }), Effect.fail(cause))
+    ),
+    Effect.retry(resubscribe),
+    Effect.withClock(liveClock),
+    Effect.ignore
+  )
+  return Effect.acquireRelease(
+    Effect.suspend(() => {
+      const current = followed.get(log)
+      if (current !== undefined) {
+        current.count++
+        return Effect.void
+      }
+      // `interruptible`: a fiber forked in `acquireRelease`'s acquire would inherit its
+      // uninterruptibility, and stopping it would wait forever.
+      return Effect.map(Effect.forkDaemon(Effect.interruptible(subscription)), (fiber) => {
+        followed.set(log, { count: 1, stop: Effect.asVoid(Fiber.interrupt(fiber)) })
+      })
+    }),
+    () =>
+      Effect.suspend(() => {
+        const current = followed.get(log)
+        if (current === undefined || --current.count > 0) return Effect.void
+        followed.delete(log)
+        return current.stop
+      })
+  )
+}

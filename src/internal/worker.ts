@@ -43,6 +43,8 @@ export const run = (
   Effect.gen(function*() {
     if (config.flows.length === 0) return yield* new NoFlowsRegisteredError({ worker: config.name })
     const log = yield* ExecutionLog
+    // Notifications from other processes (PostgreSQL LISTEN/NOTIFY), while the worker runs.
+    yield* wake.follow(log)
     const version = yield* resolveVersion
     yield* Effect.forEach(config.flows, (flow) => checkPins(flow, version), { discard: true })
     const registry = new Map(config.flows.map((flow) => [flow.name, flow]))

@@ -182,6 +182,38 @@ const schemaV1 = (dialect: Dialect): ReadonlyArray<string> => {
   ]
 }
 
+/**
+ * The channel on which the PostgreSQL store announces changes (`NOTIFY`). The payload is the name
+ * of the schema whose tables changed, so stores in different schemas of one database can tell
+ * their own notifications apart.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export const notifyChannel = "ergon"
+
+// PostgreSQL only: triggers that `NOTIFY` listeners (see `ergon/pg`) when work may have become
+// ready or a flow ended, so the writes themselves stay one statement. Notifications are sent at
+// commit, and identical ones of one transaction are sent once. Nothing on SQLite: its workers poll.
+const notifyV2 = (dialect: Dialect): ReadonlyArray<string> =>
+  dialect.name !== "pg" ? [] : [
+    `CREATE OR REPLACE FUNCTION ergon_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('${notifyChannel}', TG_TABLE_SCHEMA);
+  RETURN NULL;
+END
+$$`,
+    // A new flow (scheduled now or later: workers recompute their next wake-up).
+    `CREATE TRIGGER ergon_flows_insert_notify AFTER INSERT ON ergon_flows
+  FOR EACH ROW WHEN (NEW.status = 'pending') EXECUTE FUNCTION ergon_notify()`,
+    // Woken, released or retried (pending), cancelled, or ended (for waiters on its result).
+    `CREATE TRIGGER ergon_flows_update_notify AFTER UPDATE OF status ON ergon_flows
+  FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status AND NEW.status IN ('pending', 'cancelled', 'completed', 'failed'))
+  EXECUTE FUNCTION ergon_notify()`,
+    `CREATE TRIGGER ergon_signals_insert_notify AFTER INSERT ON ergon_signals
+  FOR EACH ROW EXECUTE FUNCTION ergon_notify()`
+  ]
+
 const runAll = (statements: (dialect: Dialect) => ReadonlyArray<string>): Effect.Effect<void, unknown, SqlClient.SqlClient> =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
     Effect.forEach(statements(dialectOf(sql)), (statement) => sql.unsafe(statement).withoutTransform, {
@@ -196,7 +228,8 @@ const runAll = (statements: (dialect: Dialect) => ReadonlyArray<string>): Effect
  * @category Models
  */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
-  "1_create_store": runAll(schemaV1)
+  "1_create_store": runAll(schemaV1),
+  "2_notify": runAll(notifyV2)
 }
 
 /**

