@@ -8,20 +8,15 @@ import { ExecutionLog } from "../ExecutionLog.js"
 import type * as Flow from "../Flow.js"
 import { type InvalidVersionError, NoFlowsRegisteredError, type StoreError, type VersionMismatchError } from "../FlowError.js"
 import type * as Version from "../Version.js"
+import type { Options } from "../Worker.js"
 import * as SignalSource from "../SignalSource.js"
 import * as executor from "./executor.js"
 import * as wake from "./wake.js"
 
-export interface WorkerConfig {
+export interface WorkerConfig extends Options {
   readonly name: string
   readonly mode: Version.Mode
   readonly flows: ReadonlyArray<Flow.Any>
-  readonly concurrency: number
-  readonly lease: Duration.Duration
-  readonly pollInterval: Duration.Duration
-  readonly suspendAfter: Duration.Duration
-  readonly timers: boolean
-  readonly signals: boolean
 }
 
 interface Running {
