@@ -48,7 +48,9 @@ const engineErrorRecord = (error: { readonly _tag: string; readonly message: str
   message: error.message
 })
 
-const runAfterOf = (reason: SuspendReason): number | null => {
+const CHILD_RECHECK_MILLIS = Duration.toMillis("1 minute")
+
+const runAfterOf = (reason: SuspendReason, now: number): number | null => {
   switch (reason._tag) {
     case "Timer":
       return reason.until
@@ -57,7 +59,9 @@ const runAfterOf = (reason: SuspendReason): number | null => {
     case "Signal":
       return reason.timeoutAt ?? null
     case "Child":
-      return null
+      // Woken when the child ends; looked at again after a while all the same, in case that
+      // wake-up was lost (a process killed between the child's end and the parent's wake-up).
+      return now + CHILD_RECHECK_MILLIS
   }
 }
 
@@ -251,7 +255,7 @@ const runOnce = <A, E, R, I>(
       const reason = aborted.reason
       const written = yield* log.updateFlow(flowId, {
         status: "suspended",
-        runAfter: runAfterOf(reason),
+        runAfter: runAfterOf(reason, now),
         suspendReason: reason,
         updatedAt: now
       }, fence)

@@ -89,11 +89,16 @@ export const run = (
       const renewed = new Set(yield* log.renewLeases(owner, ids, now, leaseMillis))
       for (const id of ids) {
         const held = running.get(id)
-        if (held !== undefined && !renewed.has(id)) {
-          running.delete(id)
-          yield* Effect.logDebug("ergon.worker", { event: "lease-lost", flowId: id })
-          yield* Fiber.interruptFork(held.fiber)
-        }
+        if (held === undefined || renewed.has(id)) continue
+        // Not renewed: either the lease is gone (taken over, or cleared by a cancel), or the run
+        // has just written its own end or suspension and is finishing (waking a parent, looking
+        // again for a signal). Only the first is a lost lease; the second must not be cut short.
+        const row = yield* log.getFlow(id)
+        const stillOurs = Option.isSome(row) && row.value.leaseOwner === owner && row.value.leaseEpoch === held.epoch
+        if (stillOurs || running.get(id) !== held) continue
+        running.delete(id)
+        yield* Effect.logDebug("ergon.worker", { event: "lease-lost", flowId: id })
+        yield* Fiber.interruptFork(held.fiber)
       }
     })
 

@@ -1,0 +1,445 @@
+/**
+ * Many workers, many processes, one PostgreSQL database, and SIGKILL.
+ *
+ * The PostgreSQL variant of test/multiprocess.test.ts. Four worker processes
+ * (`test/fixtures/worker-child-pg.ts`) share one schema of an embedded PostgreSQL with the test
+ * process. The test schedules 500 parent flows (steps, a durable sleep that suspends and is
+ * resumed by a timer, for two flows in three a signal, and one or two child flows each, of a
+ * child type registered on the same workers), sends the signals itself, and SIGKILLs one or two
+ * workers at random moments, restarting them. Then every parent and child must have completed
+ * with the right result, every journal entry must have been checkpointed exactly once (audited by
+ * a PostgreSQL trigger on `ergon_steps`), and a step's side effect may have run again only when
+ * the process that ran it before was killed (or, at-least-once by design, stalled past its lease
+ * and said so). The figures are printed.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { afterAll, assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, ManagedRuntime, Option } from "effect"
+import { Client, type ExecutionLog, Scheduler } from "ergon"
+import * as Pg from "ergon/pg"
+import {
+  Approval,
+  bonusFor,
+  ChildFlow,
+  expectedChild,
+  expectedResult,
+  ParentFlow,
+  type ParentInput
+} from "./fixtures/worker-child-pg.js"
+import * as Server from "./pg/server.js"
+
+afterAll(() => Server.stop())
+
+const child = fileURLToPath(new URL("./fixtures/worker-child-pg.ts", import.meta.url))
+// `node --import tsx`, not the `tsx` binary: that one forks the real process, and SIGKILL would only kill the wrapper.
+const nodeArgs = ["--import", "tsx"]
+
+const SCHEMA = "mp_pg"
+const FLOWS = 500
+const WORKERS = 4
+/** Flows become due over this window, so there is work in flight whenever a worker is killed. */
+const SPREAD_MILLIS = 15_000
+const KILLS_FROM_MILLIS = 1_500
+const KILLS_UNTIL_MILLIS = 19_000
+/** Give up when not every flow has completed by then (from the scheduling), or none completed for this long. */
+// A parent whose wake-up was lost (its child's process killed between the two writes) is looked at
+// again after the executor's one-minute re-check: the bounds leave room for it.
+const COMPLETION_BOUND_MILLIS = 160_000
+const NO_PROGRESS_BOUND_MILLIS = 80_000
+
+interface Planned extends ParentInput {
+  readonly id: string
+  readonly runAt: number
+  readonly signal: "none" | "early" | "waiting" | "random"
+}
+
+const sleep = (millis: number) => new Promise<void>((resolve) => setTimeout(resolve, millis))
+const randomInt = (from: number, to: number) => from + Math.floor(Math.random() * (to - from + 1))
+
+type Runtime = ManagedRuntime.ManagedRuntime<ExecutionLog.ExecutionLog | SqlClient.SqlClient, unknown>
+
+const query = <A extends object>(runtime: Runtime, statement: string) =>
+  runtime.runPromise(Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe<A>(statement).withoutTransform))
+
+/** After the store's migrations: a table and a trigger that log every write of a completed journal entry. */
+const prepareAudit = (runtime: Runtime) =>
+  runtime.runPromise(Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.forEach([
+      `CREATE TABLE "${SCHEMA}".ckpt_audit (flow_id TEXT NOT NULL, key TEXT NOT NULL, op TEXT NOT NULL)`,
+      `CREATE FUNCTION "${SCHEMA}".ckpt_audit_log() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO "${SCHEMA}".ckpt_audit VALUES (NEW.flow_id, NEW.key, TG_OP);
+  RETURN NULL;
+END
+$$`,
+      `CREATE TRIGGER ckpt_audit AFTER INSERT OR UPDATE ON "${SCHEMA}".ergon_steps
+  FOR EACH ROW WHEN (NEW.status = 'completed') EXECUTE FUNCTION "${SCHEMA}".ckpt_audit_log()`
+    ], (statement) => sql.unsafe(statement).withoutTransform, { discard: true })))
+
+interface WorkerProcess {
+  readonly name: string
+  readonly proc: ChildProcess
+  readonly pid: number
+  ready: boolean
+  killed: boolean
+  stopping: boolean
+  stderr: string
+  readonly exited: Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>
+}
+
+/** Starts, kills and stops the worker processes, and remembers every pid that was SIGKILLed. */
+const makeFleet = (dir: string, url: string, effectsLog: string) => {
+  const all: Array<WorkerProcess> = []
+  const live = new Map<string, WorkerProcess>()
+  const killedPids = new Set<string>()
+  const unexpected: Array<string> = []
+  const leasesLost = new Set<string>()
+  const warnings: Array<string> = []
+
+  const start = (name: string): WorkerProcess => {
+    const proc = spawn(process.execPath, [...nodeArgs, child, url, SCHEMA, effectsLog, name], {
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    const worker: WorkerProcess = {
+      name,
+      proc,
+      pid: proc.pid!,
+      ready: false,
+      killed: false,
+      stopping: false,
+      stderr: "",
+      exited: new Promise((resolve) => proc.on("exit", (code, signal) => resolve({ code, signal })))
+    }
+    const output = path.join(dir, `${name}-${proc.pid}.log`)
+    let pending = ""
+    proc.stdout!.on("data", (data: Buffer) => {
+      fs.appendFileSync(output, data)
+      const lines = (pending + data.toString()).split("\n")
+      pending = lines.pop()!
+      for (const line of lines) {
+        const [what, event, flowId] = line.split(" ")
+        if (what === "ready") worker.ready = true
+        else if (what === "event" && (event === "lease-lost" || / the lease on flow .* was lost/.test(line))) {
+          leasesLost.add(`${worker.pid} ${flowId}`)
+        } else if (what === "event" || what === "log") warnings.push(`${name} (pid ${worker.pid}): ${line}`)
+      }
+    })
+    proc.stderr!.on("data", (data: Buffer) => {
+      worker.stderr += data.toString()
+      fs.appendFileSync(output, data)
+    })
+    void worker.exited.then(({ code, signal }) => {
+      if (live.get(name) === worker) live.delete(name)
+      if (!worker.killed && !worker.stopping) {
+        unexpected.push(`${name} (pid ${worker.pid}) exited with ${code ?? signal}: ${worker.stderr}`)
+      }
+    })
+    all.push(worker)
+    live.set(name, worker)
+    return worker
+  }
+
+  const kill = (worker: WorkerProcess) => {
+    worker.killed = true
+    killedPids.add(String(worker.pid))
+    worker.proc.kill("SIGKILL")
+  }
+
+  const stopAll = async () => {
+    const workers = Array.from(live.values())
+    for (const worker of workers) {
+      worker.stopping = true
+      worker.proc.kill("SIGTERM")
+    }
+    await Promise.all(workers.map((worker) =>
+      Promise.race([worker.exited, sleep(10_000).then(() => worker.proc.kill("SIGKILL"))])
+    ))
+  }
+
+  return { all, live, killedPids, unexpected, leasesLost, warnings, start, kill, stopAll }
+}
+
+const countCompleted = async (runtime: Runtime) => {
+  const rows = await query<{ type: string; n: string }>(
+    runtime,
+    `SELECT type, count(*) AS n FROM ergon_flows WHERE status = 'completed' GROUP BY type`
+  )
+  const of = (type: string) => Number(rows.find((row) => row.type === type)?.n ?? 0)
+  return { parents: of(ParentFlow.name), children: of(ChildFlow.name) }
+}
+
+describe("many worker processes on one PostgreSQL database, SIGKILLed at random", () => {
+  it("500 flows with steps, timers, signals and child flows all complete; each checkpoint written once; effects repeat only after a kill", async () => {
+    const began = Date.now()
+    const server = await Server.start()
+    const url = server.url()
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ergon-multiprocess-pg-"))
+    const effectsLog = path.join(dir, "effects.log")
+    fs.writeFileSync(effectsLog, "")
+    const runtime: Runtime = ManagedRuntime.make(Pg.layer({ url, schema: SCHEMA }))
+    await prepareAudit(runtime)
+    const fleet = makeFleet(dir, url, effectsLog)
+    let stopped = false
+    try {
+      for (let i = 1; i <= WORKERS; i++) fleet.start(`w${i}`)
+      while (Array.from(fleet.live.values()).some((worker) => !worker.ready) && fleet.unexpected.length === 0) {
+        assert(Date.now() - began < 90_000, "the workers did not start")
+        await sleep(50)
+      }
+      assert.deepStrictEqual(fleet.unexpected, [], "a worker process died while starting")
+      const t0 = Date.now()
+      const inputs: Array<Planned> = Array.from({ length: FLOWS }, (_, n) => ({
+        id: `mpg-${String(n).padStart(3, "0")}`,
+        n,
+        sleepMillis: 200 + ((n * 37) % 300),
+        awaitsSignal: n % 3 !== 0,
+        children: 1 + (n % 2),
+        runAt: t0 + Math.floor((n * SPREAD_MILLIS) / FLOWS),
+        signal: n % 3 === 0 ? "none" : n % 3 === 2 ? "waiting" : n % 6 === 1 ? "early" : "random"
+      }))
+      const childCount = inputs.reduce((sum, input) => sum + input.children, 0)
+      const scheduler = Scheduler.make().unversioned()
+      await runtime.runPromise(
+        Effect.forEach(inputs, ({ awaitsSignal, children, id, n, runAt, sleepMillis }) =>
+          scheduler.schedule(ParentFlow, { n, sleepMillis, awaitsSignal, children }, { id, runAt }), { discard: true })
+      )
+
+      // -- signals ----------------------------------------------------------------------------
+      const signalErrors: Array<string> = []
+      const send = async (input: Planned) => {
+        const exit = await runtime.runPromiseExit(
+          Client.signal(input.id, "approve", { bonus: bonusFor(input.n) }, Approval)
+        )
+        if (Exit.isFailure(exit)) signalErrors.push(`${input.id}: ${String(exit.cause)}`)
+      }
+      for (const input of inputs.filter((input) => input.signal === "early")) await send(input)
+      const timed = inputs
+        .filter((input) => input.signal === "random")
+        .map((input) => ({ input, at: input.runAt + randomInt(0, 3000) }))
+        .sort((a, b) => a.at - b.at)
+      const waiting = new Map(inputs.filter((input) => input.signal === "waiting").map((input) => [input.id, input]))
+      const sendSignals = (async () => {
+        while (!stopped && (timed.length > 0 || waiting.size > 0)) {
+          while (timed.length > 0 && timed[0]!.at <= Date.now()) await send(timed.shift()!.input)
+          if (waiting.size > 0) {
+            const suspended = await runtime.runPromise(
+              Client.list({ type: ParentFlow.name, status: "suspended", limit: 1000 })
+            )
+            for (const row of suspended) {
+              const input = waiting.get(row.id)
+              if (input !== undefined && (row.suspendReason as { _tag?: string } | undefined)?._tag === "Signal") {
+                waiting.delete(row.id)
+                await send(input)
+              }
+            }
+          }
+          await sleep(100)
+        }
+      })()
+
+      // -- kills -----------------------------------------------------------------------------------
+      let kills = 0
+      let rounds = 0
+      const roundTimes: Array<string> = []
+      await sleep(KILLS_FROM_MILLIS)
+      while (Date.now() - t0 < KILLS_UNTIL_MILLIS) {
+        const up = Array.from(fleet.live.values()).filter((worker) => worker.ready)
+        const victims = up.sort(() => Math.random() - 0.5).slice(0, randomInt(1, 2))
+        if (victims.length > 0) {
+          roundTimes.push(`${((Date.now() - t0) / 1000).toFixed(1)}s:${victims.length}/${up.length}`)
+          for (const victim of victims) fleet.kill(victim)
+          kills += victims.length
+          rounds++
+          await sleep(randomInt(100, 600))
+          for (const victim of victims) fleet.start(victim.name)
+        }
+        await sleep(randomInt(1200, 2200))
+      }
+
+      // -- wait for every flow to complete ------------------------------------------------------
+      const deadline = t0 + COMPLETION_BOUND_MILLIS
+      let completed = { parents: 0, children: 0 }
+      let progressAt = Date.now()
+      while (Date.now() < deadline && Date.now() - progressAt < NO_PROGRESS_BOUND_MILLIS && fleet.unexpected.length === 0) {
+        const now = await countCompleted(runtime)
+        if (now.parents + now.children > completed.parents + completed.children) progressAt = Date.now()
+        completed = now
+        if (completed.parents === FLOWS && completed.children === childCount) break
+        await sleep(250)
+      }
+      const duration = Date.now() - t0
+      stopped = true
+      await sendSignals
+      await fleet.stopAll()
+
+      assert.deepStrictEqual(fleet.unexpected, [], "a worker process died on its own")
+      assert.deepStrictEqual(signalErrors, [], "a signal could not be sent")
+      if (completed.parents !== FLOWS || completed.children !== childCount) {
+        const stuck = await query<{ id: string; status: string; suspend_reason: string | null; error: string | null }>(
+          runtime,
+          `SELECT id, status, suspend_reason, error FROM ergon_flows WHERE status <> 'completed' ORDER BY id LIMIT 10`
+        )
+        // Parents not completed, grouped by what they wait for and the state of the child they wait for.
+        const parents = await query<{ status: string; reason: string | null; child: string | null; n: string }>(
+          runtime,
+          `SELECT p.status, p.suspend_reason::json->>'_tag' AS reason, c.status AS child, count(*) AS n
+           FROM ergon_flows p LEFT JOIN ergon_flows c ON c.id = p.suspend_reason::json->>'childId'
+           WHERE p.type = '${ParentFlow.name}' AND p.status <> 'completed' GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`
+        )
+        const children = await query<{ status: string; reason: string | null; due: string | null; n: string }>(
+          runtime,
+          `SELECT status, suspend_reason::json->>'_tag' AS reason,
+             CASE WHEN run_after IS NULL THEN 'no run_after' WHEN run_after <= ${Date.now()} THEN 'due' ELSE 'not due' END AS due,
+             count(*) AS n
+           FROM ergon_flows WHERE type = '${ChildFlow.name}' AND status <> 'completed' GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`
+        )
+        // For parents suspended on a child that completed: did the child complete after the parent's
+        // suspension was written (its wake-up was lost) or before (the parent's re-check missed it),
+        // and was the process that ran the child's last step killed (a crash between the child's
+        // completion and the parent's wake-up)?
+        const lost = await query<{ parent: string; child: string; after: boolean; owner: string | null }>(
+          runtime,
+          `SELECT p.id AS parent, c.id AS child, c.completed_at >= p.updated_at AS after, c.lease_owner AS owner
+           FROM ergon_flows p JOIN ergon_flows c ON c.id = p.suspend_reason::json->>'childId'
+           WHERE p.type = '${ParentFlow.name}' AND p.status = 'suspended' AND c.status = 'completed'`
+        )
+        const lastRunner = new Map<string, string>()
+        for (const line of fs.readFileSync(effectsLog, "utf8").trim().split("\n")) {
+          const [what, flowId, key, pid] = line.split(" ")
+          if (what === "start" && key === "work") lastRunner.set(flowId!, pid!)
+        }
+        const runnerKilled = lost.filter((row) => fleet.killedPids.has(lastRunner.get(row.child) ?? "")).length
+        const afterSuspend = lost.filter((row) => row.after).length
+        const leaseLostChildren = new Set(Array.from(fleet.leasesLost).map((entry) => entry.slice(entry.indexOf(" ") + 1)))
+        const childLeaseLost = lost.filter((row) => leaseLostChildren.has(row.child)).length
+        console.log(
+          `multiprocess-pg: ${lost.length} parents suspended on a completed child: ${afterSuspend} children completed after ` +
+            `the parent's suspension was written, ${lost.length - afterSuspend} before; the child's last step ran on a ` +
+            `killed process for ${runnerKilled}; a live worker reported the child's lease lost (heartbeat) for ${childLeaseLost}; e.g. ${lost.slice(0, 5).map((row) => `${row.child} (owner ${row.owner}, pid ${lastRunner.get(row.child)})`).join(", ")}`
+        )
+        const onSignal = await query<{ id: string; n: string; unconsumed: string }>(
+          runtime,
+          `SELECT f.id, (SELECT count(*) FROM ergon_signals s WHERE s.flow_id = f.id) AS n,
+             (SELECT count(*) FROM ergon_signals s WHERE s.flow_id = f.id AND s.consumed_by IS NULL) AS unconsumed
+           FROM ergon_flows f WHERE f.status = 'suspended' AND f.suspend_reason::json->>'_tag' = 'Signal'`
+        )
+        if (onSignal.length > 0) {
+          console.log(`multiprocess-pg: suspended on a signal: ${onSignal.map((row) => `${row.id} (${row.n} signals, ${row.unconsumed} unconsumed)`).join(", ")}`)
+        }
+        assert.fail(
+          `${completed.parents}/${FLOWS} parents and ${completed.children}/${childCount} children completed ` +
+            `(${Date.now() - progressAt >= NO_PROGRESS_BOUND_MILLIS ? "no progress" : "deadline"}); parents not completed: ${
+              parents.map((row) => `${row.n} ${row.status}/${row.reason}/child ${row.child}`).join(", ")
+            }; children not completed: ${children.map((row) => `${row.n} ${row.status}/${row.reason}/${row.due}`).join(", ")}; first stuck: ${
+              stuck.map((row) => `${row.id} ${row.status} ${row.suspend_reason ?? row.error ?? ""}`).join("; ")
+            }`
+        )
+      }
+
+      // -- every flow completed with the right result ------------------------------------------
+      for (const input of inputs) {
+        const result = await runtime.runPromise(Client.result(ParentFlow, input.id))
+        assert(Option.isSome(result), `${input.id} has no result`)
+        assert.deepStrictEqual(result.value, Exit.succeed(expectedResult(input)), `${input.id}: wrong result`)
+        for (let k = 1; k <= input.children; k++) {
+          const childId = `${input.id}/$invoke/c${k}`
+          const childResult = await runtime.runPromise(Client.result(ChildFlow, childId))
+          assert(Option.isSome(childResult), `${childId} has no result`)
+          assert.deepStrictEqual(childResult.value, Exit.succeed(expectedChild(input.n, k)), `${childId}: wrong result`)
+        }
+      }
+      const allFlows = await query<{ n: string }>(runtime, `SELECT count(*) AS n FROM ergon_flows`)
+      assert.strictEqual(Number(allFlows[0]!.n), FLOWS + childCount, "unexpected flows in the store")
+
+      // -- each journal entry checkpointed exactly once ----------------------------------------
+      const audit = await query<{ flow_id: string; key: string; n: string }>(
+        runtime,
+        `SELECT flow_id, key, count(*) AS n FROM ckpt_audit GROUP BY flow_id, key`
+      )
+      const checkpoints = new Map(audit.map((row) => [`${row.flow_id} ${row.key}`, Number(row.n)]))
+      const entries = await query<{ flow_id: string; key: string; status: string; completed_at: string | null }>(
+        runtime,
+        `SELECT flow_id, key, status, completed_at FROM ergon_steps`
+      )
+      const entryKeys = new Set(entries.map((entry) => `${entry.flow_id} ${entry.key}`))
+      let expectedEntries = 0
+      const expect = (id: string) => {
+        expectedEntries++
+        assert(entryKeys.has(id), `${id}: no journal entry`)
+        assert.strictEqual(checkpoints.get(id), 1, `${id} was checkpointed ${checkpoints.get(id) ?? 0} times`)
+      }
+      for (const input of inputs) {
+        const keys = [
+          "reserve",
+          "$sleep",
+          ...(input.awaitsSignal ? ["$signal/approve"] : []),
+          ...Array.from({ length: input.children }, (_, i) => `$invoke/c${i + 1}`),
+          "charge",
+          "ship"
+        ]
+        for (const key of keys) expect(`${input.id} ${key}`)
+        for (let k = 1; k <= input.children; k++) {
+          for (const key of ["$sleep", "work"]) expect(`${input.id}/$invoke/c${k} ${key}`)
+        }
+      }
+      assert.strictEqual(entries.length, expectedEntries, "unexpected journal entries")
+      assert(entries.every((entry) => entry.status === "completed"), "a journal entry is not completed")
+      assert.strictEqual(checkpoints.size, entries.length)
+      const signals = await query<{ flow_id: string; consumed_by: string | null }>(
+        runtime,
+        `SELECT flow_id, consumed_by FROM ergon_signals`
+      )
+      assert.strictEqual(signals.length, inputs.filter((input) => input.awaitsSignal).length)
+      assert(signals.every((signal) => signal.consumed_by === "$signal/approve"), "a signal was not consumed")
+
+      // -- side effects repeat only after a kill ------------------------------------------------
+      const lines = fs.readFileSync(effectsLog, "utf8").trim().split("\n").map((line) => line.split(" "))
+      const starts = new Map<string, Array<string>>()
+      const ends = new Map<string, Array<string>>()
+      for (const [what, flowId, key, pid] of lines) {
+        const map = what === "start" ? starts : ends
+        const id = `${flowId} ${key}`
+        map.set(id, [...(map.get(id) ?? []), pid!])
+      }
+      let afterKill = 0
+      let afterLeaseLost = 0
+      const checkEffects = (flowId: string, key: string) => {
+        const id = `${flowId} ${key}`
+        const pids = starts.get(id) ?? []
+        assert(pids.length >= 1, `${id} never ran`)
+        for (const pid of pids.slice(0, -1)) {
+          if (fleet.killedPids.has(pid)) afterKill++
+          else if (fleet.leasesLost.has(`${pid} ${flowId}`)) afterLeaseLost++
+          else assert.fail(`${id} ran again after pid ${pid}, which was neither killed nor lost its lease (runs on: ${pids.join(", ")})`)
+        }
+        assert((ends.get(id) ?? []).includes(pids[pids.length - 1]!), `${id}: its last run did not finish`)
+      }
+      for (const input of inputs) {
+        for (const key of ["reserve", "charge", "ship"]) checkEffects(input.id, key)
+        for (let k = 1; k <= input.children; k++) checkEffects(`${input.id}/$invoke/c${k}`, "work")
+      }
+      assert.strictEqual(starts.size, inputs.length * 3 + childCount, "side effects of unknown steps")
+
+      console.log(
+        `multiprocess-pg: ${FLOWS} flows + ${childCount} child flows, ${signals.length} signals, ${WORKERS} workers, ` +
+          `${kills} SIGKILLs in ${rounds} rounds (${fleet.all.length} worker processes in all), ` +
+          `${afterKill + afterLeaseLost} steps re-executed (${afterKill} after a kill, ${afterLeaseLost} after a live ` +
+          `worker stalled past its lease; ${fleet.leasesLost.size} leases lost in all), ${entries.length} checkpoints, ` +
+          `${fleet.warnings.length} worker warnings; all completed in ${(duration / 1000).toFixed(1)} s ` +
+          `(test ${((Date.now() - began) / 1000).toFixed(1)} s)`
+      )
+      console.log(`  kill rounds at (s after scheduling: killed/up) ${roundTimes.join(" ")}`)
+      if (fleet.warnings.length > 0) console.log(`  worker warnings (first 5):\n    ${fleet.warnings.slice(0, 5).join("\n    ")}`)
+      assert(kills >= 4, `only ${kills} kills`)
+    } finally {
+      stopped = true
+      await fleet.stopAll()
+      await runtime.dispose()
+    }
+  }, 240_000)
+})
