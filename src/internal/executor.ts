@@ -113,6 +113,8 @@ const runOnce = <A, E, R, I>(
     const flowType = flow.name
     const fence = options.fence
 
+    // In-process notifications seen so far: a cancel of this run can only come after this point.
+    const seenAtStart = yield* wake.version(log)
     let loaded = yield* log.loadFlow(flowId)
     let encodedInput: unknown = undefined
     let inputHash = ""
@@ -239,11 +241,12 @@ const runOnce = <A, E, R, I>(
     // fenced writes are refused). Without one, watch for it here: a cancel in this process
     // interrupts the run, and nothing is written over the cancelled flow.
     const exit = fence === undefined
-      ? yield* Effect.raceFirst(Effect.exit(program), Effect.as(awaitCancelled(log, flowId), Exit.interrupt(FiberId.none)))
+      ? yield* Effect.raceFirst(Effect.exit(program), Effect.as(awaitCancelled(log, flowId, seenAtStart), Exit.interrupt(FiberId.none)))
       : yield* Effect.exit(program)
     const aborted = instance.abort
     const now = yield* Clock.currentTimeMillis
-    if (fence === undefined) {
+    // Only when something was notified during the run can it have been cancelled: no read otherwise.
+    if (fence === undefined && (yield* wake.version(log)) !== seenAtStart) {
       const current = yield* log.getFlow(flowId)
       if (Option.isSome(current) && current.value.status === "cancelled") {
         yield* flowEvent(flowId, flowType, "cancelled")
@@ -302,15 +305,17 @@ const runOnce = <A, E, R, I>(
   }).pipe(Effect.withSpan("ergon.execute", { attributes: { "ergon.flow.id": options.id, "ergon.flow.type": flow.name } }))
 
 /** Completes once the flow is cancelled (seen through this process's wake-ups). */
-const awaitCancelled = (log: ExecutionLog.Service, flowId: string): Effect.Effect<void, StoreError> =>
+const awaitCancelled = (log: ExecutionLog.Service, flowId: string, seenAtStart: number): Effect.Effect<void, StoreError> =>
   Effect.gen(function*() {
+    let seen = seenAtStart
     while (true) {
-      const seen = yield* wake.version(log)
+      // The flow is read only after a notification, not once per execution.
+      yield* wake.wait(log, seen)
+      seen = yield* wake.version(log)
       // Not interrupted mid-query (when the flow ends first): an interrupted query is cancelled by
       // the driver, which costs a round trip and, on PostgreSQL, a timer of its own.
       const row = yield* Effect.uninterruptible(log.getFlow(flowId))
       if (Option.isSome(row) && row.value.status === "cancelled") return
-      yield* wake.wait(log, seen)
     }
   })
 

@@ -125,8 +125,12 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
             Effect.gen(function*() {
               yield* Testing.advance("1 hour")
               assert.strictEqual(yield* handle.status, "suspended")
+              // released: suspended until its recorded fire time, two hours after it started
               const row = Option.getOrThrow(yield* Client.get(handle.id))
-              assert.strictEqual(row.leaseOwner === null || row.status !== "running", true)
+              const log = yield* ExecutionLog.ExecutionLog
+              const timer = Option.getOrThrow(yield* log.loadFlow(handle.id)).steps.find((step) => step.key === "$sleep")!
+              assert.strictEqual(timer.status, "waiting")
+              assert.strictEqual(row.runAfter, timer.nextAttemptAt)
               assert.strictEqual(yield* Testing.runWithTestClock(handle.await), 10)
             })
           )
