@@ -31,6 +31,7 @@ import {
   ParentFlow,
   type ParentInput
 } from "./fixtures/worker-child-pg.js"
+import { checkRuns, type Explained, readEffects } from "./fixtures/effects-check.js"
 import * as Server from "./pg/server.js"
 
 afterAll(() => Server.stop())
@@ -397,39 +398,37 @@ describe("many worker processes on one PostgreSQL database, SIGKILLed at random"
       assert.strictEqual(signals.length, inputs.filter((input) => input.awaitsSignal).length)
       assert(signals.every((signal) => signal.consumed_by === "$signal/approve"), "a signal was not consumed")
 
-      // -- side effects repeat only after a kill ------------------------------------------------
-      const lines = fs.readFileSync(effectsLog, "utf8").trim().split("\n").map((line) => line.split(" "))
-      const starts = new Map<string, Array<string>>()
-      const ends = new Map<string, Array<string>>()
-      for (const [what, flowId, key, pid] of lines) {
-        const map = what === "start" ? starts : ends
-        const id = `${flowId} ${key}`
-        map.set(id, [...(map.get(id) ?? []), pid!])
-      }
-      let afterKill = 0
-      let afterLeaseLost = 0
-      const checkEffects = (flowId: string, key: string) => {
-        const id = `${flowId} ${key}`
-        const pids = starts.get(id) ?? []
-        assert(pids.length >= 1, `${id} never ran`)
-        for (const pid of pids.slice(0, -1)) {
-          if (fleet.killedPids.has(pid)) afterKill++
-          else if (fleet.leasesLost.has(`${pid} ${flowId}`)) afterLeaseLost++
-          else assert.fail(`${id} ran again after pid ${pid}, which was neither killed nor lost its lease (runs on: ${pids.join(", ")})`)
+      // -- side effects repeat only after a kill or a lost lease ---------------------------------
+      const runs = readEffects(effectsLog)
+      /** Every line the workers printed about a flow, and its side effects (for a failed check). */
+      const traceOf = (flowId: string) => {
+        const lines: Array<string> = []
+        for (const file of fs.readdirSync(dir).filter((name) => name.endsWith(".log") && name !== "effects.log")) {
+          for (const line of fs.readFileSync(path.join(dir, file), "utf8").split("\n")) {
+            if (line.split(" ")[2] === flowId || line.includes(`'${flowId}'`)) lines.push(`${file}: ${line}`)
+          }
         }
-        assert((ends.get(id) ?? []).includes(pids[pids.length - 1]!), `${id}: its last run did not finish`)
+        for (const line of fs.readFileSync(effectsLog, "utf8").split("\n")) {
+          if (line.split(" ")[1] === flowId) lines.push(`effects: ${line}`)
+        }
+        return lines
+      }
+      const totals: Explained = { reExecuted: 0, byKilled: 0, byLeaseLost: 0 }
+      const checkEffects = (flowId: string, key: string) => {
+        const failure = checkRuns(flowId, key, runs.get(`${flowId} ${key}`), fleet.killedPids, fleet.leasesLost, totals)
+        if (failure !== undefined) assert.fail(`${failure}; the flow's trace:\n${traceOf(flowId).join("\n")}`)
       }
       for (const input of inputs) {
         for (const key of ["reserve", "charge", "ship"]) checkEffects(input.id, key)
         for (let k = 1; k <= input.children; k++) checkEffects(`${input.id}/$invoke/c${k}`, "work")
       }
-      assert.strictEqual(starts.size, inputs.length * 3 + childCount, "side effects of unknown steps")
+      assert.strictEqual(runs.size, inputs.length * 3 + childCount, "side effects of unknown steps")
 
       console.log(
         `multiprocess-pg: ${FLOWS} flows + ${childCount} child flows, ${signals.length} signals, ${WORKERS} workers, ` +
           `${kills} SIGKILLs in ${rounds} rounds (${fleet.all.length} worker processes in all), ` +
-          `${afterKill + afterLeaseLost} steps re-executed (${afterKill} after a kill, ${afterLeaseLost} after a live ` +
-          `worker stalled past its lease; ${fleet.leasesLost.size} leases lost in all), ${entries.length} checkpoints, ` +
+          `${totals.reExecuted} step runs repeated (runs on killed processes: ${totals.byKilled}; on live workers that ` +
+          `stalled past their lease: ${totals.byLeaseLost}; ${fleet.leasesLost.size} leases lost in all), ${entries.length} checkpoints, ` +
           `${fleet.warnings.length} worker warnings; all completed in ${(duration / 1000).toFixed(1)} s ` +
           `(test ${((Date.now() - began) / 1000).toFixed(1)} s)`
       )

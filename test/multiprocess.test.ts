@@ -21,6 +21,7 @@ import Database from "better-sqlite3"
 import { Clock, Effect, Exit, ManagedRuntime, Option } from "effect"
 import { Client, ExecutionLog, Scheduler } from "ergon"
 import * as Sqlite from "ergon/sqlite"
+import { checkRuns, type Explained, readEffects } from "./fixtures/effects-check.js"
 import { Approval, bonusFor, expectedResult, OrderFlow, type OrderInput } from "./fixtures/worker-child.js"
 
 const child = fileURLToPath(new URL("./fixtures/worker-child.ts", import.meta.url))
@@ -363,30 +364,13 @@ describe("many worker processes on one SQLite file, SIGKILLed at random", () => 
       assert.strictEqual(audit.checkpoints.size, audit.entries.length)
       assert(audit.signals.every((signal) => signal.consumedBy === "$signal/approve"), "a signal was not consumed")
 
-      // -- side effects repeat only after a kill ------------------------------------------------
-      const lines = fs.readFileSync(effectsLog, "utf8").trim().split("\n").map((line) => line.split(" "))
-      const starts = new Map<string, Array<string>>()
-      const ends = new Map<string, Array<string>>()
-      for (const [what, flowId, key, pid] of lines) {
-        const map = what === "start" ? starts : ends
-        const id = `${flowId} ${key}`
-        map.set(id, [...(map.get(id) ?? []), pid!])
-      }
-      // A run that was not the last one was cut short: its process was SIGKILLed, or (at-least-once,
-      // by design) it stalled past its lease and reported the lease lost when it woke up.
-      let afterKill = 0
-      let afterLeaseLost = 0
+      // -- side effects repeat only after a kill or a lost lease ---------------------------------
+      const runs = readEffects(effectsLog)
+      const totals: Explained = { reExecuted: 0, byKilled: 0, byLeaseLost: 0 }
       for (const input of inputs) {
         for (const key of ["reserve", "charge", "ship"]) {
-          const id = `${input.id} ${key}`
-          const pids = starts.get(id) ?? []
-          assert(pids.length >= 1, `${id} never ran`)
-          for (const pid of pids.slice(0, -1)) {
-            if (fleet.killedPids.has(pid)) afterKill++
-            else if (fleet.leasesLost.has(`${pid} ${input.id}`)) afterLeaseLost++
-            else assert.fail(`${id} ran again after pid ${pid}, which was neither killed nor lost its lease (runs on: ${pids.join(", ")})`)
-          }
-          assert((ends.get(id) ?? []).includes(pids[pids.length - 1]!), `${id}: its last run did not finish`)
+          const failure = checkRuns(input.id, key, runs.get(`${input.id} ${key}`), fleet.killedPids, fleet.leasesLost, totals)
+          if (failure !== undefined) assert.fail(failure)
         }
       }
 
@@ -398,8 +382,8 @@ describe("many worker processes on one SQLite file, SIGKILLed at random", () => 
       console.log(
         `multiprocess: ${FLOWS} flows, ${audit.signals.length} signals (${buffered} sent before the flow waited), ` +
           `${WORKERS} workers, ${kills} SIGKILLs in ${rounds} rounds (${fleet.all.length} worker processes in all), ` +
-          `${afterKill + afterLeaseLost} steps re-executed (${afterKill} after a kill, ${afterLeaseLost} after a live ` +
-          `worker stalled past its lease; ${fleet.leasesLost.size} leases lost in all), ` +
+          `${totals.reExecuted} step runs repeated (runs on killed processes: ${totals.byKilled}; on live workers that ` +
+          `stalled past their lease: ${totals.byLeaseLost}; ${fleet.leasesLost.size} leases lost in all), ` +
           `${fleet.warnings.length} worker warnings; all completed in ${(duration / 1000).toFixed(1)} s ` +
           `(test ${((Date.now() - began) / 1000).toFixed(1)} s)`
       )
