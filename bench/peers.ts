@@ -74,6 +74,17 @@ const staleness = (): string | undefined => {
   return undefined
 }
 
+/** The gist of npm's error output: its first few `npm error` lines, without stacks and objects. */
+const summary = (text: string): string => {
+  const lines = text
+    .split("\n")
+    .filter((line) => line.startsWith("npm error "))
+    .map((line) => line.slice("npm error ".length).trim())
+    .filter((line) => line !== "" && !/^(at |[{}]|\w+: ['\d])/.test(line))
+    .slice(0, 4)
+  return lines.length === 0 ? "" : `: ${lines.join("; ")}`
+}
+
 const install = (): Promise<{ ok: true } | { ok: false; reason: string }> =>
   new Promise((resolve) => {
     const command = fs.existsSync(path.join(peersDir, "package-lock.json")) ? "ci" : "install"
@@ -98,8 +109,7 @@ const install = (): Promise<{ ok: true } | { ok: false; reason: string }> =>
       clearTimeout(timer)
       if (code === 0) return resolve({ ok: true })
       const how = signal !== null ? `was killed (${signal})` : `exited with code ${code}`
-      const last = output.text.split("\n").slice(-6).join("\n")
-      resolve({ ok: false, reason: `npm ${command} in bench/peers ${how}${last === "" ? "" : `:\n${last}`}` })
+      resolve({ ok: false, reason: `npm ${command} in bench/peers ${how}${summary(output.text)}` })
     })
   })
 

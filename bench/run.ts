@@ -6,6 +6,7 @@
  *   --store memory,sqlite-full,sqlite-normal
  *   --park <n>              how many flows scenario 7 parks (default 10,000; quick 5,000)
  *   --compare <file.json>   print the change of every figure against an earlier results file
+ *   --no-group-commit       open the SQL stores with group commit off (each write commits alone)
  *
  * Every figure is printed beside a baseline measured on the same store in the same run (machines
  * are noisy), with the ratio "Ergon cost ÷ baseline cost" (for rates: baseline rate ÷ Ergon rate).
@@ -18,7 +19,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { type Context, type Figure, machine, type ScenarioResult, scenarios } from "./scenarios.js"
 import { fmtBytes, fmtMillis, fmtNumber, table } from "./stats.js"
-import { type RawCommits, removeDb, type StoreName, stores } from "./stores.js"
+import { type RawCommits, removeDb, settings, type StoreName, stores } from "./stores.js"
 
 /**
  * Peers (not measured yet): @effect/workflow and DBOS, each the same scenario written against the
@@ -87,6 +88,7 @@ const fmtRatio = (ratio: number | null): string => (ratio === null ? "—" : `${
 
 const main = async () => {
   const args = parseArgs(process.argv.slice(2))
+  settings.groupCommit = !process.argv.includes("--no-group-commit")
   const here = path.dirname(fileURLToPath(import.meta.url))
   const resultsDir = path.join(here, "results")
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ergon-bench-"))

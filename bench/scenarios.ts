@@ -308,20 +308,25 @@ const throughput: Scenario = {
         const handles = []
         for (let i = 0; i < n; i++) handles.push(yield* scheduler.schedule(ThreeSteps, i, { id: `w-${i}` }))
         const scheduleMs = performance.now() - ts
+        calls = new Map()
         const t0 = performance.now()
         const worker = yield* startWorker(ThreeSteps)
         for (const handle of handles) yield* handle.await
         const total = performance.now() - t0
         yield* Fiber.interrupt(worker)
+        const perFlow = Array.from(calls.entries()).sort((a, b) => b[1] - a[1])
+          .map(([method, count]) => `${method} ${(count / n).toFixed(2)}`).join(", ")
+        const callsPerFlow = Array.from(calls.values()).reduce((a, b) => a + b, 0) / n
         return {
           figures: [
             { figure: "flows/s", kind: "rate", value: n / total * 1000, baseline: { name: "raw commits/s", value: ctx.raw.commitsPerSecond } },
             { figure: "steps/s", kind: "rate", value: (3 * n) / total * 1000, baseline: { name: "raw commits/s", value: ctx.raw.commitsPerSecond } },
-            { figure: "schedule (one at a time) flows/s", kind: "rate", value: n / scheduleMs * 1000, baseline: { name: "raw commits/s", value: ctx.raw.commitsPerSecond } }
+            { figure: "schedule (one at a time) flows/s", kind: "rate", value: n / scheduleMs * 1000, baseline: { name: "raw commits/s", value: ctx.raw.commitsPerSecond } },
+            { figure: "store calls per flow (worker and awaits)", kind: "count", value: callsPerFlow, detail: perFlow }
           ],
-          notes: [`N = ${n} flows, worker concurrency 64`]
+          notes: [`N = ${n} flows, worker concurrency 64; store calls per flow: ${perFlow}`]
         }
-      }))
+      }), countingLog)
     )
 }
 

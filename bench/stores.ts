@@ -40,6 +40,9 @@ export interface StoreSpec {
   readonly rawLoad: (file: string, rows: number) => number
 }
 
+/** Settings of the run that change how the stores are opened (`--no-group-commit`). */
+export const settings = { groupCommit: true }
+
 const removeDb = (file: string) => {
   for (const suffix of ["", "-wal", "-shm", "-journal"]) fs.rmSync(file + suffix, { force: true })
 }
@@ -154,7 +157,7 @@ export const stores: ReadonlyArray<StoreSpec> = [
   {
     name: "sqlite-full",
     settings: "SQLite file, journal_mode=WAL, synchronous=FULL",
-    layer: (file) => Sqlite.layer({ filename: file, synchronous: "FULL" }),
+    layer: (file) => Sqlite.layer({ filename: file, synchronous: "FULL", groupCommit: settings.groupCommit }),
     onDisk: true,
     rawCommit: sqliteRawCommit("FULL"),
     rawLoad: sqliteRawLoad("FULL")
@@ -162,7 +165,7 @@ export const stores: ReadonlyArray<StoreSpec> = [
   {
     name: "sqlite-normal",
     settings: "SQLite file, journal_mode=WAL, synchronous=NORMAL",
-    layer: (file) => Sqlite.layer({ filename: file, synchronous: "NORMAL" }),
+    layer: (file) => Sqlite.layer({ filename: file, synchronous: "NORMAL", groupCommit: settings.groupCommit }),
     onDisk: true,
     rawCommit: sqliteRawCommit("NORMAL"),
     rawLoad: sqliteRawLoad("NORMAL")

@@ -35,6 +35,10 @@ import * as ExecutionLogSql from "./sql/ExecutionLogSql.js"
  *   Defaults to 5 seconds.
  * - `readonly`: open the file read-only; every write then fails with a `StoreError`. Defaults
  *   to `false`. The file must exist and already be migrated.
+ * - `groupCommit`: the checkpoints of concurrent flows are written in one transaction, one
+ *   commit (one wait for the disk) for many, and each flow goes on only once its own checkpoint
+ *   is committed. Defaults to `true`; `false` commits every write on its own. See
+ *   docs/performance.md.
  *
  * @since 0.1.0
  * @category Models
@@ -44,6 +48,7 @@ export interface Options {
   readonly synchronous?: "FULL" | "NORMAL" | undefined
   readonly busyTimeout?: Duration.DurationInput | undefined
   readonly readonly?: boolean | undefined
+  readonly groupCommit?: boolean | undefined
 }
 
 // The largest value `PRAGMA busy_timeout` takes (a C int of milliseconds).
@@ -112,7 +117,7 @@ export const layer = (
     Effect.map(open(options), (client) =>
       Context.make(SqliteClient.SqliteClient, client).pipe(Context.add(SqlClient.SqlClient, client)))
   ).pipe(Layer.provide(Reactivity.layer))
-  return Layer.provideMerge(ExecutionLogSql.layer, client)
+  return Layer.provideMerge(ExecutionLogSql.layerWith({ groupCommit: options.groupCommit ?? true }), client)
 }
 
 /**

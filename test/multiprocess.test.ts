@@ -382,8 +382,8 @@ describe("many worker processes on one SQLite file, SIGKILLed at random", () => 
       console.log(
         `multiprocess: ${FLOWS} flows, ${audit.signals.length} signals (${buffered} sent before the flow waited), ` +
           `${WORKERS} workers, ${kills} SIGKILLs in ${rounds} rounds (${fleet.all.length} worker processes in all), ` +
-          `${totals.reExecuted} step runs repeated (runs on killed processes: ${totals.byKilled}; on live workers that ` +
-          `stalled past their lease: ${totals.byLeaseLost}; ${fleet.leasesLost.size} leases lost in all), ` +
+          `${totals.reExecuted} step runs repeated (${totals.byKilled} cut short by a kill, ${totals.byLeaseLost} on live workers that ` +
+          `stalled past their lease; ${fleet.leasesLost.size} leases lost in all), ` +
           `${fleet.warnings.length} worker warnings; all completed in ${(duration / 1000).toFixed(1)} s ` +
           `(test ${((Date.now() - began) / 1000).toFixed(1)} s)`
       )

@@ -222,9 +222,10 @@ describe("ergon/sqlite", () => {
       }).pipe(Effect.provideService(SqlClient.SafeIntegers, true))
     ))
 
+  // Through the client's statement path (group commit off), where a Statement transformer can inject it.
   it.effect("a driver defect becomes a StoreError, not a defect", () =>
     withStore(
-      { filename: freshFile() },
+      { filename: freshFile(), groupCommit: false },
       Effect.gen(function*() {
         const log = yield* ExecutionLog
         const explode = Statement.withTransformer(() => Effect.die(new Error("driver exploded")))

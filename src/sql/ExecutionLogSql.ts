@@ -8,6 +8,7 @@
  * @since 0.1.0
  */
 import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -25,6 +26,7 @@ import type {
 import { ExecutionLog, makeUnsafe } from "../ExecutionLog.js"
 import { StoreError } from "../FlowError.js"
 import { compareClaimOrder } from "../internal/executionLog.js"
+import * as GroupCommit from "./groupCommit.js"
 import * as Migrations from "./migrations.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -226,6 +228,23 @@ const sqlLimit = (requested: number): number =>
 const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
 
 /**
+ * Options of the SQL store.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Options {
+  /**
+   * Group commit: the writes of concurrent flows share one transaction, so one durable commit
+   * serves many checkpoints; each flow goes on only once its own write is committed. Writes made
+   * inside a caller's `SqlClient.withTransaction` are never grouped. Default: on for SQLite (one
+   * connection, where every commit waits for the disk), off for PostgreSQL (whose server already
+   * groups the commits of concurrent connections).
+   */
+  readonly groupCommit?: boolean | undefined
+}
+
+/**
  * Builds a backend over the `SqlClient` in context. It does not run migrations (see `layer` and
  * `migrate`).
  *
@@ -239,11 +258,27 @@ const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
  * @since 0.1.0
  * @category Constructors
  */
-export const make: Effect.Effect<Encoded, never, SqlClient.SqlClient> = Effect.map(
-  SqlClient.SqlClient,
-  (client): Encoded => {
+export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, SqlClient.SqlClient> =>
+  Effect.map(SqlClient.SqlClient, (client): Encoded => {
     const sql = client.withoutTransforms()
     const dialect = Migrations.dialectOf(sql)
+    const group = (options.groupCommit ?? dialect.name === "sqlite")
+      ? GroupCommit.make(sql, dialect.name === "sqlite" ? "BEGIN IMMEDIATE" : "BEGIN")
+      : undefined
+    // Statements run through group commit when it is on, and through the client's own path when off.
+    const query = (text: string, values: ReadonlyArray<unknown>, writes: boolean): Effect.Effect<ReadonlyArray<Row>, SqlError> =>
+      group === undefined
+        ? sql.unsafe<Row>(text, values)
+        : group.submit((connection) => connection.execute(text, values, undefined), writes)
+    const queryStatement = (statement: Statement.Statement<Row>, writes: boolean): Effect.Effect<ReadonlyArray<Row>, SqlError> => {
+      if (group === undefined) return statement
+      const [text, values] = statement.compile(true)
+      return query(text, values, writes)
+    }
+    const execute = (text: string, values: ReadonlyArray<unknown>): Effect.Effect<unknown, SqlError> =>
+      group === undefined
+        ? sql.unsafe(text, values).raw
+        : group.submit((connection) => connection.executeRaw(text, values), true)
     const P = null // a placeholder: values are bound per call
     const params = (casts: ReadonlyArray<string | undefined>): Statement.Fragment =>
       sql.csv(casts.map((cast) => (cast === undefined ? sql`${P}` : sql`CAST(${P} AS ${sql.literal(cast)})`)))
@@ -368,19 +403,20 @@ export const make: Effect.Effect<Encoded, never, SqlClient.SqlClient> = Effect.m
     const changed = (raw: unknown): boolean => dialect.affectedRows(raw) > 0
     const write = (
       operation: "insertFlow" | "putStep" | "updateFlow" | "releaseFlow" | "wakeFlow" | "cancelFlow",
-      statement: Statement.Statement<unknown>
-    ): Effect.Effect<boolean, StoreError> => guards[operation](Effect.map(statement.raw, changed))
+      text: string,
+      values: ReadonlyArray<unknown>
+    ): Effect.Effect<boolean, StoreError> => guards[operation](Effect.map(execute(text, values), changed))
 
     return {
-      insertFlow: (row) => write("insertFlow", sql.unsafe(insertFlowSql, flowParams(row))),
+      insertFlow: (row) => write("insertFlow", insertFlowSql, flowParams(row)),
       getFlow: (id) =>
         guards.getFlow(
-          Effect.map(sql.unsafe<Row>(getFlowSql, [id]), (rows) =>
+          Effect.map(query(getFlowSql, [id], false), (rows) =>
             rows.length === 0 ? Option.none() : Option.some(flowFromRow(rows[0]!)))
         ),
       loadFlow: (id) =>
         guards.loadFlow(
-          Effect.map(sql.unsafe<Row>(loadFlowSql, [id]), (rows): Option.Option<FlowWithSteps> => {
+          Effect.map(query(loadFlowSql, [id], false), (rows): Option.Option<FlowWithSteps> => {
             if (rows.length === 0) return Option.none()
             const flow = flowFromRow(rows[0]!)
             const steps: Array<StepRow> = []
@@ -392,12 +428,9 @@ export const make: Effect.Effect<Encoded, never, SqlClient.SqlClient> = Effect.m
           })
         ),
       putStep: (row, fence) =>
-        write(
-          "putStep",
-          fence === undefined
-            ? sql.unsafe(putStepUnfenced, [...stepParams(row), row.flowId])
-            : sql.unsafe(putStepFenced, [...stepParams(row), row.flowId, fence.owner, fence.epoch])
-        ),
+        fence === undefined
+          ? write("putStep", putStepUnfenced, [...stepParams(row), row.flowId])
+          : write("putStep", putStepFenced, [...stepParams(row), row.flowId, fence.owner, fence.epoch]),
       updateFlow: (id, patch, fence) => {
         const sets: Array<Statement.Fragment> = []
         if (patch.status !== undefined) sets.push(sql`status = ${patch.status}`)
@@ -411,7 +444,8 @@ export const make: Effect.Effect<Encoded, never, SqlClient.SqlClient> = Effect.m
         const where = fence === undefined
           ? sql`id = ${id}`
           : sql`id = ${id} AND lease_owner = ${fence.owner} AND lease_epoch = ${fence.epoch}`
-        return write("updateFlow", sql`UPDATE ergon_flows SET ${sql.csv(sets)} WHERE ${where}`)
+        const [text, values] = sql`UPDATE ergon_flows SET ${sql.csv(sets)} WHERE ${where}`.compile(true)
+        return write("updateFlow", text, values)
       },
       listFlows: (filter) => {
         const clauses: Array<Statement.Fragment> = []
@@ -428,9 +462,12 @@ export const make: Effect.Effect<Encoded, never, SqlClient.SqlClient> = Effect.m
         const limit = sqlLimit(filter.limit ?? 100)
         return guards.listFlows(
           Effect.map(
-            sql<Row>`SELECT ${sql.literal(flowColumnList)} FROM ergon_flows WHERE ${
-              sql.and(clauses)
-            } ORDER BY id LIMIT ${limit}`,
+            queryStatement(
+              sql<Row>`SELECT ${sql.literal(flowColumnList)} FROM ergon_flows WHERE ${
+                sql.and(clauses)
+              } ORDER BY id LIMIT ${limit}`,
+              false
+            ),
             (rows) => rows.map(flowFromRow)
           )
         )
@@ -453,9 +490,12 @@ export const make: Effect.Effect<Encoded, never, SqlClient.SqlClient> = Effect.m
         const returning = sql.literal(flowColumnList)
         return guards.claimFlows(
           Effect.map(
-            dialect.pickInCte
-              ? sql<Row>`WITH picked AS MATERIALIZED (${pick}) UPDATE ergon_flows ${set} WHERE id IN (SELECT id FROM picked) RETURNING ${returning}`
-              : sql<Row>`UPDATE ergon_flows ${set} WHERE id IN (${pick}) RETURNING ${returning}`,
+            queryStatement(
+              dialect.pickInCte
+                ? sql<Row>`WITH picked AS MATERIALIZED (${pick}) UPDATE ergon_flows ${set} WHERE id IN (SELECT id FROM picked) RETURNING ${returning}`
+                : sql<Row>`UPDATE ergon_flows ${set} WHERE id IN (${pick}) RETURNING ${returning}`,
+              true
+            ),
             // `RETURNING` has no order.
             (rows) => rows.map(flowFromRow).sort(compareClaimOrder)
           )
@@ -466,15 +506,18 @@ export const make: Effect.Effect<Encoded, never, SqlClient.SqlClient> = Effect.m
           ? Effect.succeed([])
           : guards.renewLeases(
             Effect.map(
-              sql<Row>`UPDATE ergon_flows SET lease_expires_at = ${
-                now + leaseMillis
-              } WHERE status = 'running' AND lease_owner = ${owner} AND id IN ${sql.in(ids)} RETURNING id`,
+              queryStatement(
+                sql<Row>`UPDATE ergon_flows SET lease_expires_at = ${
+                  now + leaseMillis
+                } WHERE status = 'running' AND lease_owner = ${owner} AND id IN ${sql.in(ids)} RETURNING id`,
+                true
+              ),
               (rows) => rows.map((row) => String(row.id)).sort(byText)
             )
           ),
       releaseFlow: (id, fence, now) =>
-        write("releaseFlow", sql.unsafe(releaseFlowSql, [now, now, id, fence.owner, fence.epoch])),
-      wakeFlow: (id, now) => write("wakeFlow", sql.unsafe(wakeFlowSql, [now, now, id])),
+        write("releaseFlow", releaseFlowSql, [now, now, id, fence.owner, fence.epoch]),
+      wakeFlow: (id, now) => write("wakeFlow", wakeFlowSql, [now, now, id]),
       nextWakeAt: (types, versions) =>
         types.length === 0 || versions.length === 0
           ? Effect.succeedNone
@@ -482,41 +525,41 @@ export const make: Effect.Effect<Encoded, never, SqlClient.SqlClient> = Effect.m
             Effect.map(
               // Three lookups that each read the first entry of an index in order (claim index for
               // pending and suspended, lease index for running), not one MIN over every parked flow.
-              sql<Row>`SELECT MIN(wake_at) AS wake_at FROM (SELECT (SELECT run_after FROM ergon_flows WHERE status = 'pending' AND run_after IS NOT NULL AND ${
-                typesAndVersions(types, versions)
-              } ORDER BY run_after LIMIT 1) AS wake_at UNION ALL SELECT (SELECT run_after FROM ergon_flows WHERE status = 'suspended' AND run_after IS NOT NULL AND ${
-                typesAndVersions(types, versions)
-              } ORDER BY run_after LIMIT 1) UNION ALL SELECT (SELECT lease_expires_at FROM ergon_flows WHERE status = 'running' AND lease_expires_at IS NOT NULL AND ${
-                typesAndVersions(types, versions)
-              } ORDER BY lease_expires_at LIMIT 1)) AS wakes`,
+              queryStatement(
+                sql<Row>`SELECT MIN(wake_at) AS wake_at FROM (SELECT (SELECT run_after FROM ergon_flows WHERE status = 'pending' AND run_after IS NOT NULL AND ${
+                  typesAndVersions(types, versions)
+                } ORDER BY run_after LIMIT 1) AS wake_at UNION ALL SELECT (SELECT run_after FROM ergon_flows WHERE status = 'suspended' AND run_after IS NOT NULL AND ${
+                  typesAndVersions(types, versions)
+                } ORDER BY run_after LIMIT 1) UNION ALL SELECT (SELECT lease_expires_at FROM ergon_flows WHERE status = 'running' AND lease_expires_at IS NOT NULL AND ${
+                  typesAndVersions(types, versions)
+                } ORDER BY lease_expires_at LIMIT 1)) AS wakes`,
+                false
+              ),
               (rows) => Option.fromNullable(numOrNull(rows[0]?.wake_at))
             )
           ),
       insertSignal: (flowId, name, payload, now) =>
         guards.insertSignal(
-          sql.unsafe<Row>(insertSignalSql, [flowId, name, payload, now, flowId, name]).pipe(
+          query(insertSignalSql, [flowId, name, payload, now, flowId, name], true).pipe(
             Effect.retry({ times: insertSignalAttempts - 1, while: dialect.isUniqueViolation }),
             Effect.map((rows) => num(rows[0]!.seq))
           )
         ),
       takeSignal: (flowId, name, consumerKey, fence) =>
         guards.takeSignal(
-          Effect.flatMap(sql.unsafe<Row>(replaySignalSql, [flowId, name, consumerKey]), (replayed) => {
+          Effect.flatMap(query(replaySignalSql, [flowId, name, consumerKey], false), (replayed) => {
             if (replayed.length > 0) return Effect.succeed(Option.some(signalFromRow(replayed[0]!)))
             const take = fence === undefined
-              ? sql.unsafe<Row>(takeSignalUnfenced, takeSignalParams(consumerKey, flowId, name, []))
-              : sql.unsafe<Row>(
-                takeSignalFenced,
-                takeSignalParams(consumerKey, flowId, name, [flowId, fence.owner, fence.epoch])
-              )
+              ? query(takeSignalUnfenced, takeSignalParams(consumerKey, flowId, name, []), true)
+              : query(takeSignalFenced, takeSignalParams(consumerKey, flowId, name, [flowId, fence.owner, fence.epoch]), true)
             return Effect.map(take, (rows) => rows.length === 0 ? Option.none() : Option.some(signalFromRow(rows[0]!)))
           })
         ),
       hasSignal: (flowId, name) =>
-        guards.hasSignal(Effect.map(sql.unsafe<Row>(hasSignalSql, [flowId, name]), (rows) => rows.length > 0)),
+        guards.hasSignal(Effect.map(query(hasSignalSql, [flowId, name], false), (rows) => rows.length > 0)),
       listSignals: (flowId) =>
-        guards.listSignals(Effect.map(sql.unsafe<Row>(listSignalsSql, [flowId]), (rows) => rows.map(signalFromRow))),
-      cancelFlow: (id, now) => write("cancelFlow", sql.unsafe(cancelFlowSql, [now, now, id])),
+        guards.listSignals(Effect.map(query(listSignalsSql, [flowId], false), (rows) => rows.map(signalFromRow))),
+      cancelFlow: (id, now) => write("cancelFlow", cancelFlowSql, [now, now, id]),
       // The update first: it decides, and a retry that changed nothing deletes nothing.
       retryFlow: (id, now, dropKeys) =>
         guards.retryFlow(
@@ -528,8 +571,15 @@ export const make: Effect.Effect<Encoded, never, SqlClient.SqlClient> = Effect.m
           )
         )
     }
-  }
-)
+  })
+
+/**
+ * `makeWith` with the defaults.
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const make: Effect.Effect<Encoded, never, SqlClient.SqlClient> = makeWith()
 
 /**
  * Applies the store's migrations (recorded in `ergon_migrations`); the ones already applied are
@@ -545,13 +595,19 @@ export const migrate: Effect.Effect<void, StoreError, SqlClient.SqlClient> = Eff
 
 /**
  * The SQL store: runs the migrations, then provides `ExecutionLog` over the `SqlClient` in
- * context (SQLite or PostgreSQL). A migration that fails fails the Layer with a `StoreError`
- * whose `operation` is `"migrate"`.
+ * context (SQLite or PostgreSQL), with `options` (see `Options`). A migration that fails fails
+ * the Layer with a `StoreError` whose `operation` is `"migrate"`.
  *
  * @since 0.1.0
  * @category Layers
  */
-export const layer: Layer.Layer<ExecutionLog, StoreError, SqlClient.SqlClient> = Layer.effect(
-  ExecutionLog,
-  Effect.zipRight(migrate, Effect.map(make, makeUnsafe))
-)
+export const layerWith = (options: Options = {}): Layer.Layer<ExecutionLog, StoreError, SqlClient.SqlClient> =>
+  Layer.effect(ExecutionLog, Effect.zipRight(migrate, Effect.map(makeWith(options), makeUnsafe)))
+
+/**
+ * `layerWith` with the defaults.
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layer: Layer.Layer<ExecutionLog, StoreError, SqlClient.SqlClient> = layerWith()
