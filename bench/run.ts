@@ -3,7 +3,7 @@
  *
  *   --quick                 a short smoke run (smaller N everywhere)
  *   --only 1,2,5            run only these scenarios
- *   --store memory,sqlite-full,sqlite-normal
+ *   --store memory,sqlite-full,sqlite-normal,pg
  *   --park <n>              how many flows scenario 7 parks (default 10,000; quick 5,000)
  *   --compare <file.json>   print the change of every figure against an earlier results file
  *   --no-group-commit       open the SQL stores with group commit off (each write commits alone)
@@ -108,10 +108,27 @@ const main = async () => {
       for (const store of stores.filter((s) => args.stores.includes(s.name))) {
         // the baseline, on this store, just before the scenario
         const rawFile = path.join(dir, `${store.name}-raw.db`)
-        const raw = store.rawCommit(rawFile, store.name === "sqlite-full" ? (args.quick ? 300 : 1000) : args.quick ? 2000 : 10_000)
+        const commits = store.name === "sqlite-full" || store.name === "pg" ? (args.quick ? 300 : 1000) : args.quick ? 2000 : 10_000
+        let raw: RawCommits
+        try {
+          raw = await store.rawCommit(rawFile, commits)
+        } catch (error) {
+          console.log(`### ${store.name}: the baseline FAILED: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`)
+          continue
+        }
         removeDb(rawFile)
         results.baselines[`${scenario.id}/${store.name}`] = raw
-        const ctx: Context = { store, quick: args.quick, dir, parkOverride: args.park, raw: { commitMs: raw, commitsPerSecond: raw.commitsPerSecond } }
+        const ctx: Context = {
+          store,
+          quick: args.quick,
+          dir,
+          parkOverride: args.park,
+          raw: {
+            commitMs: raw,
+            commitsPerSecond: raw.commitsPerSecond,
+            concurrent: raw.concurrent ?? { connections: 1, commitsPerSecond: raw.commitsPerSecond }
+          }
+        }
         let result: ScenarioResult
         try {
           result = await scenario.run(ctx)
@@ -137,6 +154,7 @@ const main = async () => {
       }
     }
   } finally {
+    for (const store of stores) await store.close?.().catch(() => undefined)
     fs.rmSync(dir, { recursive: true, force: true })
   }
   console.log(`total ${((performance.now() - started) / 1000).toFixed(1)} s`)

@@ -4,14 +4,13 @@
  */
 import * as os from "node:os"
 import * as SqlClient from "@effect/sql/SqlClient"
-import Database from "better-sqlite3"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { Client, Dag, ExecutionLog, Executor, Flow, Scheduler, Step, Worker } from "ergon"
-import { dbBytes, freshFile, sqlStatements, type StoreSpec } from "./stores.js"
+import { freshFile, sqlStatements, type StoreSpec } from "./stores.js"
 import { mean, percentile } from "./stats.js"
 
 /** What a figure measures: a cost (smaller is better) or a rate (larger is better). */
@@ -43,6 +42,8 @@ export interface Context {
   readonly raw: {
     readonly commitMs: { readonly p50: number; readonly p99: number; readonly mean: number }
     readonly commitsPerSecond: number
+    /** Commits/s from many connections at once (PostgreSQL: 64); one connection's rate on SQLite. */
+    readonly concurrent: { readonly connections: number; readonly commitsPerSecond: number }
   }
 }
 
@@ -89,6 +90,12 @@ const inChunks = <A>(items: ReadonlyArray<A>, size: number, each: (item: A) => E
       yield* Option.isSome(sql) ? sql.value.withTransaction(chunk) : chunk
     }
   })
+
+/** The baseline of a concurrent scenario: raw commits/s from as many connections as the store takes at once. */
+const concurrentCommits = (ctx: Context) => ({
+  name: ctx.raw.concurrent.connections > 1 ? `raw commits/s (${ctx.raw.concurrent.connections} connections)` : "raw commits/s",
+  value: ctx.raw.concurrent.commitsPerSecond
+})
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i)
 
@@ -319,8 +326,8 @@ const throughput: Scenario = {
         const callsPerFlow = Array.from(calls.values()).reduce((a, b) => a + b, 0) / n
         return {
           figures: [
-            { figure: "flows/s", kind: "rate", value: n / total * 1000, baseline: { name: "raw commits/s", value: ctx.raw.commitsPerSecond } },
-            { figure: "steps/s", kind: "rate", value: (3 * n) / total * 1000, baseline: { name: "raw commits/s", value: ctx.raw.commitsPerSecond } },
+            { figure: "flows/s", kind: "rate", value: n / total * 1000, baseline: concurrentCommits(ctx) },
+            { figure: "steps/s", kind: "rate", value: (3 * n) / total * 1000, baseline: concurrentCommits(ctx) },
             { figure: "schedule (one at a time) flows/s", kind: "rate", value: n / scheduleMs * 1000, baseline: { name: "raw commits/s", value: ctx.raw.commitsPerSecond } },
             { figure: "store calls per flow (worker and awaits)", kind: "count", value: callsPerFlow, detail: perFlow }
           ],
@@ -393,12 +400,12 @@ const resume: Scenario = {
           callSummary = Array.from(mark.calls.entries()).map(([k, v]) => `${k}×${v}`).join(", ")
         }
       }), countingLog)
-      const rawLoad = ctx.store.rawLoad(fileOf(ctx, "s4-raw"), checkpoints)
+      const rawLoad = await ctx.store.rawLoad(fileOf(ctx, "s4-raw"), checkpoints)
       const figures: Array<Figure> = [
         { figure: "time to first new step (median)", kind: "latency", value: percentile(resumeSamples, 50), baseline: { name: "raw load+parse of 1,000 rows", value: rawLoad } },
         { figure: "store calls before the first new step", kind: "count", value: Array.from((callSummary.match(/×(\d+)/g) ?? []).map((s) => Number(s.slice(1)))).reduce((a, b) => a + b, 0), baseline: { name: "contract (one load)", value: 1 }, detail: callSummary }
       ]
-      if (ctx.store.onDisk) {
+      if (ctx.store.name.startsWith("sqlite")) {
         figures.push({ figure: "SQL statements before the first new step", kind: "count", value: sqlCount, baseline: { name: "contract (one load)", value: 1 } })
       }
       return { figures, notes: [`${checkpoints} checkpoints, ${repeats} resume(s); store calls: ${callSummary}`] }
@@ -497,11 +504,13 @@ const suspended: Scenario = {
       let emptyBytes = 0
       let parkMs = 0
       let scheduleMs = 0
+      let bytesPerFlow = Number.NaN
       await runOn(ctx, "s7", Effect.gen(function*() {
         const sql = yield* Effect.serviceOption(SqlClient.SqlClient)
-        const checkpoint = Option.isSome(sql) ? sql.value.unsafe("PRAGMA wal_checkpoint(TRUNCATE)").withoutTransform : Effect.void
+        const settle = ctx.store.settle
+        const checkpoint = Option.isSome(sql) && settle !== undefined ? sql.value.unsafe(settle).withoutTransform : Effect.void
         yield* checkpoint
-        emptyBytes = ctx.store.onDisk ? dbBytes(file) : 0
+        emptyBytes = ctx.store.size === undefined ? 0 : yield* Effect.promise(() => ctx.store.size!(file))
         const worker = yield* startWorker(Parked)
         yield* Effect.sleep("100 millis")
         gc()
@@ -516,16 +525,16 @@ const suspended: Scenario = {
         after = { rss: process.memoryUsage().rss, heap: process.memoryUsage().heapUsed }
         yield* checkpoint
         yield* Fiber.interrupt(worker)
+        if (ctx.store.size !== undefined) bytesPerFlow = ((yield* Effect.promise(() => ctx.store.size!(file))) - emptyBytes) / p
       }))
-      const bytesPerFlow = ctx.store.onDisk ? (dbBytes(file) - emptyBytes) / p : Number.NaN
       // baselines: one raw row's bytes on disk (SQLite) / in a JS Map (memory)
-      const rowBytes = ctx.store.onDisk ? rawRowBytes(ctx, p) : mapRowBytes(Math.min(p, 100_000))
+      const rowBytes = ctx.store.rawRowBytes !== undefined ? await ctx.store.rawRowBytes(fileOf(ctx, "s7-raw"), p) : mapRowBytes(Math.min(p, 100_000))
       const figures: Array<Figure> = [
         { figure: "RSS growth per suspended flow", kind: "bytes", value: (after.rss - before.rss) / p, baseline: { name: ctx.store.onDisk ? "raw row on disk" : "raw row in a Map", value: rowBytes }, detail: `RSS ${(before.rss / 2 ** 20).toFixed(0)} → ${(after.rss / 2 ** 20).toFixed(0)} MiB` },
         { figure: "heap growth per suspended flow", kind: "bytes", value: (after.heap - before.heap) / p, baseline: { name: ctx.store.onDisk ? "raw row on disk" : "raw row in a Map", value: rowBytes } },
         { figure: "flows parked/s (schedule → suspended)", kind: "rate", value: p / parkMs * 1000, baseline: { name: "raw commits/s", value: ctx.raw.commitsPerSecond } }
       ]
-      if (ctx.store.onDisk) figures.push({ figure: "database bytes per flow", kind: "bytes", value: bytesPerFlow, baseline: { name: "raw row on disk", value: rowBytes } })
+      if (ctx.store.size !== undefined) figures.push({ figure: "database bytes per flow", kind: "bytes", value: bytesPerFlow, baseline: { name: "raw row on disk", value: rowBytes } })
       return {
         figures,
         notes: [
@@ -533,26 +542,6 @@ const suspended: Scenario = {
         ]
       }
     })
-}
-
-/** Bytes per row of a raw table holding what a suspended flow needs at minimum (id, type, status, input). */
-const rawRowBytes = (ctx: Context, rows: number): number => {
-  const file = fileOf(ctx, "s7-raw")
-  const db = new Database(file)
-  try {
-    db.pragma("journal_mode = WAL")
-    db.exec("CREATE TABLE raw (id TEXT PRIMARY KEY, type TEXT NOT NULL, status TEXT NOT NULL, input TEXT NOT NULL)")
-    db.pragma("wal_checkpoint(TRUNCATE)")
-    const empty = dbBytes(file)
-    const insert = db.prepare("INSERT INTO raw VALUES (?, ?, ?, ?)")
-    db.transaction(() => {
-      for (let i = 0; i < rows; i++) insert.run(`parked-${i}`, "parked", "suspended", String(i))
-    })()
-    db.pragma("wal_checkpoint(TRUNCATE)")
-    return (dbBytes(file) - empty) / rows
-  } finally {
-    db.close()
-  }
 }
 
 const mapRowBytes = (rows: number): number => {

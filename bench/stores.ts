@@ -14,9 +14,10 @@ import Database from "better-sqlite3"
 import type * as Layer from "effect/Layer"
 import { ExecutionLog } from "ergon"
 import * as Sqlite from "ergon/sqlite"
+import { pgStore } from "./pg.js"
 import { percentile } from "./stats.js"
 
-export type StoreName = "memory" | "sqlite-full" | "sqlite-normal"
+export type StoreName = "memory" | "sqlite-full" | "sqlite-normal" | "pg"
 
 /** A raw commit loop's result: per-commit latency samples in ms. */
 export interface RawCommits {
@@ -24,6 +25,11 @@ export interface RawCommits {
   readonly p50: number
   readonly p99: number
   readonly mean: number
+  /**
+   * The same commits from many connections at once (PostgreSQL: 64), where the store takes
+   * concurrent writers; the limit for concurrent scenarios. Absent: one writer at a time (SQLite).
+   */
+  readonly concurrent?: { readonly connections: number; readonly commitsPerSecond: number } | undefined
 }
 
 export interface StoreSpec {
@@ -35,9 +41,17 @@ export interface StoreSpec {
   /** Whether the store has a file whose size can be measured. */
   readonly onDisk: boolean
   /** Baseline: `n` single-row INSERT commits, one at a time, on `file` with the same settings. */
-  readonly rawCommit: (file: string, n: number) => RawCommits
+  readonly rawCommit: (file: string, n: number) => RawCommits | Promise<RawCommits>
   /** Baseline: reading `rows` journal-like rows of one key in one query (the best a resume can do). */
-  readonly rawLoad: (file: string, rows: number) => number
+  readonly rawLoad: (file: string, rows: number) => number | Promise<number>
+  /** The size in bytes of the store's database for `file` (stores on disk), after `settle`. */
+  readonly size?: ((file: string) => Promise<number>) | undefined
+  /** Baseline: bytes per row of a raw table of `rows` minimal suspended-flow rows, on `file`. */
+  readonly rawRowBytes?: ((file: string, rows: number) => Promise<number>) | undefined
+  /** A statement to run before measuring the size (SQLite: a WAL checkpoint). */
+  readonly settle?: string | undefined
+  /** Stops what the store started (a server), at the end of the run. */
+  readonly close?: (() => Promise<void>) | undefined
 }
 
 /** Settings of the run that change how the stores are opened (`--no-group-commit`). */
@@ -69,7 +83,7 @@ const openRaw = (file: string, synchronous: "FULL" | "NORMAL") => {
   return db
 }
 
-const summarize = (samples: Array<number>, totalMs: number): RawCommits => ({
+export const summarize = (samples: Array<number>, totalMs: number): RawCommits => ({
   commitsPerSecond: (samples.length / totalMs) * 1000,
   p50: percentile(samples, 50),
   p99: percentile(samples, 99),
@@ -120,6 +134,27 @@ const sqliteRawLoad = (synchronous: "FULL" | "NORMAL") => (file: string, rows: n
   }
 }
 
+/** Bytes per row of a raw table holding what a suspended flow needs at minimum (id, type, status, input). */
+const sqliteRawRowBytes = (file: string, rows: number): number => {
+  removeDb(file)
+  const db = new Database(file)
+  try {
+    db.pragma("journal_mode = WAL")
+    db.exec("CREATE TABLE raw (id TEXT PRIMARY KEY, type TEXT NOT NULL, status TEXT NOT NULL, input TEXT NOT NULL)")
+    db.pragma("wal_checkpoint(TRUNCATE)")
+    const empty = dbBytes(file)
+    const insert = db.prepare("INSERT INTO raw VALUES (?, ?, ?, ?)")
+    db.transaction(() => {
+      for (let i = 0; i < rows; i++) insert.run(`parked-${i}`, "parked", "suspended", String(i))
+    })()
+    db.pragma("wal_checkpoint(TRUNCATE)")
+    return (dbBytes(file) - empty) / rows
+  } finally {
+    db.close()
+    removeDb(file)
+  }
+}
+
 const memoryRawCommit = (_file: string, n: number): RawCommits => {
   const map = new Map<string, { readonly payload: string }>()
   const payload = JSON.stringify({ _tag: "Success", value: 42 })
@@ -160,7 +195,10 @@ export const stores: ReadonlyArray<StoreSpec> = [
     layer: (file) => Sqlite.layer({ filename: file, synchronous: "FULL", groupCommit: settings.groupCommit }),
     onDisk: true,
     rawCommit: sqliteRawCommit("FULL"),
-    rawLoad: sqliteRawLoad("FULL")
+    rawLoad: sqliteRawLoad("FULL"),
+    size: (file) => Promise.resolve(dbBytes(file)),
+    rawRowBytes: (file, rows) => Promise.resolve(sqliteRawRowBytes(file, rows)),
+    settle: "PRAGMA wal_checkpoint(TRUNCATE)"
   },
   {
     name: "sqlite-normal",
@@ -168,8 +206,12 @@ export const stores: ReadonlyArray<StoreSpec> = [
     layer: (file) => Sqlite.layer({ filename: file, synchronous: "NORMAL", groupCommit: settings.groupCommit }),
     onDisk: true,
     rawCommit: sqliteRawCommit("NORMAL"),
-    rawLoad: sqliteRawLoad("NORMAL")
-  }
+    rawLoad: sqliteRawLoad("NORMAL"),
+    size: (file) => Promise.resolve(dbBytes(file)),
+    rawRowBytes: (file, rows) => Promise.resolve(sqliteRawRowBytes(file, rows)),
+    settle: "PRAGMA wal_checkpoint(TRUNCATE)"
+  },
+  pgStore
 ]
 
 export const freshFile = (dir: string, store: StoreName, scenario: string): string => {

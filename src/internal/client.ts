@@ -101,7 +101,7 @@ export const schedule = <F extends Flow.Any>(
     }
     yield* Effect.logDebug("ergon.flow", { event: inserted ? "scheduled" : "already-scheduled", flowId: id, flowType: flow.name, version })
     return handle(flow, id)
-  }).pipe(Effect.withSpan("ergon.schedule", { attributes: { "ergon.flow.type": flow.name } }))
+  }).pipe(Effect.withSpan("ergon.schedule", { attributes: { "ergon.flow.type": flow.name }, captureStackTrace: false }))
 
 /** A handle on the flow `id`, read and controlled through the store. */
 export const handle = <F extends Flow.Any>(flow: F, id: string): FlowHandle<Flow.Flow.Success<F>, Flow.Flow.Error<F>> => ({

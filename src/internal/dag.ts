@@ -182,7 +182,7 @@ const runImpl = (self: DagImpl, options?: Dag.RunOptions): Effect.Effect<any, an
       )
       return outputs
     })
-  }).pipe(Effect.withSpan("ergon.dag.run", { attributes: { "ergon.dag.name": self.name } }))
+  }).pipe(Effect.withSpan("ergon.dag.run", { attributes: { "ergon.dag.name": self.name }, captureStackTrace: false }))
 
 /** @internal */
 export const run: {

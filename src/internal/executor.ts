@@ -302,7 +302,7 @@ const runOnce = <A, E, R, I>(
     // Tell this process's workers and waiters (a parent to resume, a handle awaiting the result).
     yield* wake.notify(log)
     return { _tag: "Completed", exit } as const
-  }).pipe(Effect.withSpan("ergon.execute", { attributes: { "ergon.flow.id": options.id, "ergon.flow.type": flow.name } }))
+  }).pipe(Effect.withSpan("ergon.execute", { attributes: { "ergon.flow.id": options.id, "ergon.flow.type": flow.name }, captureStackTrace: false }))
 
 /** Completes once the flow is cancelled (seen through this process's wake-ups). */
 const awaitCancelled = (log: ExecutionLog.Service, flowId: string, seenAtStart: number): Effect.Effect<void, StoreError> =>

@@ -55,7 +55,7 @@ const withTimeout = <A>(promise: Promise<A>, millis: number, what: () => string)
 
 let running: Promise<{ readonly server: Server; readonly stop: () => Promise<void> }> | undefined
 
-interface Launched {
+export interface Launched {
   readonly server: Server
   /** Stops the server and deletes its data. */
   readonly stop: () => Promise<void>
@@ -65,7 +65,12 @@ interface Launched {
   readonly resume: () => Promise<void>
 }
 
-const launch = async (persistent = false): Promise<Launched> => {
+/**
+ * Starts a server of its own. `durable`: with PostgreSQL's default durability (`fsync`,
+ * `synchronous_commit`, full page writes on), for measurements (bench/); the tests turn it off,
+ * as durability is not what they test. `persistent`: the data folder survives `halt()`.
+ */
+export const launch = async (persistent = false, durable = false): Promise<Launched> => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "ergon-pg-"))
   // mkdtemp makes the folder 0700: the `postgres` user must reach the data folder inside it.
   fs.chmodSync(root, 0o777)
@@ -82,14 +87,12 @@ const launch = async (persistent = false): Promise<Launched> => {
     authMethod: "scram-sha-256",
     persistent,
     createPostgresUser: true,
-    initdbFlags: ["--no-sync"],
+    initdbFlags: durable ? [] : ["--no-sync"],
     // Only TCP on localhost (no Unix socket folder to write); durability is not under test.
     postgresFlags: [
       "-c", "listen_addresses=127.0.0.1",
       "-c", "unix_socket_directories=",
-      "-c", "fsync=off",
-      "-c", "synchronous_commit=off",
-      "-c", "full_page_writes=off",
+      ...(durable ? [] : ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]),
       "-c", "max_connections=200"
     ],
     onLog: (message) => void log.push(message),
