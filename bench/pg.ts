@@ -17,8 +17,8 @@ import type { RawCommits, StoreSpec } from "./stores.js"
 let server: Promise<Launched> | undefined
 const serverOf = (): Promise<Launched> => (server ??= launch(false, true))
 
-/** A fresh database named after `file` (a scenario's file name), dropped first if it exists. */
-const freshDatabase = async (file: string): Promise<string> => {
+/** A fresh database named after `file` (a scenario's file name), dropped first if it exists; its URL. */
+export const freshDatabase = async (file: string): Promise<string> => {
   const launched = await serverOf()
   const name = path.basename(file).replace(/\.db$/, "").replace(/[^a-z0-9_]/gi, "_").toLowerCase()
   const admin = new pg.Client({ connectionString: launched.server.url() })

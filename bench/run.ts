@@ -7,6 +7,7 @@
  *   --park <n>              how many flows scenario 7 parks (default 10,000; quick 5,000)
  *   --compare <file.json>   print the change of every figure against an earlier results file
  *   --no-group-commit       open the SQL stores with group commit off (each write commits alone)
+ *   --no-peers              skip the peers (@effect/workflow, DBOS; installed in bench/peers on first use)
  *
  * Every figure is printed beside a baseline measured on the same store in the same run (machines
  * are noisy), with the ratio "Ergon cost ÷ baseline cost" (for rates: baseline rate ÷ Ergon rate).
@@ -17,15 +18,70 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { ensurePeers, type PeerProgram, type PeerResult, runPeer } from "./peers.js"
+import { freshDatabase } from "./pg.js"
 import { type Context, type Figure, machine, type ScenarioResult, scenarios } from "./scenarios.js"
 import { fmtBytes, fmtMillis, fmtNumber, table } from "./stats.js"
 import { type RawCommits, removeDb, settings, type StoreName, stores } from "./stores.js"
 
 /**
- * Peers (not measured yet): @effect/workflow and DBOS, each the same scenario written against the
- * peer on the same store. Add them here; run.ts prints one more baseline column per peer.
+ * Peers: the workload of scenarios 1 and 2 written against @effect/workflow and DBOS Transact
+ * (bench/peers, installed by its own package.json on first use), run beside the store they
+ * compare with: @effect/workflow's memory engine beside the memory store, its durable engine
+ * (@effect/cluster, one runner on SQLite) beside SQLite FULL, DBOS beside PostgreSQL (on the same
+ * server). Each adds a figure whose baseline is the peer's: ratio < 1 means Ergon is faster.
  */
-export const peers: ReadonlyArray<{ readonly name: string }> = []
+const peerFor = (store: StoreName): { readonly label: string; readonly args: (dir: string, name: string) => Promise<[PeerProgram, Array<string>]> } | undefined => {
+  switch (store) {
+    case "memory":
+      return { label: "@effect/workflow (memory engine)", args: async () => ["effect-workflow", ["--engine", "memory"]] }
+    case "sqlite-full":
+      return {
+        label: "@effect/workflow (@effect/cluster, SQLite)",
+        args: async (dir, name) => ["effect-workflow", ["--engine", "sqlite", "--file", path.join(dir, `peer-${name}.db`)]]
+      }
+    case "pg":
+      return { label: "DBOS Transact (same PostgreSQL)", args: async (_dir, name) => ["dbos", ["--url", await freshDatabase(`peer_${name}`)]] }
+    default:
+      return undefined
+  }
+}
+
+/** Runs the peer of `store` on scenario `id` and returns the figures comparing Ergon's with it. */
+const peerFigures = async (
+  id: number,
+  store: StoreName,
+  n: number,
+  dir: string,
+  ergon: ReadonlyArray<Figure>
+): Promise<{ figures: Array<Figure>; notes: Array<string> }> => {
+  const peer = peerFor(store)
+  if (peer === undefined || (id !== 1 && id !== 2)) return { figures: [], notes: [] }
+  const installed = await ensurePeers()
+  if (!installed.ok) return { figures: [], notes: [`${peer.label}: not measured (${installed.reason.split("\n")[0]})`] }
+  const [program, args] = await peer.args(dir, `s${id}-${store}`)
+  let result: PeerResult
+  try {
+    result = await runPeer(program, [...args, "--scenario", String(id), "--n", String(n), "--concurrency", "64"])
+  } catch (error) {
+    return { figures: [], notes: [`${peer.label}: FAILED (${String(error instanceof Error ? error.message : error).split("\n")[0]})`] }
+  }
+  const figures: Array<Figure> = []
+  const find = (name: string) => ergon.find((figure) => figure.figure === name)
+  const steps = find("steps/s")
+  if (steps !== undefined) {
+    figures.push({ figure: `steps/s vs ${peer.label}`, kind: "rate", value: steps.value, baseline: { name: `${program} steps/s`, value: result.stepsPerSecond } })
+  }
+  const flowP50 = find("whole flow p50")
+  if (flowP50 !== undefined && result.flowP50Ms !== undefined) {
+    figures.push({ figure: `whole flow p50 vs ${peer.label}`, kind: "latency", value: flowP50.value, baseline: { name: `${program} flow p50`, value: result.flowP50Ms } })
+  }
+  const speedup = steps === undefined ? "" : `; Ergon ${(steps.value / result.stepsPerSecond).toFixed(1)}× its steps/s`
+  return {
+    figures,
+    notes: [`${peer.label}: ${Math.round(result.stepsPerSecond).toLocaleString("en-US")} steps/s over ${result.n} flows${speedup}${result.notes.length > 0 ? ` (${result.notes.join("; ")})` : ""}`]
+  }
+}
 
 interface Args {
   readonly quick: boolean
@@ -33,6 +89,7 @@ interface Args {
   readonly stores: ReadonlyArray<StoreName>
   readonly compare: string | undefined
   readonly park: number | undefined
+  readonly noPeers: boolean
 }
 
 const parseArgs = (argv: ReadonlyArray<string>): Args => {
@@ -52,7 +109,8 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
     only: only === undefined ? undefined : only.split(",").map((s) => Number(s.trim())),
     stores: chosen,
     compare: value("--compare"),
-    park: value("--park") === undefined ? undefined : Number(value("--park"))
+    park: value("--park") === undefined ? undefined : Number(value("--park")),
+    noPeers: argv.includes("--no-peers")
   }
 }
 
@@ -135,6 +193,11 @@ const main = async () => {
         } catch (error) {
           console.log(`### ${store.name}: FAILED: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`)
           continue
+        }
+        if (!args.noPeers) {
+          const n = args.quick ? 200 : 2000
+          const peer = await peerFigures(scenario.id, store.name, n, dir, result.figures)
+          result = { ...result, figures: [...result.figures, ...peer.figures], notes: [...result.notes, ...peer.notes] }
         }
         const figures = result.figures.map((f): StoredFigure => ({ ...f, ratio: ratioOf(f) }))
         results.scenarios.push({ id: scenario.id, title: scenario.title, store: store.name, elapsedMs: result.elapsedMs, notes: result.notes, figures })

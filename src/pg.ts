@@ -55,6 +55,9 @@ export type Connection =
  * - `connectTimeout`: how long opening waits for the first connection before failing.
  *   Defaults to 5 seconds.
  * - `maxConnections`: the size of the connection pool. Defaults to the driver's (10).
+ * - `groupCommit`: write the statements of concurrent flows in shared transactions on one
+ *   connection (see docs/performance.md). Defaults to `false`: PostgreSQL already groups the
+ *   commits of concurrent connections.
  *
  * @since 0.1.0
  * @category Models
@@ -63,6 +66,7 @@ export type Options = Connection & {
   readonly schema?: string | undefined
   readonly connectTimeout?: Duration.DurationInput | undefined
   readonly maxConnections?: number | undefined
+  readonly groupCommit?: boolean | undefined
 }
 
 interface Target {
@@ -172,15 +176,16 @@ export const layer = (
     Effect.map(open(options), (client) =>
       Context.make(PgClient.PgClient, client).pipe(Context.add(SqlClient.SqlClient, client)))
   ).pipe(Layer.provide(Reactivity.layer))
-  return Layer.provideMerge(store, client)
+  return Layer.provideMerge(store(options.groupCommit ?? false), client)
 }
 
 // The SQL store, plus `changes` from LISTEN on the store's channel, kept to this store's schema.
-const store: Layer.Layer<ExecutionLog, StoreError, PgClient.PgClient | SqlClient.SqlClient> = Layer.effect(
+const store = (groupCommit: boolean): Layer.Layer<ExecutionLog, StoreError, PgClient.PgClient | SqlClient.SqlClient> =>
+  Layer.effect(
   ExecutionLog,
   Effect.gen(function*() {
     yield* ExecutionLogSql.migrate
-    const backend = yield* ExecutionLogSql.make
+    const backend = yield* ExecutionLogSql.makeWith({ groupCommit })
     const client = yield* PgClient.PgClient
     const rows = yield* client.unsafe<{ readonly schema: string | null }>(`SELECT current_schema() AS schema`)
       .withoutTransform.pipe(Effect.mapError((cause) => ExecutionLogSql.storeError("open", cause)))
