@@ -8,6 +8,7 @@
  *   --compare <file.json>   print the change of every figure against an earlier results file
  *   --no-group-commit       open the SQL stores with group commit off (each write commits alone)
  *   --no-peers              skip the peers (@effect/workflow, DBOS; installed in bench/peers on first use)
+ *   --results <dir>         write the results JSON there instead of bench/results/
  *
  * Every figure is printed beside a baseline measured on the same store in the same run (machines
  * are noisy), with the ratio "Ergon cost ÷ baseline cost" (for rates: baseline rate ÷ Ergon rate).
@@ -90,6 +91,7 @@ interface Args {
   readonly compare: string | undefined
   readonly park: number | undefined
   readonly noPeers: boolean
+  readonly results: string | undefined
 }
 
 const parseArgs = (argv: ReadonlyArray<string>): Args => {
@@ -110,7 +112,8 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
     stores: chosen,
     compare: value("--compare"),
     park: value("--park") === undefined ? undefined : Number(value("--park")),
-    noPeers: argv.includes("--no-peers")
+    noPeers: argv.includes("--no-peers"),
+    results: value("--results")
   }
 }
 
@@ -148,7 +151,7 @@ const main = async () => {
   const args = parseArgs(process.argv.slice(2))
   settings.groupCommit = !process.argv.includes("--no-group-commit")
   const here = path.dirname(fileURLToPath(import.meta.url))
-  const resultsDir = path.join(here, "results")
+  const resultsDir = args.results ?? path.join(here, "results")
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ergon-bench-"))
   const selected = scenarios.filter((s) => args.only === undefined || args.only.includes(s.id))
   const results: Results = {
@@ -228,7 +231,7 @@ const main = async () => {
   const previousLatest = path.join(resultsDir, "latest.json")
   fs.writeFileSync(path.join(resultsDir, `${stamp}${args.quick ? "-quick" : ""}.json`), json)
   fs.writeFileSync(previousLatest, json)
-  console.log(`results: bench/results/${stamp}${args.quick ? "-quick" : ""}.json (and latest.json)`)
+  console.log(`results: ${path.relative(process.cwd(), path.join(resultsDir, `${stamp}${args.quick ? "-quick" : ""}.json`))} (and latest.json)`)
 
   if (args.compare !== undefined) compare(JSON.parse(fs.readFileSync(args.compare, "utf8")) as Results, results)
 }
