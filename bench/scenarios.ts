@@ -328,6 +328,8 @@ const throughput: Scenario = {
           figures: [
             { figure: "flows/s", kind: "rate", value: n / total * 1000, baseline: concurrentCommits(ctx) },
             { figure: "steps/s", kind: "rate", value: (3 * n) / total * 1000, baseline: concurrentCommits(ctx) },
+            // what the peers measure: their clocks include starting the flows
+            { figure: "steps/s including scheduling", kind: "rate", value: (3 * n) / (scheduleMs + total) * 1000, baseline: concurrentCommits(ctx) },
             { figure: "schedule (one at a time) flows/s", kind: "rate", value: n / scheduleMs * 1000, baseline: { name: "raw commits/s", value: ctx.raw.commitsPerSecond } },
             { figure: "store calls per flow (worker and awaits)", kind: "count", value: callsPerFlow, detail: perFlow }
           ],
