@@ -235,7 +235,9 @@ export interface Encoded {
    * and returns them as claimed. Ready means: `pending` or `suspended` with `run_after <= now`,
    * or `running` with an expired lease (`lease_expires_at < now`, a dead worker's). A claimed
    * flow becomes `running` with `lease_owner = owner`, `lease_epoch + 1`, and
-   * `lease_expires_at = now + leaseMillis`. Two concurrent claimers never get the same flow.
+   * `lease_expires_at = now + leaseMillis`; its `attempts` goes up by one and its `error` and
+   * `suspend_reason` are cleared (`run_after` is kept): the claim is the start of a run, so the
+   * executor need not write it again. Two concurrent claimers never get the same flow.
    */
   readonly claimFlows: (options: ClaimOptions) => Effect.Effect<ReadonlyArray<FlowRow>, StoreError>
   /**

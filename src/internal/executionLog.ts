@@ -275,6 +275,9 @@ export const makeMemoryBackend = (): Encoded => {
           leaseOwner: owner,
           leaseEpoch: row.leaseEpoch + 1,
           leaseExpiresAt: now + leaseMillis,
+          attempts: row.attempts + 1,
+          error: null,
+          suspendReason: null,
           updatedAt: now
         }))
         for (const row of claimed) flows.set(row.id, row)

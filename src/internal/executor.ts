@@ -35,6 +35,11 @@ export interface ExecuteOptions {
   readonly version?: string | null | undefined
   readonly parent?: { readonly id: string; readonly key: string } | undefined
   readonly priority?: number | undefined
+  /**
+   * The flow was just claimed under `fence` (a worker): the claim already marked it running and
+   * counted the attempt, so the first round does not write that again.
+   */
+  readonly claimed?: boolean | undefined
 }
 
 const DEFAULT_SUSPEND_AFTER = Duration.toMillis("1 minute")
@@ -89,7 +94,8 @@ export const run = <A, E, R, I>(
   Effect.gen(function*() {
     const log = yield* ExecutionLog
     for (let round = 0;; round++) {
-      const outcome = yield* runOnce(flow, input, options)
+      // After the first round the flow was suspended by this run: it is marked running again.
+      const outcome = yield* runOnce(flow, input, round === 0 ? options : { ...options, claimed: false })
       if (outcome._tag === "Completed" || round >= 100) return outcome
       const reason = outcome.reason
       const ready = reason._tag === "Signal"
@@ -179,21 +185,28 @@ const runOnce = <A, E, R, I>(
       if (row.status === "cancelled") {
         return { _tag: "Completed", exit: Exit.interrupt(FiberId.none) } as const
       }
-      const now = yield* Clock.currentTimeMillis
-      const started = yield* log.updateFlow(flowId, {
-        status: "running",
-        error: null,
-        suspendReason: null,
-        runAfter: null,
-        incrementAttempts: true,
-        updatedAt: now
-      }, fence)
-      if (!started) {
-        return yield* new LeaseLostError({ flowId, owner: fence?.owner ?? "", epoch: fence?.epoch ?? 0 })
+      const claimed = options.claimed === true && fence !== undefined
+      if (!claimed) {
+        const now = yield* Clock.currentTimeMillis
+        const started = yield* log.updateFlow(flowId, {
+          status: "running",
+          error: null,
+          suspendReason: null,
+          runAfter: null,
+          incrementAttempts: true,
+          updatedAt: now
+        }, fence)
+        if (!started) {
+          return yield* new LeaseLostError({ flowId, owner: fence?.owner ?? "", epoch: fence?.epoch ?? 0 })
+        }
+      } else if (row.leaseOwner !== fence.owner || row.leaseEpoch !== fence.epoch) {
+        // Taken over between the claim and the load.
+        return yield* new LeaseLostError({ flowId, owner: fence.owner, epoch: fence.epoch })
       }
       storedInput = row.input
       steps = loaded.value.steps
-      resumed = row.attempts > 0
+      // (a claim has counted this attempt already)
+      resumed = row.attempts > (claimed ? 1 : 0)
       version = row.version
       parentId = row.parentId
     }

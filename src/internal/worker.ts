@@ -62,6 +62,7 @@ export const run = (
         const fiber = yield* executor.run(flow as any, { _tag: "Stored" }, {
           id: row.id,
           fence,
+          claimed: true,
           suspendAfter: config.suspendAfter
         }).pipe(
           Effect.tapError((error) =>

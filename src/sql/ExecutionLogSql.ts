@@ -486,7 +486,7 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
         }`
         const set = sql`SET status = 'running', lease_owner = ${owner}, lease_epoch = lease_epoch + 1, lease_expires_at = ${
           now + leaseMillis
-        }, updated_at = ${now}`
+        }, attempts = attempts + 1, error = NULL, suspend_reason = NULL, updated_at = ${now}`
         const returning = sql.literal(flowColumnList)
         return guards.claimFlows(
           Effect.map(

@@ -106,6 +106,9 @@ const claimedAs = (
   leaseOwner: owner,
   leaseEpoch: flow.leaseEpoch + 1,
   leaseExpiresAt: now + LEASE,
+  attempts: flow.attempts + 1,
+  error: undefined,
+  suspendReason: undefined,
   updatedAt: now
 })
 
