@@ -186,17 +186,28 @@ const signalFromRow = (row: Row): SignalRow => ({
 })
 
 // Step columns of the `loadFlow` join, prefixed `s_` so they do not clash with the flow's.
-const stepFromJoinedRow = (flowId: string, row: Row): StepRow => ({
-  flowId,
-  key: String(row.s_key),
-  inputHash: textOrNull(row.s_input_hash),
-  status: row.s_status as StepStatus,
-  exit: textOrNull(row.s_exit),
-  attempts: num(row.s_attempts),
-  nextAttemptAt: numOrNull(row.s_next_attempt_at),
-  startedAt: numOrNull(row.s_started_at),
-  completedAt: numOrNull(row.s_completed_at)
-})
+/** A flow row read as an array, in `flowColumns` order. */
+const flowFromValues = (values: ReadonlyArray<unknown>): FlowRow => {
+  const row: Row = {}
+  flowColumns.forEach((column, i) => (row[column] = values[i]))
+  return flowFromRow(row)
+}
+
+/** A journal entry read as an array after the flow's columns (`stepColumns` without `flow_id`). */
+const stepFromValues = (flowId: string, values: ReadonlyArray<unknown>): StepRow => {
+  const at = flowColumns.length
+  return {
+    flowId,
+    key: String(values[at]),
+    inputHash: textOrNull(values[at + 1]),
+    status: values[at + 2] as StepStatus,
+    exit: textOrNull(values[at + 3]),
+    attempts: num(values[at + 4]),
+    nextAttemptAt: numOrNull(values[at + 5]),
+    startedAt: numOrNull(values[at + 6]),
+    completedAt: numOrNull(values[at + 7])
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Statements
@@ -206,7 +217,9 @@ const quote = (column: string): string => (column === "key" ? `"key"` : column)
 const flowColumnList = flowColumns.join(", ")
 const stepColumnList = stepColumns.map(quote).join(", ")
 const selectFlow = flowColumns.map((column) => `f.${column}`).join(", ")
-const selectSteps = stepColumns.slice(1).map((column) => `s.${quote(column)} AS s_${column}`).join(", ")
+const selectSteps = stepColumns.slice(1).map((column) => `s.${quote(column)}`).join(", ")
+const nullFlow = flowColumns.map(() => "NULL").join(", ")
+const nullSteps = stepColumns.slice(1).map(() => "NULL").join(", ")
 
 // SQL types of the step columns, cast explicitly in `INSERT ... SELECT` (PostgreSQL cannot infer
 // the type of a bare parameter in a select list).
@@ -270,6 +283,10 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
       group === undefined
         ? sql.unsafe<Row>(text, values)
         : group.submit((connection) => connection.execute(text, values, undefined), writes)
+    const queryValues = (text: string, values: ReadonlyArray<unknown>): Effect.Effect<ReadonlyArray<ReadonlyArray<unknown>>, SqlError> =>
+      group === undefined
+        ? sql.unsafe(text, values).values
+        : group.submit((connection) => connection.executeValues(text, values), false)
     const queryStatement = (statement: Statement.Statement<Row>, writes: boolean): Effect.Effect<ReadonlyArray<Row>, SqlError> => {
       if (group === undefined) return statement
       const [text, values] = statement.compile(true)
@@ -290,8 +307,13 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
       }) ON CONFLICT (id) DO NOTHING`
     )
     const getFlowSql = text(sql`SELECT ${sql.literal(flowColumnList)} FROM ergon_flows WHERE id = ${P}`)
+    // One query: the flow's row, then its journal's, side by side in the columns of both (the
+    // other's columns NULL), read as arrays. (A join would repeat the flow's columns on every
+    // entry, and rows as objects with every column named: three times slower for 1,000 entries.)
     const loadFlowSql = text(
-      sql`SELECT ${sql.literal(selectFlow)}, ${sql.literal(selectSteps)} FROM ergon_flows f LEFT JOIN ergon_steps s ON s.flow_id = f.id WHERE f.id = ${P} ORDER BY s."key"`
+      sql`SELECT ${sql.literal(selectFlow)}, ${sql.literal(nullSteps)} FROM ergon_flows f WHERE f.id = ${P} UNION ALL SELECT ${
+        sql.literal(nullFlow)
+      }, ${sql.literal(selectSteps)} FROM ergon_steps s WHERE s.flow_id = ${P}`
     )
     // One statement: insert the entry, or update it unless it is completed, and only when the
     // flow exists (and, fenced, still has the given lease). `WHERE` before `ON CONFLICT` is also
@@ -416,14 +438,15 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
         ),
       loadFlow: (id) =>
         guards.loadFlow(
-          Effect.map(query(loadFlowSql, [id], false), (rows): Option.Option<FlowWithSteps> => {
-            if (rows.length === 0) return Option.none()
-            const flow = flowFromRow(rows[0]!)
+          Effect.map(queryValues(loadFlowSql, [id, id]), (rows): Option.Option<FlowWithSteps> => {
+            const flowRow = rows.find((row) => row[0] !== null && row[0] !== undefined)
+            if (flowRow === undefined) return Option.none()
+            const flow = flowFromValues(flowRow)
             const steps: Array<StepRow> = []
             for (const row of rows) {
-              // A flow without steps comes back as one row whose step columns are all NULL.
-              if (row.s_key !== null && row.s_key !== undefined) steps.push(stepFromJoinedRow(flow.id, row))
+              if (row !== flowRow) steps.push(stepFromValues(flow.id, row))
             }
+            steps.sort((a, b) => byText(a.key, b.key))
             return Option.some({ flow, steps })
           })
         ),
