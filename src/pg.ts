@@ -220,9 +220,11 @@ const changes = (client: PgClient.PgClient, schema: string): Stream.Stream<void,
     const ping = Effect.suspend(() => {
       const current = answered
       // Not `client.notify`: it sends `NOTIFY channel, $1`, which PostgreSQL cannot bind.
-      const send = Effect.suspend(() =>
+      // Never cancelled mid-flight when the answer wins the race: a cancel (pg_cancel_backend)
+      // may land on the next statement of that pooled connection instead, another flow's.
+      const send = Effect.disconnect(Effect.uninterruptible(Effect.suspend(() =>
         client.unsafe(`SELECT pg_notify($1, $2)`, [Migrations.notifyChannel, `${token}${round}`]).withoutTransform
-      )
+      )))
       return Effect.raceFirst(
         Deferred.await(current),
         Effect.forever(Effect.zipRight(send, Effect.sleep(pingRetry)))

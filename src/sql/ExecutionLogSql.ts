@@ -403,24 +403,35 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
       return sql`type IN ${sql.in(types)} AND ${sql.or(version)}`
     }
 
+    // PostgreSQL: a statement is never cancelled by interrupting its fiber (a heartbeat dropping a
+    // lost flow, a race settled): @effect/sql-pg cancels with pg_cancel_backend, which is racy on a
+    // pooled connection and may cancel the next statement run there, another flow's. An
+    // interrupted caller goes on at once; its statement finishes in the background.
+    const shield = dialect.name === "pg"
+      ? <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.disconnect(Effect.uninterruptible(effect))
+      : <A, E, R>(effect: Effect.Effect<A, E, R>) => effect
+    const guarded = (operation: string) => {
+      const onError = guard(operation)
+      return <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, StoreError, R> => onError(shield(effect))
+    }
     const guards = {
-      insertFlow: guard("insertFlow"),
-      getFlow: guard("getFlow"),
-      loadFlow: guard("loadFlow"),
-      putStep: guard("putStep"),
-      updateFlow: guard("updateFlow"),
-      listFlows: guard("listFlows"),
-      claimFlows: guard("claimFlows"),
-      renewLeases: guard("renewLeases"),
-      releaseFlow: guard("releaseFlow"),
-      wakeFlow: guard("wakeFlow"),
-      nextWakeAt: guard("nextWakeAt"),
-      insertSignal: guard("insertSignal"),
-      takeSignal: guard("takeSignal"),
-      hasSignal: guard("hasSignal"),
-      listSignals: guard("listSignals"),
-      cancelFlow: guard("cancelFlow"),
-      retryFlow: guard("retryFlow")
+      insertFlow: guarded("insertFlow"),
+      getFlow: guarded("getFlow"),
+      loadFlow: guarded("loadFlow"),
+      putStep: guarded("putStep"),
+      updateFlow: guarded("updateFlow"),
+      listFlows: guarded("listFlows"),
+      claimFlows: guarded("claimFlows"),
+      renewLeases: guarded("renewLeases"),
+      releaseFlow: guarded("releaseFlow"),
+      wakeFlow: guarded("wakeFlow"),
+      nextWakeAt: guarded("nextWakeAt"),
+      insertSignal: guarded("insertSignal"),
+      takeSignal: guarded("takeSignal"),
+      hasSignal: guarded("hasSignal"),
+      listSignals: guarded("listSignals"),
+      cancelFlow: guarded("cancelFlow"),
+      retryFlow: guarded("retryFlow")
     }
     const changed = (raw: unknown): boolean => dialect.affectedRows(raw) > 0
     const write = (

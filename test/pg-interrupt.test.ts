@@ -1,0 +1,82 @@
+/**
+ * On PostgreSQL, interrupting a fiber in the middle of a store call does not cancel its statement
+ * at the server. @effect/sql-pg would cancel it with `pg_cancel_backend`, which is racy on a pooled
+ * connection: the cancel can land on the next statement run there, another flow's, which then
+ * fails (seen in the benchmark as a flow stuck until its lease expired). The statement goes on in
+ * the background instead, and the interrupted caller goes on at once.
+ *
+ * Deterministic: the flow's row is locked from another connection, so the store's update waits at
+ * the server; the caller is interrupted; the lock is released; the update must have been applied.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import { afterAll, assert, describe, it } from "@effect/vitest"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import pg from "pg"
+import { ExecutionLog } from "../src/ExecutionLog.js"
+import * as Pg from "../src/pg.js"
+import * as Server from "./pg/server.js"
+
+afterAll(() => Server.stop())
+
+const T0 = 1_700_000_000_000
+
+describe("ergon/pg: an interrupted store call", () => {
+  it.live("is not cancelled at the server: it completes in the background, and the caller goes on at once", () =>
+    Effect.gen(function*() {
+      const server = yield* Effect.promise(() => Server.start())
+      const schema = `interrupt_${Date.now().toString(36)}`
+      const store = yield* Layer.build(Pg.layer({ url: server.url(), schema }))
+      const log = Context.get(store, ExecutionLog)
+      yield* log.insertFlow({
+        id: "locked",
+        type: "t",
+        version: null,
+        input: 1,
+        inputHash: "h",
+        status: "running",
+        result: undefined,
+        error: undefined,
+        parentId: null,
+        parentKey: null,
+        priority: 0,
+        runAfter: null,
+        suspendReason: undefined,
+        leaseOwner: null,
+        leaseEpoch: 0,
+        leaseExpiresAt: null,
+        attempts: 0,
+        createdAt: T0,
+        updatedAt: T0,
+        completedAt: null
+      })
+      // Another connection locks the row, so the store's update waits at the server.
+      const locker = new pg.Client({ connectionString: server.url() })
+      yield* Effect.promise(() => locker.connect())
+      yield* Effect.promise(() => locker.query("BEGIN"))
+      yield* Effect.promise(() => locker.query(`SELECT 1 FROM "${schema}".ergon_flows WHERE id = 'locked' FOR UPDATE`))
+      const started = Date.now()
+      const interrupted = yield* log.updateFlow("locked", { status: "suspended", updatedAt: T0 + 1 }).pipe(
+        Effect.timeout("300 millis"),
+        Effect.option
+      )
+      assert.isTrue(Option.isNone(interrupted), "the update finished while the row was locked")
+      assert.isBelow(Date.now() - started, 2_000, "the caller waited for its statement")
+      yield* Effect.promise(() => locker.query("COMMIT"))
+      yield* Effect.promise(() => locker.end())
+      // The statement was not cancelled: it ran once the lock was gone.
+      const deadline = Date.now() + 5_000
+      let status = ""
+      while (Date.now() < deadline) {
+        const row = yield* log.getFlow("locked")
+        status = Option.isSome(row) ? row.value.status : "missing"
+        if (status === "suspended") break
+        yield* Effect.sleep("20 millis")
+      }
+      assert.strictEqual(status, "suspended", "the interrupted update was cancelled at the server")
+      const sql = Context.get(store, SqlClient.SqlClient)
+      yield* sql.unsafe(`DROP SCHEMA "${schema}" CASCADE`).withoutTransform
+    }).pipe(Effect.scoped), 30_000)
+})
