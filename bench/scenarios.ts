@@ -305,15 +305,15 @@ const throughput: Scenario = {
   id: 2,
   title: "worker throughput: N flows of 3 steps scheduled at once, one worker (concurrency 64)",
   measures:
-    "Throughput of the worker: N flows are scheduled first (timed separately), then one worker with concurrency 64 claims and runs them; the clock runs from the worker's start to the last flow's completion (awaited through its handle).",
+    "Throughput of the worker: N flows are scheduled first (64 schedule calls in flight, timed separately), then one worker with concurrency 64 claims and runs them; the clock runs from the worker's start to the last flow's completion (awaited through its handle).",
   run: (ctx) =>
     timed(() =>
       runOn(ctx, "s2", Effect.gen(function*() {
         const n = ctx.quick ? 200 : 2000
         const scheduler = Scheduler.make().unversioned()
         const ts = performance.now()
-        const handles = []
-        for (let i = 0; i < n; i++) handles.push(yield* scheduler.schedule(ThreeSteps, i, { id: `w-${i}` }))
+        // started at once: 64 `schedule` calls in flight (as the peers start theirs)
+        const handles = yield* Effect.forEach(range(n), (i) => scheduler.schedule(ThreeSteps, i, { id: `w-${i}` }), { concurrency: 64 })
         const scheduleMs = performance.now() - ts
         calls = new Map()
         const t0 = performance.now()
@@ -330,7 +330,7 @@ const throughput: Scenario = {
             { figure: "steps/s", kind: "rate", value: (3 * n) / total * 1000, baseline: concurrentCommits(ctx) },
             // what the peers measure: their clocks include starting the flows
             { figure: "steps/s including scheduling", kind: "rate", value: (3 * n) / (scheduleMs + total) * 1000, baseline: concurrentCommits(ctx) },
-            { figure: "schedule (one at a time) flows/s", kind: "rate", value: n / scheduleMs * 1000, baseline: { name: "raw commits/s", value: ctx.raw.commitsPerSecond } },
+            { figure: "schedule (64 at a time) flows/s", kind: "rate", value: n / scheduleMs * 1000, baseline: { name: "raw commits/s", value: ctx.raw.commitsPerSecond } },
             { figure: "store calls per flow (worker and awaits)", kind: "count", value: callsPerFlow, detail: perFlow }
           ],
           notes: [`N = ${n} flows, worker concurrency 64; store calls per flow: ${perFlow}`]
