@@ -129,6 +129,12 @@ export interface FlowPatch {
   readonly incrementAttempts?: boolean | undefined
   readonly completedAt?: number | null | undefined
   readonly updatedAt: number
+  /**
+   * A parent flow to wake (as `wakeFlow(wakeParent, updatedAt)`) in the same transaction, only
+   * when this update is applied: a child's completion and its parent's wake-up are written
+   * together, so no crash can come between them.
+   */
+  readonly wakeParent?: string | undefined
 }
 
 /**
@@ -215,7 +221,7 @@ export interface SignalRow {
  *   entry (it returns `false` then), and with a `fence` it writes only while the flow's lease
  *   has that owner and epoch (`false` otherwise).
  * - `updateFlow` applies the patch (with a `fence`, under the same condition) and tells whether
- *   a row was changed.
+ *   a row was changed; with `wakeParent`, it also wakes that flow, in the same transaction.
  * - `loadFlow` returns steps in an unspecified order; `listFlows` takes `limit >= 0`.
  * - Claims, leases, wake-ups, signals, cancellation and retry: see each method. Every time is
  *   given by the caller (from Effect's `Clock`); the store never reads its own clock.

@@ -253,6 +253,10 @@ export const makeMemoryBackend = (): Encoded => {
         const flow = flows.get(id)
         if (flow === undefined || !fenceHolds(flow, fence)) return false
         flows.set(id, applyPatch(flow, patch))
+        const parent = patch.wakeParent === undefined ? undefined : flows.get(patch.wakeParent)
+        if (parent !== undefined && parent.status === "suspended") {
+          flows.set(parent.id, { ...parent, status: "pending", runAfter: patch.updatedAt, updatedAt: patch.updatedAt })
+        }
         return true
       }),
     listFlows: (filter) =>

@@ -64,8 +64,9 @@ const runAfterOf = (reason: SuspendReason, now: number): number | null => {
     case "Signal":
       return reason.timeoutAt ?? null
     case "Child":
-      // Woken when the child ends; looked at again after a while all the same, in case that
-      // wake-up was lost (a process killed between the child's end and the parent's wake-up).
+      // Woken when the child ends (in the child's completion write); looked at again after a
+      // while all the same, in case the parent's own look after suspending was cut short (its
+      // process killed between its suspension and that look, while the child was ending).
       return now + CHILD_RECHECK_MILLIS
   }
 }
@@ -301,17 +302,17 @@ const runOnce = <A, E, R, I>(
       yield* markFailed(log, flowId, error, fence)
       return yield* error
     }
+    // A child's parent, waiting for it, is made ready in the same write: no crash can come between.
     const written = yield* log.updateFlow(flowId, {
       status: "completed",
       result: encodedExit.right,
       runAfter: null,
       completedAt: now,
-      updatedAt: now
+      updatedAt: now,
+      ...(parentId !== null ? { wakeParent: parentId } : {})
     }, fence)
     if (!written) return yield* new LeaseLostError({ flowId, owner: fence?.owner ?? "", epoch: fence?.epoch ?? 0 })
     yield* flowEvent(flowId, flowType, "completed", { success: Exit.isSuccess(exit) })
-    // The parent waits for this child: make it ready.
-    if (parentId !== null) yield* log.wakeFlow(parentId, now)
     // Tell this process's workers and waiters (a parent to resume, a handle awaiting the result).
     yield* wake.notify(log)
     return { _tag: "Completed", exit } as const

@@ -479,7 +479,15 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
           ? sql`id = ${id}`
           : sql`id = ${id} AND lease_owner = ${fence.owner} AND lease_epoch = ${fence.epoch}`
         const [text, values] = sql`UPDATE ergon_flows SET ${sql.csv(sets)} WHERE ${where}`.compile(true)
-        return write("updateFlow", text, values)
+        const parent = patch.wakeParent
+        if (parent === undefined) return write("updateFlow", text, values)
+        // The update and the parent's wake-up in one transaction, the wake-up only if the update applied.
+        return guards.updateFlow(sql.withTransaction(
+          Effect.flatMap(Effect.map(execute(text, values), changed), (applied) =>
+            applied
+              ? Effect.as(execute(wakeFlowSql, [patch.updatedAt, patch.updatedAt, parent]), true)
+              : Effect.succeed(false))
+        ))
       },
       listFlows: (filter) => {
         const clauses: Array<Statement.Fragment> = []

@@ -795,6 +795,40 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog, unknown>): 
         )
       }))
 
+    it.effect("updateFlow with wakeParent wakes the suspended parent in the same write, and only when it applies", () =>
+      Effect.gen(function*() {
+        const log = yield* ExecutionLog
+        const type = fresh("type")
+        const parent = yield* insert(
+          flowRecord({ type, status: "suspended", runAfter: T0 + 60_000, suspendReason: { _tag: "Child" } })
+        )
+        const child = yield* insert(
+          flowRecord({ type, status: "running", parentId: parent.id, parentKey: "$invoke/c", leaseOwner: "w", leaseEpoch: 3 })
+        )
+        // a stale lease: the child's update is refused, and the parent stays asleep
+        assert.isFalse(
+          yield* log.updateFlow(child.id, { status: "completed", completedAt: T0 + 1, updatedAt: T0 + 1, wakeParent: parent.id }, {
+            owner: "w",
+            epoch: 2
+          })
+        )
+        yield* assertUnchanged([parent, child])
+        // the right lease: both written
+        assert.isTrue(
+          yield* log.updateFlow(child.id, { status: "completed", completedAt: T0 + 2, updatedAt: T0 + 2, wakeParent: parent.id }, {
+            owner: "w",
+            epoch: 3
+          })
+        )
+        assert.strictEqual((yield* getSome(child.id)).status, "completed")
+        assert.deepStrictEqual(yield* getSome(parent.id), { ...parent, status: "pending", runAfter: T0 + 2, updatedAt: T0 + 2 })
+        // a parent that is not suspended (running, say) is left as it is
+        const busy = yield* insert(flowRecord({ type, status: "running", leaseOwner: "p", leaseEpoch: 1 }))
+        const other = yield* insert(flowRecord({ type, status: "running", parentId: busy.id }))
+        assert.isTrue(yield* log.updateFlow(other.id, { status: "completed", updatedAt: T0 + 3, wakeParent: busy.id }))
+        yield* assertUnchanged([busy])
+      }))
+
     it.effect("nextWakeAt is the earliest due time or lease expiry among the flows of these types and versions", () =>
       Effect.gen(function*() {
         const log = yield* ExecutionLog
