@@ -262,10 +262,12 @@ export interface Options {
  * `migrate`).
  *
  * Each operation is one statement, except `takeSignal` (a read for replay, then a one-statement
- * take) and `retryFlow` (an update, then a delete, in one transaction). Claims are one statement
+ * take), `retryFlow` (an update, then a delete, in one transaction) and `updateFlow` with
+ * `wakeParent` (the update, then the parent's wake-up, in one transaction). Claims are one statement
  * so that they are atomic across processes without an explicit transaction. The fixed statements
  * are compiled once, here, for the client's dialect, so a call only binds its parameters (and the
- * driver reuses its prepared statement).
+ * driver reuses its prepared statement). With group commit (`Options.groupCommit`), statements
+ * of concurrent fibers share transactions; see `./groupCommit.js`.
  * Results are read without the client's name transforms, whatever they are.
  *
  * @since 0.1.0
