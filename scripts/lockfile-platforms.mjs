@@ -5,9 +5,13 @@
 // file"). This adds an entry for each missing platform package, with its os/cpu, so `npm ci`
 // accepts the lock file and skips them on other platforms, as it always does.
 // Run it after any `npm install` that rewrites package-lock.json: node scripts/lockfile-platforms.mjs
+// (another package's lock: node scripts/lockfile-platforms.mjs bench/peers/package-lock.json).
 import { readFileSync, writeFileSync } from "node:fs"
+import { pathToFileURL } from "node:url"
 
-const file = new URL("../package-lock.json", import.meta.url)
+const file = process.argv[2] !== undefined
+  ? pathToFileURL(process.argv[2])
+  : new URL("../package-lock.json", import.meta.url)
 const lock = JSON.parse(readFileSync(file, "utf8"))
 const packages = lock.packages
 const oses = ["darwin", "linux", "win32", "freebsd", "openbsd", "netbsd", "android", "sunos", "aix", "openharmony"]

@@ -23,49 +23,14 @@ import { StoreError } from "../src/FlowError.js"
 import * as ExecutionLogSql from "../src/sql/ExecutionLogSql.js"
 import * as Sqlite from "../src/sqlite.js"
 import * as Step from "../src/Step.js"
+import { makeRecords } from "./fixtures/records.js"
 
 const directory = fs.mkdtempSync(path.join(os.tmpdir(), "ergon-group-commit-"))
 afterAll(() => fs.rmSync(directory, { recursive: true, force: true }))
 let files = 0
 const freshFile = (): string => path.join(directory, `store-${++files}.db`)
 
-const T0 = 1_700_000_000_000
-
-const flowRecord = (id: string, overrides: Partial<ExecutionLog.FlowRecord> = {}): ExecutionLog.FlowRecord => ({
-  id,
-  type: "gc-test",
-  version: null,
-  input: { id },
-  inputHash: "h",
-  status: "running",
-  result: undefined,
-  error: undefined,
-  parentId: null,
-  parentKey: null,
-  priority: 0,
-  runAfter: null,
-  suspendReason: undefined,
-  leaseOwner: null,
-  leaseEpoch: 0,
-  leaseExpiresAt: null,
-  attempts: 0,
-  createdAt: T0,
-  updatedAt: T0,
-  completedAt: null,
-  ...overrides
-})
-
-const stepRecord = (flowId: string, key: string): ExecutionLog.StepRecord => ({
-  flowId,
-  key,
-  inputHash: null,
-  status: "completed",
-  exit: { key },
-  attempts: 1,
-  nextAttemptAt: null,
-  startedAt: T0,
-  completedAt: T0
-})
+const { flowRecord, stepRecord } = makeRecords("gc-test")
 
 /** The SQLite store with group commit, and a count of the connection reservations it makes. */
 const counted = (filename: string, groupCommit = true) => {

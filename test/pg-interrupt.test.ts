@@ -17,11 +17,10 @@ import * as Option from "effect/Option"
 import pg from "pg"
 import { ExecutionLog } from "../src/ExecutionLog.js"
 import * as Pg from "../src/pg.js"
+import { makeRecords } from "./fixtures/records.js"
 import * as Server from "./pg/server.js"
 
 afterAll(() => Server.stop())
-
-const T0 = 1_700_000_000_000
 
 describe("ergon/pg: an interrupted store call", () => {
   it.live("is not cancelled at the server: it completes in the background, and the caller goes on at once", () =>
@@ -30,35 +29,14 @@ describe("ergon/pg: an interrupted store call", () => {
       const schema = `interrupt_${Date.now().toString(36)}`
       const store = yield* Layer.build(Pg.layer({ url: server.url(), schema }))
       const log = Context.get(store, ExecutionLog)
-      yield* log.insertFlow({
-        id: "locked",
-        type: "t",
-        version: null,
-        input: 1,
-        inputHash: "h",
-        status: "running",
-        result: undefined,
-        error: undefined,
-        parentId: null,
-        parentKey: null,
-        priority: 0,
-        runAfter: null,
-        suspendReason: undefined,
-        leaseOwner: null,
-        leaseEpoch: 0,
-        leaseExpiresAt: null,
-        attempts: 0,
-        createdAt: T0,
-        updatedAt: T0,
-        completedAt: null
-      })
+      yield* log.insertFlow(makeRecords("t").flowRecord("locked"))
       // Another connection locks the row, so the store's update waits at the server.
       const locker = new pg.Client({ connectionString: server.url() })
       yield* Effect.promise(() => locker.connect())
       yield* Effect.promise(() => locker.query("BEGIN"))
       yield* Effect.promise(() => locker.query(`SELECT 1 FROM "${schema}".ergon_flows WHERE id = 'locked' FOR UPDATE`))
       const started = Date.now()
-      const interrupted = yield* log.updateFlow("locked", { status: "suspended", updatedAt: T0 + 1 }).pipe(
+      const interrupted = yield* log.updateFlow("locked", { status: "suspended", updatedAt: 1 }).pipe(
         Effect.timeout("300 millis"),
         Effect.option
       )

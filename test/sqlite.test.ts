@@ -16,6 +16,7 @@ import { ExecutionLog } from "../src/ExecutionLog.js"
 import { StoreError } from "../src/FlowError.js"
 import * as Migrations from "../src/sql/migrations.js"
 import * as Sqlite from "../src/sqlite.js"
+import { makeRecords, T0 } from "./fixtures/records.js"
 
 const directory = fs.mkdtempSync(path.join(os.tmpdir(), "ergon-sqlite-"))
 afterAll(() => fs.rmSync(directory, { recursive: true, force: true }))
@@ -23,43 +24,7 @@ afterAll(() => fs.rmSync(directory, { recursive: true, force: true }))
 let files = 0
 const freshFile = (): string => path.join(directory, `store-${++files}.db`)
 
-const T0 = 1_700_000_000_000
-
-const flowRecord = (id: string, overrides: Partial<ExecutionLog.FlowRecord> = {}): ExecutionLog.FlowRecord => ({
-  id,
-  type: "sqlite-test",
-  version: null,
-  input: { id },
-  inputHash: "h",
-  status: "running",
-  result: undefined,
-  error: undefined,
-  parentId: null,
-  parentKey: null,
-  priority: 0,
-  runAfter: null,
-  suspendReason: undefined,
-  leaseOwner: null,
-  leaseEpoch: 0,
-  leaseExpiresAt: null,
-  attempts: 0,
-  createdAt: T0,
-  updatedAt: T0,
-  completedAt: null,
-  ...overrides
-})
-
-const stepRecord = (flowId: string, key: string): ExecutionLog.StepRecord => ({
-  flowId,
-  key,
-  inputHash: null,
-  status: "completed",
-  exit: { key },
-  attempts: 1,
-  nextAttemptAt: null,
-  startedAt: T0,
-  completedAt: T0
-})
+const { flowRecord, stepRecord } = makeRecords("sqlite-test")
 
 /** Runs `effect` against a store opened with `options`, closing it afterwards. */
 const withStore = <A, E>(
