@@ -12,7 +12,6 @@
  * the process that ran it before was killed (or, at-least-once by design, stalled past its lease
  * and said so). The figures are printed.
  */
-import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -32,13 +31,12 @@ import {
   type ParentInput
 } from "./fixtures/worker-child-pg.js"
 import { checkRuns, type Explained, readEffects } from "./fixtures/effects-check.js"
+import { makeFleet } from "./fixtures/fleet.js"
 import * as Server from "./pg/server.js"
 
 afterAll(() => Server.stop())
 
 const child = fileURLToPath(new URL("./fixtures/worker-child-pg.ts", import.meta.url))
-// `node --import tsx`, not the `tsx` binary: that one forks the real process, and SIGKILL would only kill the wrapper.
-const nodeArgs = ["--import", "tsx"]
 
 const SCHEMA = "mp_pg"
 const FLOWS = 500
@@ -82,89 +80,6 @@ $$`,
   FOR EACH ROW WHEN (NEW.status = 'completed') EXECUTE FUNCTION "${SCHEMA}".ckpt_audit_log()`
     ], (statement) => sql.unsafe(statement).withoutTransform, { discard: true })))
 
-interface WorkerProcess {
-  readonly name: string
-  readonly proc: ChildProcess
-  readonly pid: number
-  ready: boolean
-  killed: boolean
-  stopping: boolean
-  stderr: string
-  readonly exited: Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>
-}
-
-/** Starts, kills and stops the worker processes, and remembers every pid that was SIGKILLed. */
-const makeFleet = (dir: string, url: string, effectsLog: string) => {
-  const all: Array<WorkerProcess> = []
-  const live = new Map<string, WorkerProcess>()
-  const killedPids = new Set<string>()
-  const unexpected: Array<string> = []
-  const leasesLost = new Set<string>()
-  const warnings: Array<string> = []
-
-  const start = (name: string): WorkerProcess => {
-    const proc = spawn(process.execPath, [...nodeArgs, child, url, SCHEMA, effectsLog, name], {
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    const worker: WorkerProcess = {
-      name,
-      proc,
-      pid: proc.pid!,
-      ready: false,
-      killed: false,
-      stopping: false,
-      stderr: "",
-      exited: new Promise((resolve) => proc.on("exit", (code, signal) => resolve({ code, signal })))
-    }
-    const output = path.join(dir, `${name}-${proc.pid}.log`)
-    let pending = ""
-    proc.stdout!.on("data", (data: Buffer) => {
-      fs.appendFileSync(output, data)
-      const lines = (pending + data.toString()).split("\n")
-      pending = lines.pop()!
-      for (const line of lines) {
-        const [what, event, flowId] = line.split(" ")
-        if (what === "ready") worker.ready = true
-        else if (what === "event" && (event === "lease-lost" || / the lease on flow .* was lost/.test(line))) {
-          leasesLost.add(`${worker.pid} ${flowId}`)
-        } else if (what === "event" || what === "log") warnings.push(`${name} (pid ${worker.pid}): ${line}`)
-      }
-    })
-    proc.stderr!.on("data", (data: Buffer) => {
-      worker.stderr += data.toString()
-      fs.appendFileSync(output, data)
-    })
-    void worker.exited.then(({ code, signal }) => {
-      if (live.get(name) === worker) live.delete(name)
-      if (!worker.killed && !worker.stopping) {
-        unexpected.push(`${name} (pid ${worker.pid}) exited with ${code ?? signal}: ${worker.stderr}`)
-      }
-    })
-    all.push(worker)
-    live.set(name, worker)
-    return worker
-  }
-
-  const kill = (worker: WorkerProcess) => {
-    worker.killed = true
-    killedPids.add(String(worker.pid))
-    worker.proc.kill("SIGKILL")
-  }
-
-  const stopAll = async () => {
-    const workers = Array.from(live.values())
-    for (const worker of workers) {
-      worker.stopping = true
-      worker.proc.kill("SIGTERM")
-    }
-    await Promise.all(workers.map((worker) =>
-      Promise.race([worker.exited, sleep(10_000).then(() => worker.proc.kill("SIGKILL"))])
-    ))
-  }
-
-  return { all, live, killedPids, unexpected, leasesLost, warnings, start, kill, stopAll }
-}
-
 const countCompleted = async (runtime: Runtime) => {
   const rows = await query<{ type: string; n: string }>(
     runtime,
@@ -184,7 +99,7 @@ describe("many worker processes on one PostgreSQL database, SIGKILLed at random"
     fs.writeFileSync(effectsLog, "")
     const runtime: Runtime = ManagedRuntime.make(Pg.layer({ url, schema: SCHEMA }))
     await prepareAudit(runtime)
-    const fleet = makeFleet(dir, url, effectsLog)
+    const fleet = makeFleet(dir, child, [url, SCHEMA, effectsLog])
     let stopped = false
     try {
       for (let i = 1; i <= WORKERS; i++) fleet.start(`w${i}`)

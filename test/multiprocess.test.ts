@@ -11,7 +11,6 @@
  * the process that ran it before was killed, or (at-least-once, by design) stalled past its
  * 2-second lease and said so. The figures are printed for the record.
  */
-import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -22,11 +21,10 @@ import { Clock, Effect, Exit, ManagedRuntime, Option } from "effect"
 import { Client, ExecutionLog, Scheduler } from "ergon"
 import * as Sqlite from "ergon/sqlite"
 import { checkRuns, type Explained, readEffects } from "./fixtures/effects-check.js"
+import { makeFleet } from "./fixtures/fleet.js"
 import { Approval, bonusFor, expectedResult, OrderFlow, type OrderInput } from "./fixtures/worker-child.js"
 
 const child = fileURLToPath(new URL("./fixtures/worker-child.ts", import.meta.url))
-// `node --import tsx`, not the `tsx` binary: that one forks the real process, and SIGKILL would only kill the wrapper.
-const nodeArgs = ["--import", "tsx"]
 
 const FLOWS = 200
 const WORKERS = 3
@@ -60,96 +58,6 @@ const prepareStore = async (filename: string) => {
       BEGIN INSERT INTO ckpt_audit VALUES (NEW.flow_id, NEW.key, 'update'); END;
   `)
   db.close()
-}
-
-interface WorkerProcess {
-  readonly name: string
-  readonly proc: ChildProcess
-  readonly pid: number
-  ready: boolean
-  killed: boolean
-  stopping: boolean
-  stderr: string
-  readonly exited: Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>
-}
-
-/** Starts, kills and stops the worker processes, and remembers every pid that was SIGKILLed. */
-const makeFleet = (dir: string, filename: string, effectsLog: string) => {
-  const all: Array<WorkerProcess> = []
-  const live = new Map<string, WorkerProcess>()
-  const killedPids = new Set<string>()
-  const unexpected: Array<string> = []
-  /**
-   * `<pid> <flow id>` of every lease a live worker reported lost: its heartbeat found the lease
-   * gone, or a fenced write was refused. The process stalled for longer than the lease (a blocked
-   * event loop), and another worker took the flow over.
-   */
-  const leasesLost = new Set<string>()
-  const warnings: Array<string> = []
-
-  const start = (name: string): WorkerProcess => {
-    const proc = spawn(process.execPath, [...nodeArgs, child, filename, effectsLog, name], {
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    const worker: WorkerProcess = {
-      name,
-      proc,
-      pid: proc.pid!,
-      ready: false,
-      killed: false,
-      stopping: false,
-      stderr: "",
-      exited: new Promise((resolve) => proc.on("exit", (code, signal) => resolve({ code, signal })))
-    }
-    // Each process's output is kept in the test folder, for a post-mortem.
-    const output = path.join(dir, `${name}-${proc.pid}.log`)
-    let pending = ""
-    proc.stdout!.on("data", (data: Buffer) => {
-      fs.appendFileSync(output, data)
-      const lines = (pending + data.toString()).split("\n")
-      pending = lines.pop()!
-      for (const line of lines) {
-        const [what, event, flowId] = line.split(" ")
-        if (what === "ready") worker.ready = true
-        else if (what === "event" && (event === "lease-lost" || / the lease on flow .* was lost/.test(line))) {
-          leasesLost.add(`${worker.pid} ${flowId}`)
-        } else if (what === "event" || what === "log") warnings.push(`${name} (pid ${worker.pid}): ${line}`)
-      }
-    })
-    proc.stderr!.on("data", (data: Buffer) => {
-      worker.stderr += data.toString()
-      fs.appendFileSync(output, data)
-    })
-    void worker.exited.then(({ code, signal }) => {
-      if (live.get(name) === worker) live.delete(name)
-      if (!worker.killed && !worker.stopping) {
-        unexpected.push(`${name} (pid ${worker.pid}) exited with ${code ?? signal}: ${worker.stderr}`)
-      }
-    })
-    all.push(worker)
-    live.set(name, worker)
-    return worker
-  }
-
-  const kill = (worker: WorkerProcess) => {
-    worker.killed = true
-    killedPids.add(String(worker.pid))
-    worker.proc.kill("SIGKILL")
-  }
-
-  /** SIGTERM: the worker is interrupted and releases its flows; SIGKILL if it does not exit in time. */
-  const stopAll = async () => {
-    const workers = Array.from(live.values())
-    for (const worker of workers) {
-      worker.stopping = true
-      worker.proc.kill("SIGTERM")
-    }
-    await Promise.all(workers.map((worker) =>
-      Promise.race([worker.exited, sleep(10_000).then(() => worker.proc.kill("SIGKILL"))])
-    ))
-  }
-
-  return { all, live, killedPids, unexpected, leasesLost, warnings, start, kill, stopAll }
 }
 
 interface Audit {
@@ -213,7 +121,7 @@ describe("many worker processes on one SQLite file, SIGKILLed at random", () => 
     const effectsLog = path.join(dir, "effects.log")
     await prepareStore(filename)
     const runtime = ManagedRuntime.make(Sqlite.layer({ filename }))
-    const fleet = makeFleet(dir, filename, effectsLog)
+    const fleet = makeFleet(dir, child, [filename, effectsLog])
     let stopped = false
     try {
       // -- workers up, then schedule -------------------------------------------------------------
