@@ -16,7 +16,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
-/** The line a peer program prints (bench/peers/common.ts declares the same shape). */
+/** The line a peer program prints (bench/peers/common.ts builds it). */
 export interface PeerResult {
   readonly peer: "effect-workflow-memory" | "effect-workflow-sqlite" | "dbos"
   readonly scenario: 1 | 2

@@ -14,6 +14,7 @@ import * as ExecutionLog from "../src/ExecutionLog.js"
 import * as ExecutionLogSql from "../src/sql/ExecutionLogSql.js"
 import * as Sqlite from "../src/sqlite.js"
 import { suite } from "./conformance/backend.js"
+import { makeRecords, T0 } from "./fixtures/records.js"
 
 const directory = fs.mkdtempSync(path.join(os.tmpdir(), "ergon-conformance-"))
 afterAll(() => fs.rmSync(directory, { recursive: true, force: true }))
@@ -37,7 +38,6 @@ suite(
 )
 
 describe("ExecutionLog on SQLite: several connections on one file", () => {
-  const T0 = 1_700_000_000_000
 
   it.scoped("claimers on two connections (two stores, as two processes would open) claim each flow once", () =>
     Effect.gen(function*() {
@@ -47,28 +47,14 @@ describe("ExecutionLog on SQLite: several connections on one file", () => {
       const second = yield* open
       const type = "claim-race"
       for (let i = 0; i < 100; i++) {
-        const inserted = yield* first.insertFlow({
-          id: `flow-${i.toString().padStart(3, "0")}`,
-          type,
-          version: null,
-          input: { i },
-          inputHash: "h",
-          status: "pending",
-          result: undefined,
-          error: undefined,
-          parentId: null,
-          parentKey: null,
-          priority: i % 4,
-          runAfter: T0 - i,
-          suspendReason: undefined,
-          leaseOwner: null,
-          leaseEpoch: 0,
-          leaseExpiresAt: null,
-          attempts: 0,
-          createdAt: T0,
-          updatedAt: T0,
-          completedAt: null
-        })
+        const inserted = yield* first.insertFlow(
+          makeRecords(type).flowRecord(`flow-${i.toString().padStart(3, "0")}`, {
+            input: { i },
+            status: "pending",
+            priority: i % 4,
+            runAfter: T0 - i
+          })
+        )
         assert.isTrue(inserted)
       }
       // Two claimers per connection; each yields between claims, so the connections interleave.
@@ -114,7 +100,6 @@ describe("ExecutionLog on SQLite: several connections on one file", () => {
 })
 
 describe("ExecutionLog on SQLite: several processes on one file", () => {
-  const T0 = 1_700_000_000_000
   const type = "claim-race"
   const root = fileURLToPath(new URL("..", import.meta.url))
   const src = (file: string) => new URL(`../src/${file}`, import.meta.url).href
@@ -183,28 +168,9 @@ describe("ExecutionLog on SQLite: several processes on one file", () => {
         const log = Context.get(context, ExecutionLog.ExecutionLog)
         const sql = Context.get(context, SqlClient.SqlClient)
         yield* sql.withTransaction(Effect.forEach(Array.from({ length: count }, (_, i) => i), (i) =>
-          log.insertFlow({
-            id: `flow-${i.toString().padStart(4, "0")}`,
-            type,
-            version: null,
-            input: { i },
-            inputHash: "h",
-            status: "pending",
-            result: undefined,
-            error: undefined,
-            parentId: null,
-            parentKey: null,
-            priority: 0,
-            runAfter: T0 - i,
-            suspendReason: undefined,
-            leaseOwner: null,
-            leaseEpoch: 0,
-            leaseExpiresAt: null,
-            attempts: 0,
-            createdAt: T0,
-            updatedAt: T0,
-            completedAt: null
-          })))
+          log.insertFlow(
+            makeRecords(type).flowRecord(`flow-${i.toString().padStart(4, "0")}`, { input: { i }, status: "pending", runAfter: T0 - i })
+          )))
       }))
     )
     const children = [startChild(filename, "process-a"), startChild(filename, "process-b")]

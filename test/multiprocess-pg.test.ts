@@ -31,7 +31,7 @@ import {
   type ParentInput
 } from "./fixtures/worker-child-pg.js"
 import { checkRuns, type Explained, readEffects } from "./fixtures/effects-check.js"
-import { makeFleet } from "./fixtures/fleet.js"
+import { killRounds, makeFleet, sendSignals, type Signalled } from "./fixtures/fleet.js"
 import * as Server from "./pg/server.js"
 
 afterAll(() => Server.stop())
@@ -51,14 +51,9 @@ const KILLS_UNTIL_MILLIS = 19_000
 const COMPLETION_BOUND_MILLIS = 160_000
 const NO_PROGRESS_BOUND_MILLIS = 80_000
 
-interface Planned extends ParentInput {
-  readonly id: string
-  readonly runAt: number
-  readonly signal: "none" | "early" | "waiting" | "random"
-}
+interface Planned extends ParentInput, Signalled {}
 
 const sleep = (millis: number) => new Promise<void>((resolve) => setTimeout(resolve, millis))
-const randomInt = (from: number, to: number) => from + Math.floor(Math.random() * (to - from + 1))
 
 type Runtime = ManagedRuntime.ManagedRuntime<ExecutionLog.ExecutionLog | SqlClient.SqlClient, unknown>
 
@@ -126,56 +121,23 @@ describe("many worker processes on one PostgreSQL database, SIGKILLed at random"
       )
 
       // -- signals ----------------------------------------------------------------------------
-      const signalErrors: Array<string> = []
-      const send = async (input: Planned) => {
-        const exit = await runtime.runPromiseExit(
-          Client.signal(input.id, "approve", { bonus: bonusFor(input.n) }, Approval)
-        )
-        if (Exit.isFailure(exit)) signalErrors.push(`${input.id}: ${String(exit.cause)}`)
-      }
-      for (const input of inputs.filter((input) => input.signal === "early")) await send(input)
-      const timed = inputs
-        .filter((input) => input.signal === "random")
-        .map((input) => ({ input, at: input.runAt + randomInt(0, 3000) }))
-        .sort((a, b) => a.at - b.at)
-      const waiting = new Map(inputs.filter((input) => input.signal === "waiting").map((input) => [input.id, input]))
-      const sendSignals = (async () => {
-        while (!stopped && (timed.length > 0 || waiting.size > 0)) {
-          while (timed.length > 0 && timed[0]!.at <= Date.now()) await send(timed.shift()!.input)
-          if (waiting.size > 0) {
-            const suspended = await runtime.runPromise(
-              Client.list({ type: ParentFlow.name, status: "suspended", limit: 1000 })
-            )
-            for (const row of suspended) {
-              const input = waiting.get(row.id)
-              if (input !== undefined && (row.suspendReason as { _tag?: string } | undefined)?._tag === "Signal") {
-                waiting.delete(row.id)
-                await send(input)
-              }
-            }
-          }
-          await sleep(100)
-        }
-      })()
+      const signalling = await sendSignals(
+        inputs,
+        async (input) => {
+          const exit = await runtime.runPromiseExit(Client.signal(input.id, "approve", { bonus: bonusFor(input.n) }, Approval))
+          return Exit.isFailure(exit) ? String(exit.cause) : undefined
+        },
+        async () => {
+          const suspended = await runtime.runPromise(Client.list({ type: ParentFlow.name, status: "suspended", limit: 1000 }))
+          return suspended
+            .filter((row) => (row.suspendReason as { _tag?: string } | undefined)?._tag === "Signal")
+            .map((row) => row.id)
+        },
+        () => stopped
+      )
 
       // -- kills -----------------------------------------------------------------------------------
-      let kills = 0
-      let rounds = 0
-      const roundTimes: Array<string> = []
-      await sleep(KILLS_FROM_MILLIS)
-      while (Date.now() - t0 < KILLS_UNTIL_MILLIS) {
-        const up = Array.from(fleet.live.values()).filter((worker) => worker.ready)
-        const victims = up.sort(() => Math.random() - 0.5).slice(0, randomInt(1, 2))
-        if (victims.length > 0) {
-          roundTimes.push(`${((Date.now() - t0) / 1000).toFixed(1)}s:${victims.length}/${up.length}`)
-          for (const victim of victims) fleet.kill(victim)
-          kills += victims.length
-          rounds++
-          await sleep(randomInt(100, 600))
-          for (const victim of victims) fleet.start(victim.name)
-        }
-        await sleep(randomInt(1200, 2200))
-      }
+      const { kills, roundTimes, rounds } = await killRounds(fleet, t0, KILLS_FROM_MILLIS, KILLS_UNTIL_MILLIS)
 
       // -- wait for every flow to complete ------------------------------------------------------
       const deadline = t0 + COMPLETION_BOUND_MILLIS
@@ -190,11 +152,11 @@ describe("many worker processes on one PostgreSQL database, SIGKILLed at random"
       }
       const duration = Date.now() - t0
       stopped = true
-      await sendSignals
+      await signalling.done
       await fleet.stopAll()
 
       assert.deepStrictEqual(fleet.unexpected, [], "a worker process died on its own")
-      assert.deepStrictEqual(signalErrors, [], "a signal could not be sent")
+      assert.deepStrictEqual(signalling.errors, [], "a signal could not be sent")
       if (completed.parents !== FLOWS || completed.children !== childCount) {
         const stuck = await query<{ id: string; status: string; suspend_reason: string | null; error: string | null }>(
           runtime,

@@ -21,7 +21,7 @@ import { Clock, Effect, Exit, ManagedRuntime, Option } from "effect"
 import { Client, ExecutionLog, Scheduler } from "ergon"
 import * as Sqlite from "ergon/sqlite"
 import { checkRuns, type Explained, readEffects } from "./fixtures/effects-check.js"
-import { makeFleet } from "./fixtures/fleet.js"
+import { killRounds, makeFleet, sendSignals, type Signalled } from "./fixtures/fleet.js"
 import { Approval, bonusFor, expectedResult, OrderFlow, type OrderInput } from "./fixtures/worker-child.js"
 
 const child = fileURLToPath(new URL("./fixtures/worker-child.ts", import.meta.url))
@@ -37,14 +37,9 @@ const KILLS_UNTIL_MILLIS = 17_000
 const COMPLETION_BOUND_MILLIS = 120_000
 const NO_PROGRESS_BOUND_MILLIS = 30_000
 
-interface Planned extends OrderInput {
-  readonly id: string
-  readonly runAt: number
-  readonly signal: "none" | "early" | "waiting" | "random"
-}
+interface Planned extends OrderInput, Signalled {}
 
 const sleep = (millis: number) => new Promise<void>((resolve) => setTimeout(resolve, millis))
-const randomInt = (from: number, to: number) => from + Math.floor(Math.random() * (to - from + 1))
 
 /** Creates the store (migrations) and triggers that log every write of a completed journal entry. */
 const prepareStore = async (filename: string) => {
@@ -149,63 +144,30 @@ describe("many worker processes on one SQLite file, SIGKILLed at random", () => 
       // -- signals ----------------------------------------------------------------------------
       // "early": sent before the flow is even due (buffered); "waiting": sent once the flow is
       // seen suspended on it (wakes it); "random": at a random moment around the flow's run.
-      const signalErrors: Array<string> = []
-      const send = async (input: Planned) => {
-        const exit = await runtime.runPromiseExit(
-          Client.signal(input.id, "approve", { bonus: bonusFor(input.n) }, Approval)
-        )
-        if (Exit.isFailure(exit)) signalErrors.push(`${input.id}: ${String(exit.cause)}`)
-      }
-      for (const input of inputs.filter((input) => input.signal === "early")) await send(input)
-      const timed = inputs
-        .filter((input) => input.signal === "random")
-        .map((input) => ({ input, at: input.runAt + randomInt(0, 3000) }))
-        .sort((a, b) => a.at - b.at)
-      const waiting = new Map(inputs.filter((input) => input.signal === "waiting").map((input) => [input.id, input]))
-      const sendSignals = (async () => {
-        while (!stopped && (timed.length > 0 || waiting.size > 0)) {
-          while (timed.length > 0 && timed[0]!.at <= Date.now()) await send(timed.shift()!.input)
-          if (waiting.size > 0) {
-            const suspended = await runtime.runPromise(
-              Client.list({ type: OrderFlow.name, status: "suspended", limit: 1000 })
-            )
-            for (const row of suspended) {
-              const input = waiting.get(row.id)
-              if (input !== undefined && (row.suspendReason as { _tag?: string } | undefined)?._tag === "Signal") {
-                waiting.delete(row.id)
-                await send(input)
-              }
-            }
-          }
-          await sleep(100)
-        }
-      })()
+      const signalling = await sendSignals(
+        inputs,
+        async (input) => {
+          const exit = await runtime.runPromiseExit(Client.signal(input.id, "approve", { bonus: bonusFor(input.n) }, Approval))
+          return Exit.isFailure(exit) ? String(exit.cause) : undefined
+        },
+        async () => {
+          const suspended = await runtime.runPromise(Client.list({ type: OrderFlow.name, status: "suspended", limit: 1000 }))
+          return suspended
+            .filter((row) => (row.suspendReason as { _tag?: string } | undefined)?._tag === "Signal")
+            .map((row) => row.id)
+        },
+        () => stopped
+      )
 
       // -- kills -----------------------------------------------------------------------------------
       // Kill rounds: one or two of the workers that are up, each restarted shortly after.
-      let kills = 0
-      let rounds = 0
-      const roundTimes: Array<string> = []
       let maxLag = 0
       let lastTick = Date.now()
       const lagTimer = setInterval(() => {
         maxLag = Math.max(maxLag, Date.now() - lastTick - 100)
         lastTick = Date.now()
       }, 100)
-      await sleep(KILLS_FROM_MILLIS)
-      while (Date.now() - t0 < KILLS_UNTIL_MILLIS) {
-        const up = Array.from(fleet.live.values()).filter((worker) => worker.ready)
-        const victims = up.sort(() => Math.random() - 0.5).slice(0, randomInt(1, 2))
-        if (victims.length > 0) {
-          roundTimes.push(`${((Date.now() - t0) / 1000).toFixed(1)}s:${victims.length}/${up.length}`)
-          for (const victim of victims) fleet.kill(victim)
-          kills += victims.length
-          rounds++
-          await sleep(randomInt(100, 600))
-          for (const victim of victims) fleet.start(victim.name)
-        }
-        await sleep(randomInt(1200, 2200))
-      }
+      const { kills, roundTimes, rounds } = await killRounds(fleet, t0, KILLS_FROM_MILLIS, KILLS_UNTIL_MILLIS)
 
       // -- wait for every flow to complete ------------------------------------------------------
       // A flow found twice in a row, 2 s apart, suspended on its signal while that signal waits in
@@ -239,11 +201,11 @@ describe("many worker processes on one SQLite file, SIGKILLed at random", () => 
       const duration = Date.now() - t0
       clearInterval(lagTimer)
       stopped = true
-      await sendSignals
+      await signalling.done
       await fleet.stopAll()
 
       assert.deepStrictEqual(fleet.unexpected, [], "a worker process died on its own")
-      assert.deepStrictEqual(signalErrors, [], "a signal could not be sent")
+      assert.deepStrictEqual(signalling.errors, [], "a signal could not be sent")
       if (completed !== FLOWS) {
         assert.fail(`${completed}/${FLOWS} flows completed; stuck: ${await stuckReport(runtime, filename)}`)
       }

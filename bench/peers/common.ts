@@ -4,22 +4,10 @@
  * including the peers' own logging through `console.log`, goes to stderr.
  */
 
-/** The line a peer program prints on stdout; bench/peers.ts declares the same shape. */
-export interface PeerResult {
-  readonly peer: "effect-workflow-memory" | "effect-workflow-sqlite" | "dbos"
-  readonly scenario: 1 | 2
-  readonly n: number
-  readonly elapsedMs: number
-  readonly stepsPerSecond: number
-  readonly flowsPerSecond: number
-  readonly flowP50Ms?: number | undefined
-  readonly flowP99Ms?: number | undefined
-  readonly stepP50Ms?: number | undefined
-  readonly stepP99Ms?: number | undefined
-  /** Scenario 1: from the call that starts a flow to its first step's run, p50. */
-  readonly flowStartP50Ms?: number | undefined
-  readonly notes: ReadonlyArray<string>
-}
+/** The line a peer program prints on stdout (declared once, in bench/peers.ts, which reads it). */
+import type { PeerResult } from "../peers.js"
+
+export type { PeerResult }
 
 // The peers log through console.log (DBOS's console logger, Effect's default logger): keep
 // stdout for the result line.

@@ -9,51 +9,21 @@ import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { ExecutionLog } from "../../src/ExecutionLog.js"
 import type { ClaimOptions, Fence, FlowStatus } from "../../src/ExecutionLog.js"
+import { makeRecords, T0 } from "../fixtures/records.js"
 
 const fresh = (prefix: string): string => `${prefix}-${crypto.randomUUID()}`
 
-const T0 = 1_700_000_000_000
+const records = makeRecords("conformance")
 
-const flowRecord = (overrides: Partial<ExecutionLog.FlowRecord> = {}): ExecutionLog.FlowRecord => ({
-  id: fresh("flow"),
-  type: "conformance",
-  version: "1.0.0",
-  input: { n: 1 },
-  inputHash: "hash-input",
-  status: "pending",
-  result: undefined,
-  error: undefined,
-  parentId: null,
-  parentKey: null,
-  priority: 0,
-  runAfter: null,
-  suspendReason: undefined,
-  leaseOwner: null,
-  leaseEpoch: 0,
-  leaseExpiresAt: null,
-  attempts: 0,
-  createdAt: T0,
-  updatedAt: T0,
-  completedAt: null,
-  ...overrides
-})
+const flowRecord = (overrides: Partial<ExecutionLog.FlowRecord> = {}): ExecutionLog.FlowRecord =>
+  records.flowRecord(fresh("flow"), { version: "1.0.0", input: { n: 1 }, inputHash: "hash-input", status: "pending", ...overrides })
 
 const stepRecord = (
   flowId: string,
   key: string,
   overrides: Partial<ExecutionLog.StepRecord> = {}
-): ExecutionLog.StepRecord => ({
-  flowId,
-  key,
-  inputHash: `hash-${key}`,
-  status: "completed",
-  exit: { _tag: "Success", value: key },
-  attempts: 1,
-  nextAttemptAt: null,
-  startedAt: T0,
-  completedAt: T0 + 1,
-  ...overrides
-})
+): ExecutionLog.StepRecord =>
+  records.stepRecord(flowId, key, { inputHash: `hash-${key}`, exit: { _tag: "Success", value: key }, completedAt: T0 + 1, ...overrides })
 
 const byKey = (steps: ReadonlyArray<ExecutionLog.StepRecord>): ReadonlyArray<ExecutionLog.StepRecord> =>
   [...steps].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))

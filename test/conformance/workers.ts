@@ -67,6 +67,19 @@ const flows = (tag: string) => {
   return { Doubler, Sleeper, Approver, Impatient, Child, Parent }
 }
 
+/** A step that signals `started`, then blocks until interrupted, and then signals `interrupted`. */
+const blockingStep = Effect.gen(function*() {
+  const started = yield* Deferred.make<void>()
+  const interrupted = yield* Deferred.make<void>()
+  const block = Step.make("block", {
+    run: () =>
+      Effect.zipRight(Deferred.succeed(started, undefined), Effect.never).pipe(
+        Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined))
+      )
+  })
+  return { block, started, interrupted }
+})
+
 /** Runs `worker` in the background for the duration of `body`. */
 const withWorker = <A, E, R>(worker: Effect.Effect<never, unknown, any>, body: Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {
@@ -228,14 +241,7 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
       it.effect("cancel interrupts a running step, marks the flow cancelled and cascades to children", () =>
         Effect.gen(function*() {
           const tag = freshId("t")
-          const started = yield* Deferred.make<void>()
-          const interrupted = yield* Deferred.make<void>()
-          const block = Step.make("block", {
-            run: () =>
-              Effect.zipRight(Deferred.succeed(started, undefined), Effect.never).pipe(
-                Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined))
-              )
-          })
+          const { block, interrupted, started } = yield* blockingStep
           const Kid = Flow.make(`kid-${tag}`, { input: Schema.Void, run: () => block() })
           const Mom = Flow.make(`mom-${tag}`, { input: Schema.Void, run: () => Flow.invoke(Kid, undefined) })
           const worker = Worker.make("w").unversioned().register(Mom, Kid).withPollInterval("10 minutes")
@@ -261,14 +267,7 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
       it.effect("cancelling a flow run by Executor.execute interrupts it, and nothing is written over the cancellation", () =>
         Effect.gen(function*() {
           const tag = freshId("t")
-          const started = yield* Deferred.make<void>()
-          const interrupted = yield* Deferred.make<void>()
-          const block = Step.make("block", {
-            run: () =>
-              Effect.zipRight(Deferred.succeed(started, undefined), Effect.never).pipe(
-                Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined))
-              )
-          })
+          const { block, interrupted, started } = yield* blockingStep
           const F = Flow.make(`direct-${tag}`, { input: Schema.Void, run: () => block() })
           const id = freshId("direct")
           const fiber = yield* Effect.fork(Executor.execute(F, undefined, { id }))
