@@ -408,9 +408,10 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
     // PostgreSQL: a statement is never cancelled by interrupting its fiber (a heartbeat dropping a
     // lost flow, a race settled): @effect/sql-pg cancels with pg_cancel_backend, which is racy on a
     // pooled connection and may cancel the next statement run there, another flow's. An
-    // interrupted caller goes on at once; its statement finishes in the background.
+    // interrupted caller lets its statement finish first. (Not `Effect.disconnect`, which would
+    // let the caller go on at once: a fiber per statement cost ~15% of PostgreSQL's throughput.)
     const shield = dialect.name === "pg"
-      ? <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.disconnect(Effect.uninterruptible(effect))
+      ? <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.uninterruptible(effect)
       : <A, E, R>(effect: Effect.Effect<A, E, R>) => effect
     const guarded = (operation: string) => {
       const onError = guard(operation)
