@@ -111,7 +111,63 @@ export interface StepRow {
   readonly nextAttemptAt: number | null
   readonly startedAt: number | null
   readonly completedAt: number | null
+  /**
+   * What the entry records: `step`, `timer`, `signal`, `child`, `value` (`Flow.now`, …) or `dag`
+   * (a DAG node). Absent on entries written before the store recorded it.
+   */
+  readonly kind?: EntryKind | undefined
+  /** The key scope the entry was called in (`""` at the top of the flow). */
+  readonly scope?: string | undefined
+  /** Its place among the operations called in its scope, from 1, in program order. */
+  readonly position?: number | undefined
+  /**
+   * The order in which the flow's entries were completed, from 1: a replay returns recorded
+   * results in this order, so concurrent branches (races) see what they saw the first time.
+   */
+  readonly seq?: number | undefined
+  /**
+   * JSON of the step's encoded input, kept when it is small, so that a replay called with another
+   * input can say which fields differ.
+   */
+  readonly input?: string | undefined
 }
+
+/**
+ * What a journal entry records.
+ *
+ * @since 0.2.0
+ * @category Models
+ */
+export type EntryKind = "step" | "timer" | "signal" | "child" | "value" | "dag"
+
+/**
+ * A flow's suspension, as `suspendFlow` writes it: the flow waits for any of these signals or
+ * children, or for `runAfter` (its earliest timer, retry or signal timeout).
+ *
+ * @since 0.2.0
+ * @category Models
+ */
+export interface Suspension {
+  /** The earliest time the flow must run again at, or `null` when only a signal or child can wake it. */
+  readonly runAfter: number | null
+  /** JSON of the reason (what the flow waits for). */
+  readonly suspendReason: string
+  /** Names of the signals the flow waits for: an unconsumed one among them means it is not suspended. */
+  readonly signals: ReadonlyArray<string>
+  /** Ids of the children the flow waits for: one that has ended means it is not suspended. */
+  readonly children: ReadonlyArray<string>
+  readonly now: number
+}
+
+/**
+ * The result of `suspendFlow`: `suspended`; `satisfied` (one of the waits can already be met, so
+ * the flow was left running); or `refused` (the flow is not running under this fence: its lease
+ * was lost, or it was cancelled).
+ *
+ * @since 0.2.0
+ * @category Models
+ */
+export type SuspendResult = "suspended" | "satisfied" | "refused"
 
 /**
  * The fields of a flow that change as it runs. Absent fields are left as they are.
@@ -235,6 +291,15 @@ export interface Encoded {
   readonly loadFlow: (id: string) => Effect.Effect<Option.Option<FlowWithSteps>, StoreError>
   readonly putStep: (row: StepRow, fence?: Fence | undefined) => Effect.Effect<boolean, StoreError>
   readonly updateFlow: (id: string, patch: FlowPatch, fence?: Fence | undefined) => Effect.Effect<boolean, StoreError>
+  /**
+   * Suspends a `running` flow (under `fence` when given) on its waits, in one atomic store
+   * operation, unless one of them is already satisfied: an unconsumed signal of one of
+   * `signals`, or one of `children` completed or cancelled. A signal sender or a child's end that
+   * comes after this operation finds the flow suspended and wakes it; one that came before makes
+   * this operation answer `satisfied`. So no wake-up can fall between the flow's last look and its
+   * suspension, whichever process writes it.
+   */
+  readonly suspendFlow: (id: string, suspension: Suspension, fence?: Fence | undefined) => Effect.Effect<SuspendResult, StoreError>
   readonly listFlows: (filter: FlowFilter) => Effect.Effect<ReadonlyArray<FlowRow>, StoreError>
   /**
    * Claims ready flows for `owner`, best first (priority descending, then run_after ascending),
@@ -312,6 +377,11 @@ export declare namespace ExecutionLog {
     readonly loadFlow: (id: string) => Effect.Effect<Option.Option<FlowRecordWithSteps>, StoreError>
     readonly putStep: (step: StepRecord, fence?: Fence | undefined) => Effect.Effect<boolean, StoreError>
     readonly updateFlow: (id: string, patch: FlowRecordPatch, fence?: Fence | undefined) => Effect.Effect<boolean, StoreError>
+    readonly suspendFlow: (
+      id: string,
+      suspension: Omit<Suspension, "suspendReason"> & { readonly suspendReason: unknown },
+      fence?: Fence | undefined
+    ) => Effect.Effect<SuspendResult, StoreError>
     readonly listFlows: (filter: FlowFilter) => Effect.Effect<ReadonlyArray<FlowRecord>, StoreError>
     readonly claimFlows: (options: ClaimOptions) => Effect.Effect<ReadonlyArray<FlowRecord>, StoreError>
     readonly renewLeases: Encoded["renewLeases"]
@@ -361,8 +431,10 @@ export declare namespace ExecutionLog {
    * @since 0.1.0
    * @category Models
    */
-  export interface StepRecord extends Omit<StepRow, "exit"> {
+  export interface StepRecord extends Omit<StepRow, "exit" | "input"> {
     readonly exit: unknown | undefined
+    /** The step's encoded input, when it was small enough to keep. */
+    readonly input?: unknown | undefined
   }
 
   /**

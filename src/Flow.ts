@@ -23,7 +23,9 @@ import type { Types } from "effect"
 import { FlowInstance, scoped } from "./internal/instance.js"
 import type { SignalTimeout } from "./FlowError.js"
 import * as journal from "./internal/journal.js"
-import * as waits from "./internal/waits.js"
+import * as children from "./internal/child.js"
+import * as signal from "./internal/signal.js"
+import * as timer from "./internal/timer.js"
 
 export {
   /**
@@ -286,7 +288,7 @@ export const uuid: Effect.Effect<string, never, FlowInstance> = journal.recordVa
  */
 export const sleep = (duration: Duration.DurationInput): Effect.Effect<void, never, FlowInstance> => {
   const millis = DurationModule.toMillis(duration)
-  return journal.sleepUntil("$sleep", (now) => now + millis)
+  return timer.sleepUntil("$sleep", (now) => now + millis)
 }
 
 /**
@@ -297,7 +299,7 @@ export const sleep = (duration: Duration.DurationInput): Effect.Effect<void, nev
  */
 export const sleepUntil = (time: Date | number): Effect.Effect<void, never, FlowInstance> => {
   const at = typeof time === "number" ? time : time.getTime()
-  return journal.sleepUntil("$sleep", () => at)
+  return timer.sleepUntil("$sleep", () => at)
 }
 
 /**
@@ -329,7 +331,7 @@ export const awaitSignal: {
     schema: Schema.Schema<A, I, never>,
     options: { readonly timeout: Duration.DurationInput }
   ): Effect.Effect<A, SignalTimeout, FlowInstance>
-} = waits.awaitSignalTyped
+} = signal.awaitSignalTyped
 
 /**
  * Runs a child flow and waits for its result (its success, or its typed failure).
@@ -348,4 +350,4 @@ export const invoke = <F extends Any>(
   input: Flow.Input<F>,
   options?: { readonly key?: string | undefined }
 ): Effect.Effect<Flow.Success<F>, Flow.Error<F>, FlowInstance | Flow.Context<F>> =>
-  waits.invoke(child, input, options)
+  children.invoke(child, input, options)

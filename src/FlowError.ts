@@ -11,10 +11,14 @@ import * as Data from "effect/Data"
 import * as Schema from "effect/Schema"
 
 /**
- * A step was called on replay with an input different from the one recorded at the same key.
+ * A replay does not match the journal: at a place where the journal recorded one operation the
+ * code now calls another (another step, another kind of operation), or a step is called with
+ * another input than the one recorded at its key.
  *
- * The flow's code (or its input) changed in a way that makes the recorded log no longer match
- * the program. Ergon refuses to hand back a cached value computed from another input.
+ * The flow's code (or its input) changed under executions in flight in a way that makes the
+ * recorded journal no longer match the program. Ergon refuses to hand back recorded results to
+ * code that did not record them. The message says what was recorded, what is called now, at
+ * which key, and what to do.
  *
  * @since 0.1.0
  * @category Errors
@@ -22,12 +26,26 @@ import * as Schema from "effect/Schema"
 export class NonDeterminismError extends Schema.TaggedError<NonDeterminismError>()("NonDeterminismError", {
   flowType: Schema.String,
   flowId: Schema.String,
+  /** The journal key of the operation called now. */
   key: Schema.String,
-  recordedHash: Schema.String,
-  currentHash: Schema.String
+  /**
+   * What differs: `order` (another operation than the one recorded at this place), `kind` (the
+   * same key recorded as another kind of operation), `input` (a step called with another input).
+   */
+  reason: Schema.Literal("order", "kind", "input"),
+  /** What the journal recorded there. */
+  recorded: Schema.String,
+  /** What the code calls now. */
+  current: Schema.String,
+  /** For `input`: the hash of the recorded input. */
+  recordedHash: Schema.optional(Schema.String),
+  /** For `input`: the hash of the input now. */
+  currentHash: Schema.optional(Schema.String),
+  /** Which fields differ, and what to do. */
+  detail: Schema.String
 }) {
   override get message(): string {
-    return `flow '${this.flowType}' (${this.flowId}): step '${this.key}' was recorded with input hash ${this.recordedHash} but is now called with input hash ${this.currentHash}`
+    return `flow '${this.flowType}' (${this.flowId}): replay does not match the journal at '${this.key}': recorded ${this.recorded}, now ${this.current}. ${this.detail}`
   }
 }
 

@@ -10,8 +10,8 @@ import * as Schema from "effect/Schema"
 import type * as Dag from "../Dag.js"
 import { ExecutionLog } from "../ExecutionLog.js"
 import { FlowDefinitionError, type StoreError } from "../FlowError.js"
-import { FlowInstance, nextKey, scoped } from "./instance.js"
-import { writeEntry } from "./journal.js"
+import { FlowInstance, scoped } from "./instance.js"
+import * as journal from "./journal.js"
 
 /** @internal */
 export const TypeId: Dag.TypeId = Symbol.for("ergon/Dag") as Dag.TypeId
@@ -113,19 +113,16 @@ const runNode = (
   scoped(
     `${self.name}/${node.name}`,
     Effect.gen(function*() {
-      const key = yield* nextKey(instance, NODE_ENTRY)
+      const place = yield* journal.begin(instance, NODE_ENTRY, "dag")
       const startedAt = yield* Clock.currentTimeMillis
       const exit = yield* Effect.exit(node.run(input))
       const finishedAt = yield* Clock.currentTimeMillis
       // Dependents start before the timing entry is written: it is not on their critical path.
       if (Exit.isSuccess(exit)) yield* onSuccess(exit.value)
       const interrupted = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
-      if (!interrupted && instance.journal.get(key)?.status !== "completed") {
-        yield* writeEntry(instance, {
-          flowId: instance.flowId,
-          key,
+      if (!interrupted && instance.journal.get(place.key)?.status !== "completed") {
+        yield* journal.note(instance, place, {
           inputHash: null,
-          status: "completed",
           exit: NodeRecord.make({
             dag: self.name,
             node: node.name,
@@ -134,7 +131,6 @@ const runNode = (
             outcome: Exit.isSuccess(exit) ? "success" : "failure"
           }),
           attempts: 1,
-          nextAttemptAt: null,
           startedAt,
           completedAt: finishedAt
         })

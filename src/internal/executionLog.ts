@@ -45,7 +45,9 @@ const flowFromRow = (row: FlowRow): Effect.Effect<ExecutionLog.FlowRecord, Store
   }).pipe(Effect.map((payloads) => ({ ...row, ...payloads })))
 
 const stepFromRow = (row: StepRow): Effect.Effect<ExecutionLog.StepRecord, StoreError> =>
-  Effect.map(parse("loadFlow", row.exit), (exit) => ({ ...row, exit }))
+  row.input === undefined
+    ? Effect.map(parse("loadFlow", row.exit), (exit) => ({ ...row, exit }))
+    : Effect.zipWith(parse("loadFlow", row.exit), parse("loadFlow", row.input), (exit, input) => ({ ...row, exit, input }))
 
 /** @internal */
 export const makeUnsafe = (backend: Encoded): ExecutionLog.Service => ({
@@ -74,8 +76,16 @@ export const makeUnsafe = (backend: Encoded): ExecutionLog.Service => ({
           Effect.asSome(Effect.all({ flow: flowFromRow(loaded.flow), steps: Effect.forEach(loaded.steps, stepFromRow) }))
       })
     ),
-  putStep: (step, fence) =>
-    Effect.flatMap(stringify("putStep", step.exit), (exit) => backend.putStep({ ...step, exit }, fence)),
+  putStep: (step, fence) => {
+    const { input, ...entry } = step
+    return input === undefined
+      ? Effect.flatMap(stringify("putStep", entry.exit), (exit) => backend.putStep({ ...entry, exit }, fence))
+      : Effect.zipWith(
+        stringify("putStep", entry.exit),
+        stringify("putStep", input),
+        (exit, text): StepRow => (text === null ? { ...entry, exit } : { ...entry, exit, input: text })
+      ).pipe(Effect.flatMap((row) => backend.putStep(row, fence)))
+  },
   updateFlow: (id, patch, fence) => {
     const out: { -readonly [K in keyof FlowPatch]: FlowPatch[K] } = { ...patch } as FlowPatch
     return Effect.gen(function*() {
@@ -85,6 +95,11 @@ export const makeUnsafe = (backend: Encoded): ExecutionLog.Service => ({
       return yield* backend.updateFlow(id, out, fence)
     })
   },
+  suspendFlow: (id, suspension, fence) =>
+    Effect.flatMap(
+      stringify("suspendFlow", suspension.suspendReason),
+      (reason) => backend.suspendFlow(id, { ...suspension, suspendReason: reason ?? "null" }, fence)
+    ),
   listFlows: (filter) => Effect.flatMap(backend.listFlows(filter), (rows) => Effect.forEach(rows, flowFromRow)),
   // A claimed row that cannot be read (edited by hand, say) must not hold up the rest of the
   // batch: it is reported, marked failed under the claim's lease, and skipped.
@@ -258,6 +273,27 @@ export const makeMemoryBackend = (): Encoded => {
           flows.set(parent.id, { ...parent, status: "pending", runAfter: patch.updatedAt, updatedAt: patch.updatedAt })
         }
         return true
+      }),
+    suspendFlow: (id, suspension, fence) =>
+      Effect.sync(() => {
+        const flow = flows.get(id)
+        if (flow === undefined || flow.status !== "running" || !fenceHolds(flow, fence)) return "refused" as const
+        const signalled = suspension.signals.some((name) =>
+          (signals.get(id)?.get(name) ?? []).some((signal) => signal.consumedBy === null)
+        )
+        const childEnded = suspension.children.some((childId) => {
+          const child = flows.get(childId)
+          return child !== undefined && (child.status === "completed" || child.status === "cancelled")
+        })
+        if (signalled || childEnded) return "satisfied" as const
+        flows.set(id, {
+          ...flow,
+          status: "suspended",
+          runAfter: suspension.runAfter,
+          suspendReason: suspension.suspendReason,
+          updatedAt: suspension.now
+        })
+        return "suspended" as const
       }),
     listFlows: (filter) =>
       Effect.sync(() =>

@@ -1,8 +1,19 @@
+/**
+ * The executor: runs one flow to its end or to its next suspension, in four stages.
+ *
+ * - `admit`: find or create the flow's row, refuse a conflicting start, return an ended flow's
+ *   result, mark the run started;
+ * - `start`: build the run's instance around the journal;
+ * - `runProgram`: run the flow's program under a supervisor, which resolves its durable waits in
+ *   the order of time and suspends the flow when every live branch waits;
+ * - `settle`: record how the run ended (completed, suspended, failed by an engine error).
+ */
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -17,9 +28,16 @@ import {
   LeaseLostError,
   StoreError
 } from "../FlowError.js"
+import { hasEnded } from "./child.js"
 import { hashValue } from "./hash.js"
-import { FlowInstance, type SuspendReason } from "./instance.js"
-import { formatParseError } from "./journal.js"
+import {
+  type EngineError,
+  FlowInstance,
+  type SingleReason,
+  SuspendReason,
+  type Wait
+} from "./instance.js"
+import { formatParseError, indexJournal, skipUnclaimed } from "./journal.js"
 import { newFlow } from "./records.js"
 import * as wake from "./wake.js"
 
@@ -37,12 +55,17 @@ export interface ExecuteOptions {
   readonly priority?: number | undefined
   /**
    * The flow was just claimed under `fence` (a worker): the claim already marked it running and
-   * counted the attempt, so the first round does not write that again.
+   * counted the attempt, so the run is not marked started again.
    */
   readonly claimed?: boolean | undefined
+  /** The row the claim returned: the run starts from it instead of reading the flow again. */
+  readonly claimedRow?: ExecutionLog.FlowRecord | undefined
 }
 
 const DEFAULT_SUSPEND_AFTER = Duration.toMillis("1 minute")
+
+/** How often a run that waits for a signal or a child while a step runs looks at the store (real time). */
+const STORE_POLL = Duration.seconds(1)
 
 const flowEvent = (flowId: string, flowType: string, event: string, details?: Record<string, unknown>) =>
   Effect.logDebug("ergon.flow", { event, flowId, flowType, ...details })
@@ -53,28 +76,13 @@ const engineErrorRecord = (error: { readonly _tag: string; readonly message: str
   message: error.message
 })
 
-const CHILD_RECHECK_MILLIS = Duration.toMillis("1 minute")
-
-const runAfterOf = (reason: SuspendReason, now: number): number | null => {
-  switch (reason._tag) {
-    case "Timer":
-      return reason.until
-    case "Retry":
-      return reason.at
-    case "Signal":
-      return reason.timeoutAt ?? null
-    case "Child":
-      // Woken when the child ends (in the child's completion write); looked at again after a
-      // while all the same, in case the parent's own look after suspending was cut short (its
-      // process killed between its suspension and that look, while the child was ending).
-      return now + CHILD_RECHECK_MILLIS
-  }
-}
-
 /** The input of an execution: given by the caller, or the one stored with the flow (workers). */
 export type Input<I> = { readonly _tag: "Given"; readonly value: I } | { readonly _tag: "Stored" }
 
 type AnyFlow<A, E, R, I> = Flow.Flow<string, { input: I; success: A; error: E; context: R; versions: string }>
+
+const leaseLost = (flowId: string, fence: Fence | undefined) =>
+  new LeaseLostError({ flowId, owner: fence?.owner ?? "", epoch: fence?.epoch ?? 0 })
 
 /** Runs a flow to its end or its next suspension; see `Executor.execute`. */
 export const execute = <A, E, R, I>(
@@ -83,10 +91,7 @@ export const execute = <A, E, R, I>(
   options: ExecuteOptions
 ): Effect.Effect<Outcome<A, E>, ExecutionError, R | ExecutionLog> => run(flow, { _tag: "Given", value: input }, options)
 
-/**
- * Runs a flow, and runs it again at once when what it suspended for is already there (a signal
- * sent, or a child that ended, between its last look and its suspension), so no wake-up is lost.
- */
+/** Runs a flow: admit, start, run the program, settle. */
 export const run = <A, E, R, I>(
   flow: AnyFlow<A, E, R, I>,
   input: Input<I>,
@@ -94,34 +99,56 @@ export const run = <A, E, R, I>(
 ): Effect.Effect<Outcome<A, E>, ExecutionError, R | ExecutionLog> =>
   Effect.gen(function*() {
     const log = yield* ExecutionLog
-    for (let round = 0;; round++) {
-      // After the first round the flow was suspended by this run: it is marked running again.
-      const outcome = yield* runOnce(flow, input, round === 0 ? options : { ...options, claimed: false })
-      if (outcome._tag === "Completed" || round >= 100) return outcome
-      const reason = outcome.reason
-      const ready = reason._tag === "Signal"
-        ? yield* log.hasSignal(options.id, reason.name)
-        : reason._tag === "Child"
-        ? yield* Effect.map(log.getFlow(reason.childId), Option.exists((child) => child.status === "completed" || child.status === "cancelled"))
-        : false
-      if (!ready) return outcome
-      yield* flowEvent(options.id, flow.name, "woken", { reason: reason._tag })
-    }
-  })
+    // In-process notifications seen so far: a cancel of this run can only come after this point.
+    const seenAtStart = yield* wake.version(log)
+    const admitted = yield* admit(log, flow, input, options)
+    if (admitted._tag === "Ended") return admitted.outcome
+    const instance = start(log, flow, options, admitted)
+    yield* flowEvent(options.id, flow.name, admitted.resumed ? "resumed" : "started", { journal: admitted.steps.length })
+    const ended: Ended<A, E> = yield* runProgram(instance, flow.run(admitted.input), seenAtStart)
+    return yield* settle(log, flow, instance, admitted, ended, seenAtStart)
+  }).pipe(Effect.withSpan("ergon.execute", {
+    attributes: { "ergon.flow.id": options.id, "ergon.flow.type": flow.name },
+    captureStackTrace: false
+  }))
 
-const runOnce = <A, E, R, I>(
+// ---------------------------------------------------------------------------------------------
+// Admit
+// ---------------------------------------------------------------------------------------------
+
+interface Admitted<I> {
+  readonly _tag: "Admitted"
+  readonly input: I
+  readonly steps: ReadonlyArray<ExecutionLog.StepRecord>
+  readonly resumed: boolean
+  readonly version: string | null
+  readonly parentId: string | null
+}
+
+type Admission<A, E, I> = Admitted<I> | { readonly _tag: "Ended"; readonly outcome: Outcome<A, E> }
+
+const admit = <A, E, R, I>(
+  log: ExecutionLog.Service,
   flow: AnyFlow<A, E, R, I>,
   input: Input<I>,
   options: ExecuteOptions
-): Effect.Effect<Outcome<A, E>, ExecutionError, R | ExecutionLog> =>
+): Effect.Effect<Admission<A, E, I>, ExecutionError> =>
   Effect.gen(function*() {
-    const log = yield* ExecutionLog
     const flowId = options.id
     const flowType = flow.name
     const fence = options.fence
+    const claimedRow = options.claimedRow
+    // A worker's first run of a flow it just claimed: the claim's row is all there is.
+    if (claimedRow !== undefined && fence !== undefined && input._tag === "Stored") {
+      const steps = claimedRow.attempts > 1 ? yield* loadSteps(log, flowId) : []
+      return yield* admitted(log, flow, flowId, claimedRow.input, steps, {
+        resumed: claimedRow.attempts > 1,
+        version: claimedRow.version,
+        parentId: claimedRow.parentId,
+        fence
+      })
+    }
 
-    // In-process notifications seen so far: a cancel of this run can only come after this point.
-    const seenAtStart = yield* wake.version(log)
     let loaded = yield* log.loadFlow(flowId)
     let encodedInput: unknown = undefined
     let inputHash = ""
@@ -135,12 +162,6 @@ const runOnce = <A, E, R, I>(
     } else if (Option.isNone(loaded)) {
       return yield* new StoreError({ operation: "execute", detail: `flow '${flowId}' is not in the store` })
     }
-
-    let storedInput: unknown = encodedInput
-    let steps: ReadonlyArray<ExecutionLog.StepRecord> = []
-    let resumed = false
-    let version: string | null = options.version ?? null
-    let parentId: string | null = options.parent?.id ?? null
 
     if (Option.isNone(loaded)) {
       const now = yield* Clock.currentTimeMillis
@@ -157,108 +178,452 @@ const runOnce = <A, E, R, I>(
         priority: options.priority,
         attempts: 1
       }))
+      if (inserted) {
+        return yield* admitted(log, flow, flowId, encodedInput, [], {
+          resumed: false,
+          version: options.version ?? null,
+          parentId: options.parent?.id ?? null,
+          fence
+        })
+      }
       // Lost a race with another starter of the same id: continue as a resume of its row.
-      if (!inserted) loaded = yield* log.loadFlow(flowId)
+      loaded = yield* log.loadFlow(flowId)
+      if (Option.isNone(loaded)) {
+        return yield* new StoreError({ operation: "execute", detail: `flow '${flowId}' is not in the store` })
+      }
     }
 
-    if (Option.isSome(loaded)) {
-      const { flow: row } = loaded.value
-      if (row.type !== flowType) {
-        return yield* new FlowConflictError({ flowId, reason: "type", existing: row.type, requested: flowType })
+    const { flow: row, steps } = loaded.value
+    if (row.type !== flowType) {
+      return yield* new FlowConflictError({ flowId, reason: "type", existing: row.type, requested: flowType })
+    }
+    if (input._tag === "Given" && row.inputHash !== inputHash) {
+      return yield* new FlowConflictError({ flowId, reason: "input", existing: row.inputHash, requested: inputHash })
+    }
+    if (row.status === "completed") {
+      const decoded = flow.exitCodec.decode(row.result)
+      if (Either.isLeft(decoded)) {
+        return yield* new CheckpointDecodeError({
+          flowType,
+          flowId,
+          key: "$result",
+          schema: flow.exitCodec.description,
+          detail: formatParseError(decoded.left)
+        })
       }
-      if (input._tag === "Given" && row.inputHash !== inputHash) {
-        return yield* new FlowConflictError({ flowId, reason: "input", existing: row.inputHash, requested: inputHash })
-      }
-      if (row.status === "completed") {
-        const decoded = flow.exitCodec.decode(row.result)
-        if (Either.isLeft(decoded)) {
-          return yield* new CheckpointDecodeError({
-            flowType,
-            flowId,
-            key: "$result",
-            schema: flow.exitCodec.description,
-            detail: formatParseError(decoded.left)
-          })
-        }
-        yield* flowEvent(flowId, flowType, "replayed-result")
-        return { _tag: "Completed", exit: decoded.right } as const
-      }
-      if (row.status === "cancelled") {
-        return { _tag: "Completed", exit: Exit.interrupt(FiberId.none) } as const
-      }
-      const claimed = options.claimed === true && fence !== undefined
-      if (!claimed) {
-        const now = yield* Clock.currentTimeMillis
-        const started = yield* log.updateFlow(flowId, {
-          status: "running",
-          error: null,
-          suspendReason: null,
-          runAfter: null,
-          incrementAttempts: true,
-          updatedAt: now
-        }, fence)
-        if (!started) {
-          return yield* new LeaseLostError({ flowId, owner: fence?.owner ?? "", epoch: fence?.epoch ?? 0 })
-        }
-      } else if (row.leaseOwner !== fence.owner || row.leaseEpoch !== fence.epoch) {
-        // Taken over between the claim and the load.
-        return yield* new LeaseLostError({ flowId, owner: fence.owner, epoch: fence.epoch })
-      }
-      storedInput = row.input
-      steps = loaded.value.steps
+      yield* flowEvent(flowId, flowType, "replayed-result")
+      return { _tag: "Ended", outcome: { _tag: "Completed", exit: decoded.right } } as const
+    }
+    if (row.status === "cancelled") {
+      return { _tag: "Ended", outcome: { _tag: "Completed", exit: Exit.interrupt(FiberId.none) } } as const
+    }
+    const claimed = options.claimed === true && fence !== undefined
+    if (!claimed) {
+      const now = yield* Clock.currentTimeMillis
+      const started = yield* log.updateFlow(flowId, {
+        status: "running",
+        error: null,
+        suspendReason: null,
+        runAfter: null,
+        incrementAttempts: true,
+        updatedAt: now
+      }, fence)
+      if (!started) return yield* leaseLost(flowId, fence)
+    } else if (row.leaseOwner !== fence.owner || row.leaseEpoch !== fence.epoch) {
+      // Taken over between the claim and the load.
+      return yield* leaseLost(flowId, fence)
+    }
+    return yield* admitted(log, flow, flowId, row.input, steps, {
       // (a claim has counted this attempt already)
-      resumed = row.attempts > (claimed ? 1 : 0)
-      version = row.version
-      parentId = row.parentId
-    }
+      resumed: row.attempts > (claimed ? 1 : 0),
+      version: row.version,
+      parentId: row.parentId,
+      fence
+    })
+  })
 
-    const decodedInput = Schema.decodeUnknownEither(flow.input)(storedInput)
-    if (Either.isLeft(decodedInput)) {
-      const error = new CheckpointDecodeError({
-        flowType,
-        flowId,
-        key: "$input",
-        schema: String(flow.input.ast),
-        detail: formatParseError(decodedInput.left)
-      })
-      yield* markFailed(log, flowId, error, fence)
-      return yield* error
-    }
+const loadSteps = (log: ExecutionLog.Service, flowId: string): Effect.Effect<ReadonlyArray<ExecutionLog.StepRecord>, StoreError> =>
+  Effect.flatMap(log.loadFlow(flowId), (loaded) =>
+    Option.isSome(loaded)
+      ? Effect.succeed(loaded.value.steps)
+      : Effect.fail(new StoreError({ operation: "execute", detail: `flow '${flowId}' is not in the store` })))
 
-    const instance: FlowInstance.Service = {
-      flowId,
-      flowType,
-      log,
-      fence,
-      journal: new Map(steps.map((step) => [step.key, step])),
-      counters: new Map(),
-      abort: undefined,
-      suspendAfterMillis: options.suspendAfter === undefined
-        ? DEFAULT_SUSPEND_AFTER
-        : Duration.toMillis(options.suspendAfter),
-      version,
-      // Without a lease (a plain executor), children run here and now; under a worker they are claimed.
-      runChild: fence === undefined
-        ? (child, childInput, childId, key) =>
-          run(child, { _tag: "Given", value: childInput }, {
-            id: childId,
-            parent: { id: flowId, key },
-            version,
-            suspendAfter: options.suspendAfter
-          })
-        : undefined
-    }
-    yield* flowEvent(flowId, flowType, resumed ? "resumed" : "started", { journal: steps.length })
+/** Decodes the stored input; one that no longer decodes fails the flow with a `CheckpointDecodeError`. */
+const admitted = <A, E, R, I>(
+  log: ExecutionLog.Service,
+  flow: AnyFlow<A, E, R, I>,
+  flowId: string,
+  storedInput: unknown,
+  steps: ReadonlyArray<ExecutionLog.StepRecord>,
+  fields: { readonly resumed: boolean; readonly version: string | null; readonly parentId: string | null; readonly fence: Fence | undefined }
+): Effect.Effect<Admitted<I>, CheckpointDecodeError | StoreError> => {
+  const decoded = Schema.decodeUnknownEither(flow.input)(storedInput)
+  if (Either.isRight(decoded)) {
+    return Effect.succeed({
+      _tag: "Admitted",
+      input: decoded.right,
+      steps,
+      resumed: fields.resumed,
+      version: fields.version,
+      parentId: fields.parentId
+    })
+  }
+  const error = new CheckpointDecodeError({
+    flowType: flow.name,
+    flowId,
+    key: "$input",
+    schema: String(flow.input.ast),
+    detail: formatParseError(decoded.left)
+  })
+  return Effect.zipRight(markFailed(log, flowId, error, fields.fence), Effect.fail(error))
+}
 
-    const program = flow.run(decodedInput.right).pipe(Effect.provideService(FlowInstance, instance))
-    // Under a worker, a cancellation takes the lease away (the heartbeat interrupts the run and
-    // fenced writes are refused). Without one, watch for it here: a cancel in this process
-    // interrupts the run, and nothing is written over the cancelled flow.
-    const exit = fence === undefined
-      ? yield* Effect.raceFirst(Effect.exit(program), Effect.as(awaitCancelled(log, flowId, seenAtStart), Exit.interrupt(FiberId.none)))
-      : yield* Effect.exit(program)
-    const aborted = instance.abort
-    const now = yield* Clock.currentTimeMillis
+// ---------------------------------------------------------------------------------------------
+// Start
+// ---------------------------------------------------------------------------------------------
+
+/** The supervisor's end of the instance: the pokes it waits for. */
+interface Pokes {
+  count: number
+  listener: (() => void) | undefined
+}
+
+interface Started extends FlowInstance.Service {
+  readonly pokes: Pokes
+}
+
+const start = <A, E, R, I>(
+  log: ExecutionLog.Service,
+  flow: AnyFlow<A, E, R, I>,
+  options: ExecuteOptions,
+  admitted: Admitted<I>
+): Started => {
+  const pokes: Pokes = { count: 0, listener: undefined }
+  const instance: Started = {
+    flowId: options.id,
+    flowType: flow.name,
+    log,
+    fence: options.fence,
+    journal: new Map(),
+    placed: new Map(),
+    counters: new Map(),
+    positions: new Map(),
+    abort: undefined,
+    suspendAfterMillis: options.suspendAfter === undefined ? DEFAULT_SUSPEND_AFTER : Duration.toMillis(options.suspendAfter),
+    version: admitted.version,
+    // Without a lease (a plain executor), children run here and now; under a worker they are claimed.
+    runChild: options.fence === undefined
+      ? (child, childInput, childId, key) =>
+        run(child, { _tag: "Given", value: childInput }, {
+          id: childId,
+          parent: { id: options.id, key },
+          version: admitted.version,
+          suspendAfter: options.suspendAfter
+        })
+      : undefined,
+    busy: 0,
+    progress: 0,
+    waits: new Map(),
+    waitsChanged: 0,
+    resolving: 0,
+    gate: undefined,
+    nextSeq: 1,
+    replayOrder: [],
+    replayWaiting: new Map(),
+    pokes,
+    poke: () => {
+      pokes.count++
+      const listener = pokes.listener
+      if (listener !== undefined) {
+        pokes.listener = undefined
+        listener()
+      }
+    }
+  }
+  indexJournal(instance, admitted.steps)
+  return instance
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run the program
+// ---------------------------------------------------------------------------------------------
+
+/** How the program's run ended. */
+type Ended<A, E> =
+  | { readonly _tag: "Exit"; readonly exit: Exit.Exit<A, E> }
+  | { readonly _tag: "Suspended"; readonly reason: SuspendReason }
+  | { readonly _tag: "Aborted"; readonly error: EngineError }
+  | { readonly _tag: "Cancelled" }
+
+/** Waits for a poke newer than `seen`. */
+const nextPoke = (pokes: Pokes, seen: number): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    if (pokes.count !== seen) return resume(Effect.void)
+    pokes.listener = () => resume(Effect.void)
+    return Effect.sync(() => {
+      pokes.listener = undefined
+    })
+  })
+
+/** One turn of the event loop (timers included): what was ready to run has run. */
+const macrotask: Effect.Effect<void> = Effect.async<void>((resume) => {
+  const timer = setTimeout(() => resume(Effect.void), 0)
+  return Effect.sync(() => clearTimeout(timer))
+})
+
+/**
+ * Whether the run is idle: no operation in progress and nothing moved for two turns of the
+ * event loop, so every live branch waits (on a durable wait, or on something that is not the
+ * engine's).
+ */
+const isIdle = (instance: Started): Effect.Effect<boolean> =>
+  Effect.gen(function*() {
+    for (let turn = 0; turn < 2; turn++) {
+      if (instance.busy > 0 || instance.resolving > 0) return false
+      const before = instance.progress
+      yield* macrotask
+      if (instance.busy > 0 || instance.resolving > 0 || instance.progress !== before) return false
+    }
+    return true
+  })
+
+/** A wait that can be met now, and when what meets it happened (for the order of time). */
+interface Ready {
+  readonly wait: Wait
+  readonly at: number
+  readonly resolution: "time" | "ready"
+}
+
+/** The waits that can be met now: by time (in memory), or by what the store has (when asked to look). */
+const readyWaits = (instance: Started, now: number, lookInStore: boolean): Effect.Effect<Array<Ready>, StoreError> =>
+  Effect.gen(function*() {
+    const ready: Array<Ready> = []
+    const waits = Array.from(instance.waits.values())
+    for (const wait of waits) {
+      if (wait.until !== undefined && wait.until <= now) ready.push({ wait, at: wait.until, resolution: "time" })
+    }
+    if (!lookInStore) return ready
+    const signalWaits = waits.filter((wait) => wait.signal !== undefined)
+    if (signalWaits.length > 0) {
+      const signals = yield* instance.log.listSignals(instance.flowId)
+      for (const wait of signalWaits) {
+        // Unconsumed, or consumed by this very wait (taken before a crash, not yet recorded).
+        const first = signals.find((signal) =>
+          signal.name === wait.signal && (signal.consumedBy === null || signal.consumedBy === wait.key)
+        )
+        if (first !== undefined) ready.push({ wait, at: first.createdAt, resolution: "ready" })
+      }
+    }
+    for (const wait of waits) {
+      if (wait.childId === undefined) continue
+      const child = yield* instance.log.getFlow(wait.childId)
+      if (Option.isSome(child) && hasEnded(child.value)) {
+        ready.push({ wait, at: child.value.completedAt ?? child.value.updatedAt, resolution: "ready" })
+      }
+    }
+    return ready
+  })
+
+const earliest = (ready: ReadonlyArray<Ready>): Ready | undefined =>
+  ready.reduce<Ready | undefined>(
+    (best, candidate) =>
+      best === undefined || candidate.at < best.at || (candidate.at === best.at && candidate.wait.key < best.wait.key)
+        ? candidate
+        : best,
+    undefined
+  )
+
+const reasonOf = (waits: ReadonlyArray<Wait>): SuspendReason => {
+  const reasons: Array<SingleReason> = waits.map((wait) => wait.reason)
+  return reasons.length === 1 ? reasons[0]! : SuspendReason.Any({ reasons })
+}
+
+/**
+ * Runs the program in a fiber of its own, under a supervisor. Durable waits park in memory
+ * (`journal.park`); the supervisor resolves them one at a time in the order of time — a timer at
+ * its time, a signal or a child's end once the store has it — and, when every live branch of the
+ * program waits, suspends the flow on all its waits at once (one conditional store operation).
+ * A suspension or an engine error interrupts the program from outside, so no handler of the flow
+ * can catch it; its finalizers run, and nothing more is written to the journal.
+ */
+const runProgram = <A, E, R>(
+  instance: Started,
+  program: Effect.Effect<A, E, R | FlowInstance>,
+  seenAtStart: number
+): Effect.Effect<Ended<A, E>, StoreError, R> =>
+  Effect.gen(function*() {
+    const log = instance.log
+    const fiber = yield* Effect.fork(Effect.provideService(program, FlowInstance, instance))
+    fiber.addObserver(() => instance.poke())
+    // Without a lease (a plain executor), a cancellation is seen through this process's wake-ups.
+    let cancelled = false
+    if (instance.fence === undefined) {
+      yield* Effect.forkScoped(Effect.tap(awaitCancelled(log, instance.flowId, seenAtStart), () =>
+        Effect.sync(() => {
+          cancelled = true
+          instance.poke()
+        })))
+    }
+    const stop = <X extends Ended<A, E>>(ended: X): Effect.Effect<X> => Effect.as(Fiber.interrupt(fiber), ended)
+    let lookedAt = -1
+    let storeSeen = yield* wake.version(log)
+    let polled = false
+
+    while (true) {
+      const seen = instance.pokes.count
+      const done = fiber.unsafePoll()
+      if (instance.abort !== undefined && instance.abort._tag === "EngineError") {
+        return yield* stop({ _tag: "Aborted", error: instance.abort.error } as const)
+      }
+      if (done !== null) return { _tag: "Exit", exit: done } as const
+      if (cancelled) return yield* stop({ _tag: "Cancelled" } as const)
+
+      // A resolved wait is being recorded: let the flow react (a race settle) before the next.
+      if (instance.resolving > 0) {
+        yield* nextPoke(instance.pokes, seen)
+        continue
+      }
+
+      const storeWaits = Array.from(instance.waits.values()).some((wait) => wait.signal !== undefined || wait.childId !== undefined)
+      const notified = (yield* wake.version(log)) !== storeSeen
+      const lookInStore = storeWaits && (lookedAt !== instance.waitsChanged || notified || polled)
+      if (lookInStore) {
+        lookedAt = instance.waitsChanged
+        storeSeen = yield* wake.version(log)
+        polled = false
+      }
+      const now = yield* Clock.currentTimeMillis
+      const next = earliest(yield* readyWaits(instance, now, lookInStore).pipe(
+        Effect.catchTag("StoreError", (error) => Effect.as(abortRun(instance, error), []))
+      ))
+      if (next !== undefined) {
+        next.wait.resolve(next.resolution)
+        // One turn of the event loop, so the branch it wakes starts recording before we look again.
+        yield* macrotask
+        continue
+      }
+
+      if (instance.waits.size > 0 || instance.replayWaiting.size > 0) {
+        if (yield* isIdle(instance)) {
+          // Recorded results that no branch asks for (a race's losers): skip them.
+          if (skipUnclaimed(instance)) continue
+          const waits = Array.from(instance.waits.values())
+          const until = waits.reduce<number | undefined>(
+            (min, wait) => (wait.until !== undefined && (min === undefined || wait.until < min) ? wait.until : min),
+            undefined
+          )
+          const current = yield* Clock.currentTimeMillis
+          if (until === undefined || until - current > instance.suspendAfterMillis) {
+            const suspended = yield* suspend<A, E>(instance, waits, until ?? null, current)
+            if (suspended !== undefined) return yield* stop(suspended)
+            // One of the waits was met meanwhile: look in the store again.
+            polled = true
+            continue
+          }
+        }
+      }
+
+      // Wait for something to happen: a poke (a wait parked or left, an operation ended, the
+      // program ended), the earliest timer, or, while signals or children are awaited, a
+      // notification in this process or the store's poll.
+      const events: Array<Effect.Effect<void>> = [nextPoke(instance.pokes, seen)]
+      const times = Array.from(instance.waits.values()).flatMap((wait) => (wait.until === undefined ? [] : [wait.until]))
+      if (times.length > 0) events.push(Effect.sleep(Duration.millis(Math.max(0, Math.min(...times) - now))))
+      if (storeWaits) {
+        events.push(wake.wait(log, storeSeen))
+        events.push(Effect.map(wake.pollSleep(STORE_POLL), () => {
+          polled = true
+        }))
+      }
+      yield* Effect.raceAll(events)
+    }
+  }).pipe(Effect.scoped)
+
+/** Records an engine error on the run (the supervisor then stops the program). */
+const abortRun = (instance: Started, error: EngineError): Effect.Effect<void> =>
+  Effect.sync(() => {
+    if (instance.abort === undefined) instance.abort = { _tag: "EngineError", error }
+  })
+
+/**
+ * Suspends the flow on its waits, unless one of them was met meanwhile. While the store decides,
+ * operations that begin wait (`instance.gate`); once it has suspended, nothing more is written.
+ */
+const suspend = <A, E>(
+  instance: Started,
+  waits: ReadonlyArray<Wait>,
+  runAfter: number | null,
+  now: number
+): Effect.Effect<Ended<A, E> | undefined, StoreError> =>
+  Effect.gen(function*() {
+    const reason = reasonOf(waits)
+    const latch = yield* Effect.makeLatch(false)
+    instance.gate = latch.await
+    // Decided: what waited at the gate goes on (and stops at once when the run stops).
+    const open = Effect.suspend(() => {
+      instance.gate = undefined
+      return latch.open
+    })
+    const result = yield* instance.log.suspendFlow(instance.flowId, {
+      runAfter,
+      suspendReason: reason,
+      signals: Array.from(new Set(waits.flatMap((wait) => (wait.signal === undefined ? [] : [wait.signal])))),
+      children: waits.flatMap((wait) => (wait.childId === undefined ? [] : [wait.childId])),
+      now
+    }, instance.fence).pipe(Effect.onError(() => open))
+    if (result === "suspended") {
+      instance.abort = { _tag: "Suspend", reason }
+      yield* open
+      yield* flowEvent(instance.flowId, instance.flowType, "suspended", { reason })
+      return { _tag: "Suspended", reason } as const
+    }
+    if (result === "satisfied") {
+      yield* open
+      return undefined
+    }
+    // Refused: the flow is no longer ours to run (cancelled, or its lease is gone).
+    const row = yield* instance.log.getFlow(instance.flowId).pipe(Effect.onError(() => open))
+    const ended: Ended<A, E> = Option.isSome(row) && row.value.status === "cancelled"
+      ? { _tag: "Cancelled" }
+      : { _tag: "Aborted", error: leaseLost(instance.flowId, instance.fence) }
+    instance.abort = { _tag: "Suspend", reason }
+    yield* open
+    return ended
+  })
+
+// ---------------------------------------------------------------------------------------------
+// Settle
+// ---------------------------------------------------------------------------------------------
+
+const settle = <A, E, R, I>(
+  log: ExecutionLog.Service,
+  flow: AnyFlow<A, E, R, I>,
+  instance: Started,
+  admitted: Admitted<I>,
+  ended: Ended<A, E>,
+  seenAtStart: number
+): Effect.Effect<Outcome<A, E>, ExecutionError> =>
+  Effect.gen(function*() {
+    const flowId = instance.flowId
+    const flowType = flow.name
+    const fence = instance.fence
+    switch (ended._tag) {
+      case "Suspended":
+        return { _tag: "Suspended", reason: ended.reason } as const
+      case "Cancelled":
+        yield* flowEvent(flowId, flowType, "cancelled")
+        return { _tag: "Completed", exit: Exit.interrupt(FiberId.none) } as const
+      case "Aborted": {
+        const error = ended.error
+        // A store that fails or a lease that is gone: nothing more can be written; the flow resumes later.
+        if (error._tag !== "StoreError" && error._tag !== "LeaseLostError") yield* markFailed(log, flowId, error, fence)
+        yield* flowEvent(flowId, flowType, "failed", { error: error.message })
+        return yield* error
+      }
+      case "Exit":
+        break
+    }
+    const exit = ended.exit
     // Only when something was notified during the run can it have been cancelled: no read otherwise.
     if (fence === undefined && (yield* wake.version(log)) !== seenAtStart) {
       const current = yield* log.getFlow(flowId)
@@ -267,29 +632,7 @@ const runOnce = <A, E, R, I>(
         return { _tag: "Completed", exit: Exit.interrupt(FiberId.none) } as const
       }
     }
-
-    if (aborted !== undefined && aborted._tag === "Suspend") {
-      const reason = aborted.reason
-      const written = yield* log.updateFlow(flowId, {
-        status: "suspended",
-        runAfter: runAfterOf(reason, now),
-        suspendReason: reason,
-        updatedAt: now
-      }, fence)
-      if (!written) return yield* new LeaseLostError({ flowId, owner: fence?.owner ?? "", epoch: fence?.epoch ?? 0 })
-      yield* flowEvent(flowId, flowType, "suspended", { reason })
-      return { _tag: "Suspended", reason } as const
-    }
-    if (aborted !== undefined) {
-      const error = aborted.error
-      // A store that fails or a lease that is gone: nothing more can be written; the flow resumes later.
-      if (error._tag !== "StoreError" && error._tag !== "LeaseLostError") {
-        yield* markFailed(log, flowId, error, fence)
-      }
-      yield* flowEvent(flowId, flowType, "failed", { error: error.message })
-      return yield* error
-    }
-
+    const now = yield* Clock.currentTimeMillis
     const encodedExit = flow.exitCodec.encode(exit)
     if (Either.isLeft(encodedExit)) {
       const error = new CheckpointEncodeError({
@@ -309,14 +652,14 @@ const runOnce = <A, E, R, I>(
       runAfter: null,
       completedAt: now,
       updatedAt: now,
-      ...(parentId !== null ? { wakeParent: parentId } : {})
+      ...(admitted.parentId !== null ? { wakeParent: admitted.parentId } : {})
     }, fence)
-    if (!written) return yield* new LeaseLostError({ flowId, owner: fence?.owner ?? "", epoch: fence?.epoch ?? 0 })
+    if (!written) return yield* leaseLost(flowId, fence)
     yield* flowEvent(flowId, flowType, "completed", { success: Exit.isSuccess(exit) })
     // Tell this process's workers and waiters (a parent to resume, a handle awaiting the result).
     yield* wake.notify(log)
     return { _tag: "Completed", exit } as const
-  }).pipe(Effect.withSpan("ergon.execute", { attributes: { "ergon.flow.id": options.id, "ergon.flow.type": flow.name }, captureStackTrace: false }))
+  })
 
 /** Completes once the flow is cancelled (seen through this process's wake-ups). */
 const awaitCancelled = (log: ExecutionLog.Service, flowId: string, seenAtStart: number): Effect.Effect<void, StoreError> =>
@@ -331,7 +674,7 @@ const awaitCancelled = (log: ExecutionLog.Service, flowId: string, seenAtStart: 
       const row = yield* Effect.uninterruptible(log.getFlow(flowId))
       if (Option.isSome(row) && row.value.status === "cancelled") return
     }
-  })
+  }).pipe(Effect.catchAll(() => Effect.never))
 
 const markFailed = (
   log: ExecutionLog.Service,

@@ -34,3 +34,7 @@ const normalize = (value: unknown, seen: Set<unknown>): unknown => {
 /** A short, stable hash (64 bits of SHA-256, hex) of a value's canonical JSON. */
 export const hashValue = (value: unknown): string =>
   createHash("sha256").update(canonicalJson(value)).digest("hex").slice(0, 16)
+
+/** `hashValue` of a value whose canonical JSON is already at hand. */
+export const hashCanonical = (canonical: string): string =>
+  createHash("sha256").update(canonical).digest("hex").slice(0, 16)

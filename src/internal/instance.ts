@@ -3,7 +3,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import * as Schema from "effect/Schema"
-import type { ExecutionLog, Fence } from "../ExecutionLog.js"
+import type { EntryKind, ExecutionLog, Fence } from "../ExecutionLog.js"
 import type {
   CheckpointDecodeError,
   CheckpointEncodeError,
@@ -27,7 +27,20 @@ export type SuspendReason = Data.TaggedEnum<{
   Child: { readonly key: string; readonly childId: string }
   /** The step at `key` failed and retries at `at` (epoch millis). */
   Retry: { readonly key: string; readonly at: number; readonly attempt: number }
+  /**
+   * Several branches of the flow wait at once (a race, or concurrent waits): whichever of these
+   * comes first wakes it.
+   */
+  Any: { readonly reasons: ReadonlyArray<SingleReason> }
 }>
+
+/**
+ * One wait of a suspended flow.
+ *
+ * @since 0.2.0
+ * @category Models
+ */
+export type SingleReason = Exclude<SuspendReason, { readonly _tag: "Any" }>
 
 /**
  * @since 0.1.0
@@ -35,8 +48,7 @@ export type SuspendReason = Data.TaggedEnum<{
  */
 export const SuspendReason = Data.taggedEnum<SuspendReason>()
 
-/** The schema suspend reasons are stored with. */
-export const SuspendReasonSchema = Schema.Union(
+const SingleReasonSchema = Schema.Union(
   Schema.TaggedStruct("Timer", { key: Schema.String, until: Schema.Number }),
   Schema.TaggedStruct("Signal", {
     key: Schema.String,
@@ -47,17 +59,46 @@ export const SuspendReasonSchema = Schema.Union(
   Schema.TaggedStruct("Retry", { key: Schema.String, at: Schema.Number, attempt: Schema.Number })
 )
 
+/** The schema suspend reasons are stored with. */
+export const SuspendReasonSchema = Schema.Union(
+  SingleReasonSchema,
+  Schema.TaggedStruct("Any", { reasons: Schema.Array(SingleReasonSchema) })
+)
+
+/** The engine errors that stop a run (they are not the flow's own failures). */
+export type EngineError = NonDeterminismError | CheckpointDecodeError | CheckpointEncodeError | StoreError | LeaseLostError
+
 /** What ends a run early: a suspension, or an engine error that is not the flow's own. */
 export type Abort =
   | { readonly _tag: "Suspend"; readonly reason: SuspendReason }
-  | {
-    readonly _tag: "EngineError"
-    readonly error: NonDeterminismError | CheckpointDecodeError | CheckpointEncodeError | StoreError | LeaseLostError
-  }
+  | { readonly _tag: "EngineError"; readonly error: EngineError }
 
 /**
- * The running instance of a flow, provided to the flow's program by the executor. Steps and the
- * other in-flow operations read the journal from it and write checkpoints through it.
+ * How a durable wait ends: its time came (a timer, a retry's backoff, a signal's timeout), or
+ * what it waits for is in the store (a signal, a child's end).
+ */
+export type Resolution = "time" | "ready"
+
+/**
+ * A durable wait of a running flow (a timer, a signal, a child, a retry's backoff), parked in
+ * memory until the run's supervisor resolves it: when its time comes, when the store has what it
+ * waits for, or never (the flow suspends on it and the run stops).
+ */
+export interface Wait {
+  readonly key: string
+  readonly reason: SingleReason
+  /** When the wait ends by time (a timer, a backoff, a signal's timeout), epoch millis. */
+  readonly until: number | undefined
+  /** The signal it waits for. */
+  readonly signal: string | undefined
+  /** The child it waits for. */
+  readonly childId: string | undefined
+  readonly resolve: (resolution: Resolution) => void
+}
+
+/**
+ * The running instance of a flow, provided to the flow's program by the executor. Every durable
+ * operation reads the journal from it and writes through it (see `./journal.js`).
  *
  * @since 0.1.0
  * @category Services
@@ -80,8 +121,12 @@ export declare namespace FlowInstance {
     readonly fence: Fence | undefined
     /** Entries recorded so far, by key: loaded once when the run starts, kept current as it goes. */
     readonly journal: Map<string, ExecutionLog.StepRecord>
+    /** Recorded entries by scope, then by their place in it (entries that recorded it). */
+    readonly placed: Map<string, Map<number, ExecutionLog.StepRecord>>
     /** Occurrence counters, by scope and name. */
     readonly counters: Map<string, number>
+    /** Operations called so far, by scope. */
+    readonly positions: Map<string, number>
     /** Set when the run must stop (suspension or engine error); the program is then interrupted. */
     abort: Abort | undefined
     /** Waits shorter than this are spent in memory rather than suspending the flow. */
@@ -95,6 +140,29 @@ export declare namespace FlowInstance {
     readonly runChild:
       | ((flow: any, input: unknown, childId: string, key: string) => Effect.Effect<unknown, unknown, any>)
       | undefined
+    /** Operations in progress that are not waits (a step's run, a store write): the run is not idle. */
+    busy: number
+    /** Counts every start and end of an operation: a run whose count does not move is idle. */
+    progress: number
+    /** Durable waits parked in memory, by key. */
+    readonly waits: Map<string, Wait>
+    /** Counts the waits parked: the supervisor looks at the store again when it moves. */
+    waitsChanged: number
+    /** Waits resolved whose outcome is not recorded yet. */
+    resolving: number
+    /**
+     * Set while the supervisor decides whether to suspend: an operation that begins meanwhile
+     * waits for the decision.
+     */
+    gate: Effect.Effect<void> | undefined
+    /** The next completion order (`seq`) to give a new entry. */
+    nextSeq: number
+    /** Recorded completion orders not yet returned by this run, ascending. */
+    readonly replayOrder: Array<number>
+    /** Replayed results waiting for their turn, by completion order. */
+    readonly replayWaiting: Map<number, () => void>
+    /** Wakes the run's supervisor: a wait was parked or left, an operation ended, the run must stop. */
+    readonly poke: () => void
   }
 }
 
@@ -105,33 +173,53 @@ export const currentScope: FiberRef.FiberRef<string> = FiberRef.unsafeMake("")
 export const scoped = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.locallyWith(effect, currentScope, (parent) => (parent === "" ? name : `${parent}/${name}`))
 
-/** The next key for `name` in the current scope: `name`, then `name#2`, `name#3`, … */
-export const nextKey = (instance: FlowInstance.Service, name: string): Effect.Effect<string> =>
+/** Where an operation was called: its key, its scope and its place there. */
+export interface Place {
+  readonly key: string
+  readonly scope: string
+  readonly position: number
+  readonly kind: EntryKind
+  readonly name: string
+}
+
+/**
+ * The next key for `name` in the current scope (`name`, then `name#2`, `name#3`, …) and the
+ * operation's place among those called in that scope.
+ */
+export const nextPlace = (instance: FlowInstance.Service, name: string, kind: EntryKind): Effect.Effect<Place> =>
   Effect.map(FiberRef.get(currentScope), (scope) => {
     const base = scope === "" ? name : `${scope}/${name}`
     const n = (instance.counters.get(base) ?? 0) + 1
     instance.counters.set(base, n)
-    return n === 1 ? base : `${base}#${n}`
+    const position = (instance.positions.get(scope) ?? 0) + 1
+    instance.positions.set(scope, position)
+    return { key: n === 1 ? base : `${base}#${n}`, scope, position, kind, name }
   })
 
+/** The next key for `name` in the current scope. */
+export const nextKey = (instance: FlowInstance.Service, name: string, kind: EntryKind = "step"): Effect.Effect<string> =>
+  Effect.map(nextPlace(instance, name, kind), (place) => place.key)
+
 /**
- * Stops the run: records why on the instance, then interrupts the calling fiber. Interruption is
- * used (rather than a failure) so the reason travels past the flow's own error handling; the
- * executor reads `abort` once the program has stopped.
+ * Stops the run: records why on the instance and wakes the supervisor, which interrupts the
+ * program from outside. Interruption from outside is what no handler of the flow can catch
+ * (`catchAllCause`, `either`, `retry` … are skipped for an interrupted fiber), while finalizers
+ * still run. Meanwhile the caller waits (or, in an uninterruptible region such as a finalizer,
+ * where it would wait forever, it stops at once).
  */
 export const abort = (instance: FlowInstance.Service, reason: Abort): Effect.Effect<never> =>
   Effect.suspend(() => {
     // The first reason wins: later ones are consequences of the interruption it caused.
     if (instance.abort === undefined) instance.abort = reason
-    return Effect.interrupt
+    instance.poke()
+    return halted
   })
 
-/** Stops the run with an engine error. */
-export const abortWith = (
-  instance: FlowInstance.Service,
-  error: NonDeterminismError | CheckpointDecodeError | CheckpointEncodeError | StoreError | LeaseLostError
-): Effect.Effect<never> => abort(instance, { _tag: "EngineError", error })
+/** Waits to be interrupted by the supervisor (at once when nothing could interrupt it). */
+export const halted: Effect.Effect<never> = Effect.checkInterruptible((interruptible) =>
+  interruptible ? Effect.never : Effect.interrupt
+)
 
-/** Suspends the run. */
-export const suspend = (instance: FlowInstance.Service, reason: SuspendReason): Effect.Effect<never> =>
-  abort(instance, { _tag: "Suspend", reason })
+/** Stops the run with an engine error. */
+export const abortWith = (instance: FlowInstance.Service, error: EngineError): Effect.Effect<never> =>
+  abort(instance, { _tag: "EngineError", error })

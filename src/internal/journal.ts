@@ -1,14 +1,26 @@
-import * as Cause from "effect/Cause"
+/**
+ * The journal primitive: every durable operation (steps, timers, signals, children, recorded
+ * values, DAG nodes) goes through these few functions.
+ *
+ * - `begin` gives the operation its key and its place in its scope, checks both against the
+ *   journal (`NonDeterminismError` when the code calls something else than what was recorded
+ *   there), and returns what is recorded at that key;
+ * - `replay` returns a recorded result, in the order results were first completed;
+ * - `complete` encodes and writes an operation's result; `declare` writes a wait's parameters;
+ * - `park` waits, in memory, for the run's supervisor to resolve a durable wait.
+ *
+ * The Schema boundary is here too: `decode` and `encode` raise `CheckpointDecodeError` and
+ * `CheckpointEncodeError` naming the flow, the key and the schema, in this one place.
+ */
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import type { ExecutionLog } from "../ExecutionLog.js"
+import type { EntryKind, ExecutionLog, StepStatus } from "../ExecutionLog.js"
 import {
   CheckpointDecodeError,
   CheckpointEncodeError,
@@ -16,10 +28,16 @@ import {
   NonDeterminismError,
   StoreError
 } from "../FlowError.js"
-import * as Retryable from "../Retryable.js"
-import * as RetryPolicy from "../RetryPolicy.js"
-import { hashValue } from "./hash.js"
-import { abortWith, FlowInstance, nextKey, suspend, SuspendReason } from "./instance.js"
+import { canonicalJson } from "./hash.js"
+import {
+  abortWith,
+  FlowInstance,
+  halted,
+  nextPlace,
+  type Place,
+  type Resolution,
+  type Wait
+} from "./instance.js"
 
 // ---------------------------------------------------------------------------------------------
 // Codecs, compiled once per schema
@@ -48,6 +66,68 @@ export const exitCodec = <A, AI, E, EI>(
 export const formatParseError = (error: ParseResult.ParseError): string =>
   ParseResult.TreeFormatter.formatErrorSync(error)
 
+/** Decodes a recorded value, or stops the run with a `CheckpointDecodeError` naming flow, key and schema. */
+export const decode = <A>(
+  instance: FlowInstance.Service,
+  key: string,
+  description: string,
+  decoder: (encoded: unknown) => Either.Either<A, ParseResult.ParseError>,
+  encoded: unknown
+): Effect.Effect<A> => {
+  const decoded = decoder(encoded)
+  return Either.isRight(decoded)
+    ? Effect.succeed(decoded.right)
+    : abortWith(
+      instance,
+      new CheckpointDecodeError({
+        flowType: instance.flowType,
+        flowId: instance.flowId,
+        key,
+        schema: description,
+        detail: formatParseError(decoded.left)
+      })
+    )
+}
+
+/** Encodes a value to record, or stops the run with a `CheckpointEncodeError`. */
+export const encode = <A>(
+  instance: FlowInstance.Service,
+  key: string,
+  description: string,
+  encoder: (value: A) => Either.Either<unknown, ParseResult.ParseError>,
+  value: A
+): Effect.Effect<unknown> => {
+  const encoded = encoder(value)
+  return Either.isRight(encoded)
+    ? Effect.succeed(encoded.right)
+    : abortWith(
+      instance,
+      new CheckpointEncodeError({
+        flowType: instance.flowType,
+        flowId: instance.flowId,
+        key,
+        schema: description,
+        detail: formatParseError(encoded.left)
+      })
+    )
+}
+
+/** Decodes a recorded exit with `codec`. */
+export const decodeExit = <A, E>(
+  instance: FlowInstance.Service,
+  key: string,
+  codec: ExitCodec<A, E>,
+  encoded: unknown
+): Effect.Effect<Exit.Exit<A, E>> => decode(instance, key, codec.description, (u) => codec.decode(u), encoded)
+
+/** Encodes an exit with `codec`. */
+export const encodeExit = <A, E>(
+  instance: FlowInstance.Service,
+  key: string,
+  codec: ExitCodec<A, E>,
+  exit: Exit.Exit<A, E>
+): Effect.Effect<unknown> => encode(instance, key, codec.description, (e: Exit.Exit<A, E>) => codec.encode(e), exit)
+
 // ---------------------------------------------------------------------------------------------
 // The current step
 // ---------------------------------------------------------------------------------------------
@@ -70,116 +150,8 @@ export class StepContext extends Context.Tag("ergon/Step/Current")<StepContext, 
 }>() {}
 
 // ---------------------------------------------------------------------------------------------
-// Writing entries
+// Events
 // ---------------------------------------------------------------------------------------------
-
-const entry = (
-  instance: FlowInstance.Service,
-  fields: Omit<ExecutionLog.StepRecord, "flowId">
-): ExecutionLog.StepRecord => ({ flowId: instance.flowId, ...fields })
-
-/**
- * Writes one journal entry (one statement). If the store refuses it, finds out why: a lost lease
- * stops the run; an entry completed meanwhile by another executor of the same flow is returned,
- * and the caller must use it instead of its own.
- */
-export const writeEntry = (
-  instance: FlowInstance.Service,
-  record: ExecutionLog.StepRecord
-): Effect.Effect<ExecutionLog.StepRecord> =>
-  instance.log.putStep(record, instance.fence).pipe(
-    Effect.flatMap((written) => {
-      if (written) {
-        instance.journal.set(record.key, record)
-        return Effect.succeed(record)
-      }
-      return Effect.flatMap(instance.log.loadFlow(instance.flowId), (loaded) => {
-        if (Option.isNone(loaded)) {
-          return abortWith(
-            instance,
-            new StoreError({ operation: "putStep", detail: `flow '${instance.flowId}' is no longer in the store` })
-          )
-        }
-        const { flow, steps } = loaded.value
-        const fence = instance.fence
-        if (fence !== undefined && (flow.leaseOwner !== fence.owner || flow.leaseEpoch !== fence.epoch)) {
-          return abortWith(instance, new LeaseLostError({ flowId: instance.flowId, ...fence }))
-        }
-        const stored = steps.find((step) => step.key === record.key)
-        if (stored === undefined || stored.status !== "completed") {
-          return abortWith(
-            instance,
-            new StoreError({ operation: "putStep", detail: `the store refused the entry '${record.key}'` })
-          )
-        }
-        instance.journal.set(stored.key, stored)
-        return Effect.succeed(stored)
-      })
-    }),
-    Effect.catchTag("StoreError", (error) => abortWith(instance, error))
-  )
-
-/** Decodes a recorded exit, or stops the run with a `CheckpointDecodeError` naming flow, key and schema. */
-const decodeRecorded = <A, E>(
-  instance: FlowInstance.Service,
-  key: string,
-  codec: ExitCodec<A, E>,
-  record: ExecutionLog.StepRecord
-): Effect.Effect<Exit.Exit<A, E>> => {
-  const decoded = codec.decode(record.exit)
-  return Either.isRight(decoded)
-    ? Effect.succeed(decoded.right)
-    : abortWith(
-      instance,
-      new CheckpointDecodeError({
-        flowType: instance.flowType,
-        flowId: instance.flowId,
-        key,
-        schema: codec.description,
-        detail: formatParseError(decoded.left)
-      })
-    )
-}
-
-const encodeExit = <A, E>(
-  instance: FlowInstance.Service,
-  key: string,
-  codec: ExitCodec<A, E>,
-  exit: Exit.Exit<A, E>
-): Effect.Effect<unknown> => {
-  const encoded = codec.encode(exit)
-  return Either.isRight(encoded)
-    ? Effect.succeed(encoded.right)
-    : abortWith(
-      instance,
-      new CheckpointEncodeError({
-        flowType: instance.flowType,
-        flowId: instance.flowId,
-        key,
-        schema: codec.description,
-        detail: formatParseError(encoded.left)
-      })
-    )
-}
-
-const checkHash = (
-  instance: FlowInstance.Service,
-  key: string,
-  record: ExecutionLog.StepRecord,
-  inputHash: string | null
-): Effect.Effect<void> =>
-  record.inputHash !== null && inputHash !== null && record.inputHash !== inputHash
-    ? abortWith(
-      instance,
-      new NonDeterminismError({
-        flowType: instance.flowType,
-        flowId: instance.flowId,
-        key,
-        recordedHash: record.inputHash,
-        currentHash: inputHash
-      })
-    )
-    : Effect.void
 
 /** Emits an engine event as a debug log: `ergon.step`, then the details. */
 export const event = (
@@ -191,264 +163,458 @@ export const event = (
   Effect.logDebug("ergon.step", { event: kind, flowId: instance.flowId, flowType: instance.flowType, key, ...details })
 
 // ---------------------------------------------------------------------------------------------
-// Steps
+// Progress
 // ---------------------------------------------------------------------------------------------
 
-/** The runtime description of a step. */
-export interface StepSpec {
-  readonly name: string
-  readonly hashInput: (args: ReadonlyArray<unknown>) => Either.Either<string, ParseResult.ParseError>
-  readonly codec: ExitCodec<any, any>
-  readonly retry: RetryPolicy.RetryPolicy
-  readonly retryable: ((error: any) => boolean) | undefined
-  readonly run: (...args: ReadonlyArray<any>) => Effect.Effect<any, any, any>
+/**
+ * Marks `effect` as work in progress: while it runs the flow is not idle, so the supervisor does
+ * not suspend it (a step that finishes wins over a wait that has not).
+ */
+export const busy = <A, E, R>(instance: FlowInstance.Service, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => {
+      instance.busy++
+      instance.progress++
+    }),
+    () => effect,
+    () =>
+      Effect.sync(() => {
+        instance.busy--
+        instance.progress++
+        if (instance.busy === 0) instance.poke()
+      })
+  )
+
+/**
+ * Stops here when the run is stopping: nothing more is written, nothing more is run. While the
+ * supervisor is deciding whether to suspend, waits for its decision.
+ */
+const stopped = (instance: FlowInstance.Service): Effect.Effect<void> =>
+  Effect.suspend(() =>
+    instance.abort !== undefined
+      ? halted
+      : instance.gate !== undefined
+      ? Effect.zipRight(instance.gate, stopped(instance))
+      : Effect.void
+  )
+
+// ---------------------------------------------------------------------------------------------
+// Beginning an operation
+// ---------------------------------------------------------------------------------------------
+
+/** An operation that has its key and its place, and what the journal has at its key. */
+export interface Begun extends Place {
+  readonly recorded: ExecutionLog.StepRecord | undefined
 }
 
-const isRetryableCause = (spec: StepSpec, cause: Cause.Cause<unknown>): boolean => {
-  const failure = Cause.failureOption(cause)
-  if (Option.isSome(failure)) {
-    return Retryable.isRetryable(failure.value) || (spec.retryable !== undefined && spec.retryable(failure.value))
+const describeEntry = (kind: EntryKind | undefined, key: string): string =>
+  kind === undefined ? `'${key}'` : `${kind === "value" ? "recorded value" : kind === "dag" ? "DAG node" : kind} '${key}'`
+
+const nonDeterminism = (
+  instance: FlowInstance.Service,
+  key: string,
+  fields: {
+    readonly reason: "order" | "kind" | "input"
+    readonly recorded: string
+    readonly current: string
+    readonly detail: string
+    readonly recordedHash?: string | undefined
+    readonly currentHash?: string | undefined
   }
-  return spec.retry.retryDefects && Cause.isDie(cause)
+): Effect.Effect<never> =>
+  abortWith(instance, new NonDeterminismError({ flowType: instance.flowType, flowId: instance.flowId, key, ...fields }))
+
+const changeAdvice =
+  "The flow's code changed under executions already in flight: deploy the change as a new version of the flow " +
+  "(`versions`, see docs/versioning.md), or keep the old path for executions that recorded it."
+
+/**
+ * Begins a durable operation: its key (`name`, `name#2`, … in the current scope, or `key` when
+ * given) and its place, checked against the journal. At a place where the journal recorded
+ * something else (another name, another kind), and the operation is not recorded elsewhere
+ * (concurrent branches may reach their places in another order), the run stops with a
+ * `NonDeterminismError`. An operation past the journal's recorded end is the flow going on.
+ */
+export const begin = (
+  instance: FlowInstance.Service,
+  name: string,
+  kind: EntryKind,
+  key?: string | undefined
+): Effect.Effect<Begun> =>
+  Effect.zipRight(
+    stopped(instance),
+    Effect.flatMap(nextPlace(instance, name, kind), (allocated): Effect.Effect<Begun> => {
+      const place: Place = key === undefined ? allocated : { ...allocated, key }
+      const recorded = instance.journal.get(place.key)
+      if (recorded !== undefined) {
+        if (recorded.kind !== undefined && recorded.kind !== kind) {
+          return nonDeterminism(instance, place.key, {
+            reason: "kind",
+            recorded: describeEntry(recorded.kind, place.key),
+            current: describeEntry(kind, place.key),
+            detail: changeAdvice
+          })
+        }
+        return Effect.succeed<Begun>({ ...place, recorded })
+      }
+      const there = instance.placed.get(place.scope)?.get(place.position)
+      if (there !== undefined && there.key !== place.key) {
+        return nonDeterminism(instance, place.key, {
+          reason: "order",
+          recorded: describeEntry(there.kind, there.key),
+          current: describeEntry(kind, place.key),
+          detail: `Operation ${place.position} of ${
+            place.scope === "" ? "the flow" : `scope '${place.scope}'`
+          } was recorded as ${describeEntry(there.kind, there.key)}. ${changeAdvice}`
+        })
+      }
+      return Effect.succeed<Begun>({ ...place, recorded: undefined })
+    })
+  )
+
+/** The most of a step's encoded input kept in its entry (to say what changed on a mismatch). */
+const KEPT_INPUT_CHARS = 1024
+
+/** A step input: its hash, and the encoded value when it is small enough to keep. */
+export interface HashedInput {
+  readonly hash: string
+  readonly kept: unknown | undefined
+}
+
+export const keptInput = (encoded: unknown, canonical: string): unknown | undefined =>
+  canonical.length <= KEPT_INPUT_CHARS ? encoded : undefined
+
+const short = (value: unknown): string | undefined => {
+  const text = canonicalJson(value)
+  return text.length <= 80 ? text : undefined
+}
+
+/** Which fields differ between a recorded input and the current one, as far as what was kept tells. */
+const inputDiff = (recorded: unknown, current: unknown): string => {
+  const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+  if (isRecord(recorded) && isRecord(current)) {
+    const fields = Array.from(new Set([...Object.keys(recorded), ...Object.keys(current)])).sort()
+    const changed = fields.filter((field) => canonicalJson(recorded[field]) !== canonicalJson(current[field]))
+    if (changed.length > 0) {
+      return `Fields that differ: ${
+        changed.map((field) => {
+          const was = short(recorded[field])
+          const now = short(current[field])
+          return was !== undefined && now !== undefined ? `${field} (${was} → ${now})` : field
+        }).join(", ")
+      }.`
+    }
+  }
+  const was = short(recorded)
+  const now = short(current)
+  return was !== undefined && now !== undefined ? `Recorded input ${was}, now ${now}.` : ""
+}
+
+/** Checks a step's input against the one recorded at its key. */
+export const checkInput = (
+  instance: FlowInstance.Service,
+  begun: Begun,
+  input: HashedInput,
+  currentEncoded: unknown
+): Effect.Effect<void> => {
+  const recorded = begun.recorded
+  if (recorded === undefined || recorded.inputHash === null || recorded.inputHash === input.hash) return Effect.void
+  const diff = recorded.input !== undefined ? inputDiff(recorded.input, currentEncoded) : ""
+  return nonDeterminism(instance, begun.key, {
+    reason: "input",
+    recorded: `step '${begun.key}' with input hash ${recorded.inputHash}`,
+    current: `step '${begun.key}' with input hash ${input.hash}`,
+    recordedHash: recorded.inputHash,
+    currentHash: input.hash,
+    detail: `${diff === "" ? "" : `${diff} `}${changeAdvice}`
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replaying
+// ---------------------------------------------------------------------------------------------
+
+/** Marks a recorded completion as returned, and lets the next ones in order go. */
+const consume = (instance: FlowInstance.Service, seq: number): void => {
+  const order = instance.replayOrder
+  const at = order.indexOf(seq)
+  if (at >= 0) order.splice(at, 1)
+  releaseInOrder(instance)
+}
+
+/** Lets go the replayed results whose turn has come. */
+export const releaseInOrder = (instance: FlowInstance.Service): void => {
+  const order = instance.replayOrder
+  while (order.length > 0) {
+    const go = instance.replayWaiting.get(order[0]!)
+    if (go === undefined) return
+    instance.replayWaiting.delete(order[0]!)
+    order.shift()
+    go()
+  }
 }
 
 /**
- * Waits until `at`: in memory when the wait is short, otherwise by suspending the flow (the
- * suspension reason is built by `reason`).
+ * Skips the recorded completions that no branch of this run has asked for (a race's loser, a
+ * branch not taken again): called by the supervisor once the run is idle, so the results waiting
+ * behind them go on.
  */
-const waitUntil = (
-  instance: FlowInstance.Service,
-  at: number,
-  reason: () => SuspendReason
-): Effect.Effect<void> =>
-  Effect.flatMap(Clock.currentTimeMillis, (now) => {
-    const remaining = at - now
-    if (remaining <= 0) return Effect.void
-    if (remaining <= instance.suspendAfterMillis) return Effect.sleep(Duration.millis(remaining))
-    return suspend(instance, reason())
-  })
+export const skipUnclaimed = (instance: FlowInstance.Service): boolean => {
+  if (instance.replayWaiting.size === 0) return false
+  const first = Math.min(...instance.replayWaiting.keys())
+  const order = instance.replayOrder
+  while (order.length > 0 && order[0]! < first) order.shift()
+  releaseInOrder(instance)
+  return true
+}
 
-/** Calls a step inside a flow: replays its recorded result, or runs it (with retries) and records it. */
-export const callStep = (spec: StepSpec, args: ReadonlyArray<unknown>): Effect.Effect<any, any, any> =>
-  Effect.flatMap(FlowInstance, (instance) =>
-    Effect.flatMap(nextKey(instance, spec.name), (key) => {
-      const hashed = spec.hashInput(args)
-      if (Either.isLeft(hashed)) {
-        return abortWith(
-          instance,
-          new CheckpointEncodeError({
-            flowType: instance.flowType,
-            flowId: instance.flowId,
-            key,
-            schema: "step input",
-            detail: formatParseError(hashed.left)
-          })
-        )
-      }
-      const inputHash = hashed.right
-      const recorded = instance.journal.get(key)
-      if (recorded === undefined) return runAttempts(instance, spec, key, inputHash, args, 0, undefined)
-      return Effect.zipRight(
-        checkHash(instance, key, recorded, inputHash),
-        recorded.status === "completed"
-          ? replay(instance, spec.codec, key, recorded)
-          : runAttempts(instance, spec, key, inputHash, args, recorded.attempts, recorded.nextAttemptAt ?? undefined)
-      )
-    }))
-
-const replay = <A, E>(
-  instance: FlowInstance.Service,
-  codec: ExitCodec<A, E>,
-  key: string,
-  recorded: ExecutionLog.StepRecord
-): Effect.Effect<A, E> =>
-  Effect.flatMap(decodeRecorded(instance, key, codec, recorded), (exit) =>
-    Effect.zipRight(event(instance, "replayed", key, { attempts: recorded.attempts }), exit))
-
-const runAttempts = (
-  instance: FlowInstance.Service,
-  spec: StepSpec,
-  key: string,
-  inputHash: string,
-  args: ReadonlyArray<unknown>,
-  failedAttempts: number,
-  nextAttemptAt: number | undefined
-): Effect.Effect<any, any, any> =>
-  Effect.gen(function*() {
-    let failed = failedAttempts
-    if (nextAttemptAt !== undefined) {
-      yield* waitUntil(instance, nextAttemptAt, () => SuspendReason.Retry({ key, at: nextAttemptAt, attempt: failed + 1 }))
+/**
+ * Waits for a recorded entry's turn: results are returned in the order they were completed, so
+ * concurrent branches see what they saw the first time (the same race winner, whatever order
+ * they are replayed in).
+ */
+export const inTurn = (instance: FlowInstance.Service, recorded: ExecutionLog.StepRecord): Effect.Effect<void> => {
+  const seq = recorded.seq
+  if (seq === undefined) return Effect.void
+  return Effect.async<void>((resume) => {
+    const order = instance.replayOrder
+    if (order.length === 0 || order[0] === seq || !order.includes(seq)) {
+      consume(instance, seq)
+      return resume(Effect.void)
     }
-    const idempotencyKey = `${instance.flowId}/${key}`
-    while (true) {
-      const attempt = failed + 1
-      const startedAt = yield* Clock.currentTimeMillis
-      const exit = yield* spec.run(...args).pipe(
-        Effect.provideService(StepContext, {
-          flowId: instance.flowId,
-          flowType: instance.flowType,
-          key,
-          attempt,
-          idempotencyKey
-        }),
-        Effect.exit
-      )
-      // Interrupted (the flow is stopping, or a sibling failed): nothing is recorded, the step runs again on resume.
-      if (Exit.isFailure(exit) && Cause.isInterrupted(exit.cause)) return yield* exit
-      const now = yield* Clock.currentTimeMillis
-      if (Exit.isFailure(exit) && isRetryableCause(spec, exit.cause) && RetryPolicy.allowsRetryAfter(spec.retry, attempt)) {
-        const delay = yield* RetryPolicy.delayFor(spec.retry, attempt)
-        const at = now + Duration.toMillis(delay)
-        yield* writeEntry(
-          instance,
-          entry(instance, {
-            key,
-            inputHash,
-            status: "retrying",
-            exit: undefined,
-            attempts: attempt,
-            nextAttemptAt: at,
-            startedAt,
-            completedAt: null
-          })
-        )
-        yield* event(instance, "retrying", key, { attempt, delayMillis: Duration.toMillis(delay), cause: Cause.pretty(exit.cause) })
-        failed = attempt
-        yield* waitUntil(instance, at, () => SuspendReason.Retry({ key, at, attempt: attempt + 1 }))
-        continue
-      }
-      const encoded = yield* encodeExit(instance, key, spec.codec, exit)
-      const stored = yield* writeEntry(
-        instance,
-        entry(instance, {
-          key,
-          inputHash,
-          status: "completed",
-          exit: encoded,
-          attempts: attempt,
-          nextAttemptAt: null,
-          startedAt,
-          completedAt: now
-        })
-      )
-      if (stored.exit !== encoded) {
-        // Another executor of this flow completed the step first: its result is the step's result.
-        return yield* replay(instance, spec.codec, key, stored)
-      }
-      yield* event(instance, Exit.isSuccess(exit) ? "ran" : "failed", key, { attempts: attempt })
-      return yield* exit
-    }
+    instance.replayWaiting.set(seq, () => resume(Effect.void))
+    instance.progress++
+    instance.poke()
+    return Effect.sync(() => {
+      instance.replayWaiting.delete(seq)
+      instance.poke()
+    })
   })
+}
+
+/** Returns a recorded exit, in its turn. */
+export const replay = <A, E>(
+  instance: FlowInstance.Service,
+  begun: Begun & { readonly recorded: ExecutionLog.StepRecord },
+  codec: ExitCodec<A, E>
+): Effect.Effect<Exit.Exit<A, E>> =>
+  Effect.zipRight(inTurn(instance, begun.recorded), decodeExit(instance, begun.key, codec, begun.recorded.exit))
 
 // ---------------------------------------------------------------------------------------------
-// Recorded values and timers
+// Writing
+// ---------------------------------------------------------------------------------------------
+
+/** The fields of an entry that its operation decides. */
+export interface EntryFields {
+  readonly inputHash: string | null
+  readonly status: StepStatus
+  readonly exit: unknown
+  readonly attempts: number
+  readonly nextAttemptAt: number | null
+  readonly startedAt: number | null
+  readonly completedAt: number | null
+  readonly input?: unknown | undefined
+}
+
+const entryOf = (instance: FlowInstance.Service, place: Place, fields: EntryFields, seq: number | undefined): ExecutionLog.StepRecord => {
+  const { input, ...rest } = fields
+  const record: ExecutionLog.StepRecord = {
+    flowId: instance.flowId,
+    key: place.key,
+    ...rest,
+    kind: place.kind,
+    scope: place.scope,
+    position: place.position,
+    ...(seq === undefined ? {} : { seq })
+  }
+  return input === undefined ? record : { ...record, input }
+}
+
+const remember = (instance: FlowInstance.Service, record: ExecutionLog.StepRecord): void => {
+  instance.journal.set(record.key, record)
+  if (record.scope !== undefined && record.position !== undefined) {
+    let byPosition = instance.placed.get(record.scope)
+    if (byPosition === undefined) {
+      byPosition = new Map()
+      instance.placed.set(record.scope, byPosition)
+    }
+    byPosition.set(record.position, record)
+  }
+}
+
+/** Indexes a loaded journal: by key, and by scope and place. */
+export const indexJournal = (instance: FlowInstance.Service, steps: ReadonlyArray<ExecutionLog.StepRecord>): void => {
+  let maxSeq = 0
+  const order: Array<number> = []
+  for (const step of steps) {
+    remember(instance, step)
+    if (step.seq !== undefined && step.status === "completed") {
+      order.push(step.seq)
+      if (step.seq > maxSeq) maxSeq = step.seq
+    }
+  }
+  order.sort((a, b) => a - b)
+  instance.replayOrder.push(...order)
+  instance.nextSeq = maxSeq + 1
+}
+
+/**
+ * Writes one journal entry (one statement), unless the run is stopping. If the store refuses it,
+ * finds out why: a lost lease stops the run; an entry completed meanwhile by another executor of
+ * the same flow is returned, and the caller must use it instead of its own.
+ */
+const write = (instance: FlowInstance.Service, record: ExecutionLog.StepRecord): Effect.Effect<ExecutionLog.StepRecord> =>
+  Effect.zipRight(
+    stopped(instance),
+    busy(
+      instance,
+      instance.log.putStep(record, instance.fence).pipe(
+        Effect.flatMap((written) => {
+          if (written) {
+            remember(instance, record)
+            return Effect.succeed(record)
+          }
+          return Effect.flatMap(instance.log.loadFlow(instance.flowId), (loaded) => {
+            if (Option.isNone(loaded)) {
+              return abortWith(
+                instance,
+                new StoreError({ operation: "putStep", detail: `flow '${instance.flowId}' is no longer in the store` })
+              )
+            }
+            const { flow, steps } = loaded.value
+            const fence = instance.fence
+            if (fence !== undefined && (flow.leaseOwner !== fence.owner || flow.leaseEpoch !== fence.epoch)) {
+              return abortWith(instance, new LeaseLostError({ flowId: instance.flowId, ...fence }))
+            }
+            const stored = steps.find((step) => step.key === record.key)
+            if (stored === undefined || stored.status !== "completed") {
+              return abortWith(
+                instance,
+                new StoreError({ operation: "putStep", detail: `the store refused the entry '${record.key}'` })
+              )
+            }
+            remember(instance, stored)
+            return Effect.succeed(stored)
+          })
+        }),
+        Effect.catchTag("StoreError", (error) => abortWith(instance, error))
+      )
+    )
+  )
+
+/**
+ * Records an operation's final result (an encoded exit, or the record of a timer that fired),
+ * with the next completion order. Returns the entry stored: another executor's, when it completed
+ * the same entry first.
+ */
+export const complete = (
+  instance: FlowInstance.Service,
+  place: Place,
+  fields: Omit<EntryFields, "status" | "nextAttemptAt">
+): Effect.Effect<ExecutionLog.StepRecord> =>
+  Effect.suspend(() =>
+    write(instance, entryOf(instance, place, { ...fields, status: "completed", nextAttemptAt: null }, instance.nextSeq++))
+  )
+
+/**
+ * Records an entry that the flow's program never reads back (a DAG node's timing): completed,
+ * but outside the order in which replay returns results.
+ */
+export const note = (
+  instance: FlowInstance.Service,
+  place: Place,
+  fields: Omit<EntryFields, "status" | "nextAttemptAt">
+): Effect.Effect<void> =>
+  Effect.asVoid(write(instance, entryOf(instance, place, { ...fields, status: "completed", nextAttemptAt: null }, undefined)))
+
+/** Records that an operation waits (a timer's fire time, a signal's deadline) or will retry. */
+export const declare = (
+  instance: FlowInstance.Service,
+  place: Place,
+  fields: EntryFields & { readonly status: "waiting" | "retrying" }
+): Effect.Effect<void> => Effect.asVoid(write(instance, entryOf(instance, place, fields, undefined)))
+
+// ---------------------------------------------------------------------------------------------
+// Waiting
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Parks a durable wait: the calling branch waits in memory until the run's supervisor resolves
+ * it (its time came, or the store has what it waits for), then runs `then` (which records the
+ * outcome). When every live branch of the flow is parked, the supervisor suspends the flow on all
+ * of them at once, and the run stops. A branch interrupted meanwhile (a race's loser) takes its
+ * wait away. The supervisor resolves one wait at a time and lets the flow react (a race settle,
+ * its losers go) before it resolves the next, as time would.
+ */
+export const park = <A>(
+  instance: FlowInstance.Service,
+  wait: Omit<Wait, "resolve">,
+  then: (resolution: Resolution) => Effect.Effect<A>
+): Effect.Effect<A> =>
+  Effect.zipRight(
+    stopped(instance),
+    Effect.flatMap(
+      Effect.async<Resolution>((resume) => {
+        const parked: Wait = {
+          ...wait,
+          resolve: (resolution) => {
+            if (instance.waits.get(wait.key) !== parked) return
+            instance.waits.delete(wait.key)
+            instance.resolving++
+            instance.progress++
+            resume(Effect.succeed(resolution))
+          }
+        }
+        instance.waits.set(wait.key, parked)
+        instance.waitsChanged++
+        instance.progress++
+        instance.poke()
+        return Effect.sync(() => {
+          if (instance.waits.get(wait.key) === parked) instance.waits.delete(wait.key)
+          instance.progress++
+          instance.poke()
+        })
+      }),
+      (resolution) =>
+        Effect.ensuring(
+          then(resolution),
+          Effect.sync(() => {
+            instance.resolving--
+            instance.progress++
+            instance.poke()
+          })
+        )
+    )
+  )
+
+// ---------------------------------------------------------------------------------------------
+// Recorded values
 // ---------------------------------------------------------------------------------------------
 
 /** Computes a value once, records it, and replays it after: `Flow.now`, `Flow.random`, `Flow.uuid`. */
-export const recordValue = <A, I>(
+export const recordValue = <A>(
   name: string,
   codec: ExitCodec<A, never>,
   compute: Effect.Effect<A>
 ): Effect.Effect<A, never, FlowInstance> =>
   Effect.flatMap(FlowInstance, (instance) =>
-    Effect.flatMap(nextKey(instance, name), (key) => {
-      const recorded = instance.journal.get(key)
+    Effect.flatMap(begin(instance, name, "value"), (begun) => {
+      const recorded = begun.recorded
       if (recorded !== undefined && recorded.status === "completed") {
-        return Effect.flatMap(decodeRecorded(instance, key, codec, recorded), (exit) => exit)
+        return Effect.flatMap(replay(instance, { ...begun, recorded }, codec), (exit) => exit)
       }
       return Effect.gen(function*() {
         const value = yield* compute
         const now = yield* Clock.currentTimeMillis
-        const encoded = yield* encodeExit(instance, key, codec, Exit.succeed(value))
-        const stored = yield* writeEntry(
-          instance,
-          entry(instance, {
-            key,
-            inputHash: null,
-            status: "completed",
-            exit: encoded,
-            attempts: 1,
-            nextAttemptAt: null,
-            startedAt: now,
-            completedAt: now
-          })
-        )
+        const encoded = yield* encodeExit(instance, begun.key, codec, Exit.succeed(value))
+        const stored = yield* complete(instance, begun, {
+          inputHash: null,
+          exit: encoded,
+          attempts: 1,
+          startedAt: now,
+          completedAt: now
+        })
         if (stored.exit === encoded) return value
-        return yield* Effect.flatMap(decodeRecorded(instance, key, codec, stored), (exit) => exit)
+        return yield* Effect.flatMap(decodeExit(instance, begun.key, codec, stored.exit), (exit) => exit)
       })
     }))
-
-const TimerSchema = Schema.Struct({ until: Schema.Number })
-
-/**
- * A durable timer: the fire time is computed once (from `Clock`) and recorded; the flow waits in
- * memory when the rest of the wait is short and suspends otherwise.
- */
-export const sleepUntil = (name: string, fireAt: (now: number) => number): Effect.Effect<void, never, FlowInstance> =>
-  Effect.flatMap(FlowInstance, (instance) =>
-    Effect.flatMap(nextKey(instance, name), (key) =>
-      Effect.gen(function*() {
-        const recorded = instance.journal.get(key)
-        if (recorded?.status === "completed") return
-        const now = yield* Clock.currentTimeMillis
-        let until: number
-        if (recorded?.status === "waiting") {
-          const decoded = Schema.decodeUnknownEither(TimerSchema)(recorded.exit)
-          if (Either.isLeft(decoded)) {
-            return yield* abortWith(
-              instance,
-              new CheckpointDecodeError({
-                flowType: instance.flowType,
-                flowId: instance.flowId,
-                key,
-                schema: String(TimerSchema.ast),
-                detail: formatParseError(decoded.left)
-              })
-            )
-          }
-          until = decoded.right.until
-        } else {
-          until = fireAt(now)
-          if (until > now) {
-            yield* writeEntry(
-              instance,
-              entry(instance, {
-                key,
-                inputHash: null,
-                status: "waiting",
-                exit: { until },
-                attempts: 0,
-                nextAttemptAt: until,
-                startedAt: now,
-                completedAt: null
-              })
-            )
-          }
-        }
-        yield* waitUntil(instance, until, () => SuspendReason.Timer({ key, until }))
-        const firedAt = yield* Clock.currentTimeMillis
-        yield* writeEntry(
-          instance,
-          entry(instance, {
-            key,
-            inputHash: null,
-            status: "completed",
-            exit: { until },
-            attempts: 1,
-            nextAttemptAt: null,
-            startedAt: now,
-            completedAt: firedAt
-          })
-        )
-      })))
-
-/** Hashes step arguments: encoded with the input schema when there is one, canonical JSON otherwise. */
-export const makeInputHasher = (
-  input: Schema.Schema<any, any> | undefined
-): (args: ReadonlyArray<unknown>) => Either.Either<string, ParseResult.ParseError> => {
-  if (input === undefined) {
-    return (args) => Either.right(hashValue(args.length === 1 ? args[0] : args))
-  }
-  const encode = Schema.encodeEither(input)
-  return (args) => Either.map(encode(args[0]), hashValue)
-}

@@ -16,6 +16,7 @@ import * as Option from "effect/Option"
 import type {
   ClaimOptions,
   Encoded,
+  EntryKind,
   FlowRow,
   FlowStatus,
   FlowWithSteps,
@@ -113,7 +114,12 @@ const stepColumns = [
   "attempts",
   "next_attempt_at",
   "started_at",
-  "completed_at"
+  "completed_at",
+  "kind",
+  "scope",
+  "position",
+  "seq",
+  "input"
 ] as const
 
 const flowParams = (row: FlowRow): ReadonlyArray<unknown> => [
@@ -148,7 +154,12 @@ const stepParams = (row: StepRow): ReadonlyArray<unknown> => [
   row.attempts,
   row.nextAttemptAt,
   row.startedAt,
-  row.completedAt
+  row.completedAt,
+  row.kind ?? null,
+  row.scope ?? null,
+  row.position ?? null,
+  row.seq ?? null,
+  row.input ?? null
 ]
 
 const flowFromRow = (row: Row): FlowRow => ({
@@ -205,8 +216,26 @@ const stepFromValues = (flowId: string, values: ReadonlyArray<unknown>): StepRow
     attempts: num(values[at + 4]),
     nextAttemptAt: numOrNull(values[at + 5]),
     startedAt: numOrNull(values[at + 6]),
-    completedAt: numOrNull(values[at + 7])
+    completedAt: numOrNull(values[at + 7]),
+    // Absent (not `undefined`) on entries written before the store recorded them.
+    ...entryMeta(values[at + 8], values[at + 9], values[at + 10], values[at + 11], values[at + 12])
   }
+}
+
+const entryMeta = (
+  kind: unknown,
+  scope: unknown,
+  position: unknown,
+  seq: unknown,
+  input: unknown
+): Pick<StepRow, "kind" | "scope" | "position" | "seq" | "input"> => {
+  const meta: { -readonly [K in "kind" | "scope" | "position" | "seq" | "input"]?: StepRow[K] } = {}
+  if (input !== null && input !== undefined) meta.input = String(input)
+  if (kind !== null && kind !== undefined) meta.kind = String(kind) as EntryKind
+  if (scope !== null && scope !== undefined) meta.scope = String(scope)
+  if (position !== null && position !== undefined) meta.position = num(position)
+  if (seq !== null && seq !== undefined) meta.seq = num(seq)
+  return meta
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -223,7 +252,22 @@ const nullSteps = stepColumns.slice(1).map(() => "NULL").join(", ")
 
 // SQL types of the step columns, cast explicitly in `INSERT ... SELECT` (PostgreSQL cannot infer
 // the type of a bare parameter in a select list).
-const stepCasts = ["TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "INTEGER", "BIGINT", "BIGINT", "BIGINT"] as const
+const stepCasts = [
+  "TEXT",
+  "TEXT",
+  "TEXT",
+  "TEXT",
+  "TEXT",
+  "INTEGER",
+  "BIGINT",
+  "BIGINT",
+  "BIGINT",
+  "TEXT",
+  "TEXT",
+  "INTEGER",
+  "BIGINT",
+  "TEXT"
+] as const
 
 const signalColumnList = signalColumns.join(", ")
 
@@ -336,6 +380,9 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
     const releaseFlowSql = text(
       sql`UPDATE ergon_flows SET status = 'pending', run_after = ${P}, lease_owner = NULL, lease_expires_at = NULL, updated_at = ${P} WHERE id = ${P} AND status = 'running' AND lease_owner = ${P} AND lease_epoch = ${P}`
     )
+    // PostgreSQL: the row lock that orders a suspension against a signal's or a child's wake-up
+    // (see `suspendFlow`). SQLite runs one writer at a time: nothing to lock.
+    const lockFlowSql = dialect.name === "pg" ? text(sql`SELECT id FROM ergon_flows WHERE id = ${P} FOR UPDATE`) : undefined
     const wakeFlowSql = text(
       sql`UPDATE ergon_flows SET status = 'pending', run_after = ${P}, updated_at = ${P} WHERE id = ${P} AND status = 'suspended'`
     )
@@ -423,6 +470,7 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
       loadFlow: guarded("loadFlow"),
       putStep: guarded("putStep"),
       updateFlow: guarded("updateFlow"),
+      suspendFlow: guarded("suspendFlow"),
       listFlows: guarded("listFlows"),
       claimFlows: guarded("claimFlows"),
       renewLeases: guarded("renewLeases"),
@@ -484,13 +532,67 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
         const [text, values] = sql`UPDATE ergon_flows SET ${sql.csv(sets)} WHERE ${where}`.compile(true)
         const parent = patch.wakeParent
         if (parent === undefined) return write("updateFlow", text, values)
-        // The update and the parent's wake-up in one transaction, the wake-up only if the update applied.
+        // The update and the parent's wake-up in one transaction, the wake-up only if the update
+        // applied. On PostgreSQL the parent's row is locked first, so a parent suspending on this
+        // child at the same time either sees it ended or is suspended before the wake-up reads it.
+        const lockParent = lockFlowSql === undefined ? Effect.void : execute(lockFlowSql, [parent])
         return guards.updateFlow(sql.withTransaction(
-          Effect.flatMap(Effect.map(execute(text, values), changed), (applied) =>
-            applied
-              ? Effect.as(execute(wakeFlowSql, [patch.updatedAt, patch.updatedAt, parent]), true)
-              : Effect.succeed(false))
+          Effect.zipRight(
+            lockParent,
+            Effect.flatMap(Effect.map(execute(text, values), changed), (applied) =>
+              applied
+                ? Effect.as(execute(wakeFlowSql, [patch.updatedAt, patch.updatedAt, parent]), true)
+                : Effect.succeed(false))
+          )
         ))
+      },
+      // One statement on SQLite (one writer at a time, so what it reads cannot change under it).
+      // On PostgreSQL, a transaction: the flow's row is locked first, then a new statement (a new
+      // snapshot, under READ COMMITTED) checks the waits and suspends. A signal sender inserts its
+      // signal and then wakes the flow (a locking update); a child's end locks its parent's row
+      // before it writes. Either the wake-up comes after the suspension and finds it, or what it
+      // wakes for was committed before the check and the check sees it.
+      suspendFlow: (id, suspension, fence) => {
+        const waits: Array<Statement.Fragment> = []
+        if (suspension.signals.length > 0) {
+          waits.push(
+            sql`NOT EXISTS (SELECT 1 FROM ergon_signals WHERE flow_id = ${id} AND consumed_by IS NULL AND name IN ${
+              sql.in(suspension.signals)
+            })`
+          )
+        }
+        if (suspension.children.length > 0) {
+          waits.push(
+            sql`NOT EXISTS (SELECT 1 FROM ergon_flows c WHERE c.id IN ${
+              sql.in(suspension.children)
+            } AND c.status IN ('completed', 'cancelled'))`
+          )
+        }
+        const owned = fence === undefined
+          ? sql`id = ${id} AND status = 'running'`
+          : sql`id = ${id} AND status = 'running' AND lease_owner = ${fence.owner} AND lease_epoch = ${fence.epoch}`
+        const [suspendText, suspendValues] = sql`UPDATE ergon_flows SET status = 'suspended', run_after = ${suspension.runAfter}, suspend_reason = ${suspension.suspendReason}, updated_at = ${suspension.now} WHERE ${
+          sql.and([owned, ...waits])
+        }`.compile(true)
+        const lock = lockFlowSql === undefined ? Effect.void : execute(lockFlowSql, [id])
+        const suspend = Effect.map(execute(suspendText, suspendValues), changed)
+        // Not suspended: tell a wait that can be met from a flow that is no longer ours.
+        const why = Effect.map(
+          query(getFlowSql, [id], false),
+          (rows): "satisfied" | "refused" => {
+            const row = rows[0]
+            if (row === undefined) return "refused"
+            const flow = flowFromRow(row)
+            const ours = flow.status === "running" &&
+              (fence === undefined || (flow.leaseOwner === fence.owner && flow.leaseEpoch === fence.epoch))
+            return ours ? "satisfied" : "refused"
+          }
+        )
+        return guards.suspendFlow(
+          sql.withTransaction(
+            Effect.zipRight(lock, Effect.flatMap(suspend, (done) => done ? Effect.succeed("suspended" as const) : why))
+          )
+        )
       },
       listFlows: (filter) => {
         const clauses: Array<Statement.Fragment> = []

@@ -214,6 +214,17 @@ $$`,
   FOR EACH ROW EXECUTE FUNCTION ergon_notify()`
   ]
 
+// The journal records what each entry is and where it was called (its scope and its place
+// there), and the order entries were completed in: what replay checks the code against, and
+// the order in which it returns recorded results to concurrent branches.
+const journalOrderV3 = (dialect: Dialect): ReadonlyArray<string> => [
+  `ALTER TABLE ergon_steps ADD COLUMN kind TEXT`,
+  `ALTER TABLE ergon_steps ADD COLUMN scope ${dialect.keyType}`,
+  `ALTER TABLE ergon_steps ADD COLUMN position INTEGER`,
+  `ALTER TABLE ergon_steps ADD COLUMN seq BIGINT`,
+  `ALTER TABLE ergon_steps ADD COLUMN input TEXT`
+]
+
 const runAll = (statements: (dialect: Dialect) => ReadonlyArray<string>): Effect.Effect<void, unknown, SqlClient.SqlClient> =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
     Effect.forEach(statements(dialectOf(sql)), (statement) => sql.unsafe(statement).withoutTransform, {
@@ -229,7 +240,8 @@ const runAll = (statements: (dialect: Dialect) => ReadonlyArray<string>): Effect
  */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
   "1_create_store": runAll(schemaV1),
-  "2_notify": runAll(notifyV2)
+  "2_notify": runAll(notifyV2),
+  "3_journal_order": runAll(journalOrderV3)
 }
 
 /**

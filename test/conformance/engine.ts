@@ -336,9 +336,12 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
           assert.strictEqual(error.flowId, id)
           assert.strictEqual(error.flowType, "nondeterministic")
           assert.strictEqual(error.key, "charge")
+          assert.strictEqual(error.reason, "input")
           assert.notStrictEqual(error.recordedHash, error.currentHash)
-          assert.include(error.message, error.recordedHash)
-          assert.include(error.message, error.currentHash)
+          assert.include(error.message, error.recordedHash!)
+          assert.include(error.message, error.currentHash!)
+          // the inputs are small: the message shows them
+          assert.include(error.message, "Recorded input 10, now 20")
           const { flow: row } = yield* journalOf(id)
           assert.strictEqual(row.status, "failed")
           // the code is fixed: the same input again replays and finishes
