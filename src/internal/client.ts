@@ -230,13 +230,11 @@ export const signal = <P, PI>(
     }
     const now = yield* Clock.currentTimeMillis
     const seq = yield* log.insertSignal(id, name, encoded ?? null, now)
-    // Read the flow again only now, after the insert: a flow writes `suspended` before its last
-    // look for the signal, so either that look finds this signal or this read finds it suspended.
-    const after = yield* log.getFlow(id)
-    if (Option.isSome(after) && after.value.status === "suspended") {
-      const reason = after.value.suspendReason as { _tag?: string; name?: string } | undefined
-      if (reason?._tag === "Signal" && reason.name === name) yield* log.wakeFlow(id, now)
-    }
+    // Then wake the flow if it is suspended. A flow suspends only if no awaited signal is in the
+    // store, in one atomic operation (`suspendFlow`): either it saw this signal and did not
+    // suspend, or it suspended before this wake-up, which finds it. (A flow suspended on
+    // something else is woken too: it replays to its waits and suspends again.)
+    yield* log.wakeFlow(id, now)
     yield* wake.notify(log)
     yield* Effect.logDebug("ergon.flow", { event: "signalled", flowId: id, name, seq })
   })

@@ -39,6 +39,7 @@ import {
 } from "./instance.js"
 import { formatParseError, indexJournal, skipUnclaimed } from "./journal.js"
 import { newFlow } from "./records.js"
+import { flowClock } from "./timer.js"
 import * as wake from "./wake.js"
 
 /** The outcome of one execution: the flow ended, or it is waiting for something. */
@@ -103,7 +104,7 @@ export const run = <A, E, R, I>(
     const seenAtStart = yield* wake.version(log)
     const admitted = yield* admit(log, flow, input, options)
     if (admitted._tag === "Ended") return admitted.outcome
-    const instance = start(log, flow, options, admitted)
+    const instance = start(log, flow, options, admitted, yield* Effect.clock)
     yield* flowEvent(options.id, flow.name, admitted.resumed ? "resumed" : "started", { journal: admitted.steps.length })
     const ended: Ended<A, E> = yield* runProgram(instance, flow.run(admitted.input), seenAtStart)
     return yield* settle(log, flow, instance, admitted, ended, seenAtStart)
@@ -296,7 +297,8 @@ const start = <A, E, R, I>(
   log: ExecutionLog.Service,
   flow: AnyFlow<A, E, R, I>,
   options: ExecuteOptions,
-  admitted: Admitted<I>
+  admitted: Admitted<I>,
+  clock: Clock.Clock
 ): Started => {
   const pokes: Pokes = { count: 0, listener: undefined }
   const instance: Started = {
@@ -321,6 +323,7 @@ const start = <A, E, R, I>(
           suspendAfter: options.suspendAfter
         })
       : undefined,
+    clock,
     busy: 0,
     progress: 0,
     waits: new Map(),
@@ -453,7 +456,9 @@ const runProgram = <A, E, R>(
 ): Effect.Effect<Ended<A, E>, StoreError, R> =>
   Effect.gen(function*() {
     const log = instance.log
-    const fiber = yield* Effect.fork(Effect.provideService(program, FlowInstance, instance))
+    const fiber = yield* Effect.fork(
+      Effect.withClock(Effect.provideService(program, FlowInstance, instance), flowClock(instance))
+    )
     fiber.addObserver(() => instance.poke())
     // Without a lease (a plain executor), a cancellation is seen through this process's wake-ups.
     let cancelled = false

@@ -1,3 +1,4 @@
+import type * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -159,6 +160,11 @@ export declare namespace FlowInstance {
     nextSeq: number
     /** Recorded completion orders not yet returned by this run, ascending. */
     readonly replayOrder: Array<number>
+    /**
+     * The clock of the process: the flow's program runs on a clock whose `sleep` is a durable
+     * timer, and the engine's own work (a step's run, a store call) on this one.
+     */
+    readonly clock: Clock.Clock
     /** Replayed results waiting for their turn, by completion order. */
     readonly replayWaiting: Map<number, () => void>
     /** Wakes the run's supervisor: a wait was parked or left, an operation ended, the run must stop. */

@@ -168,7 +168,8 @@ export const event = (
 
 /**
  * Marks `effect` as work in progress: while it runs the flow is not idle, so the supervisor does
- * not suspend it (a step that finishes wins over a wait that has not).
+ * not suspend it (a step that finishes wins over a wait that has not). It runs on the process's
+ * clock (a step's own sleeps and timeouts are not durable timers; the flow's are).
  */
 export const busy = <A, E, R>(instance: FlowInstance.Service, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.acquireUseRelease(
@@ -176,7 +177,7 @@ export const busy = <A, E, R>(instance: FlowInstance.Service, effect: Effect.Eff
       instance.busy++
       instance.progress++
     }),
-    () => effect,
+    () => Effect.withClock(effect, instance.clock),
     () =>
       Effect.sync(() => {
         instance.busy--

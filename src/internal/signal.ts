@@ -68,7 +68,7 @@ export const awaitSignal = <A, I>(
           if (resolution === "time") {
             return Effect.asSome(finish(Exit.fail(new SignalTimeout({ name, timeoutAt: timeoutAt ?? now }))))
           }
-          return instance.log.takeSignal(instance.flowId, name, key, instance.fence).pipe(
+          return journal.busy(instance, instance.log.takeSignal(instance.flowId, name, key, instance.fence)).pipe(
             Effect.catchTag("StoreError", (error) => abortWith(instance, error)),
             Effect.flatMap(Option.match({
               // Taken by another wait of this flow meanwhile: wait again.

@@ -2,6 +2,7 @@
  * Durable timers: `Flow.sleep`, `Flow.sleepUntil`.
  */
 import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
@@ -73,3 +74,24 @@ export const sleepUntil = (name: string, fireAt: (now: number) => number): Effec
               completedAt: firedAt
             }))))
       })))
+
+/**
+ * The clock a flow's program runs on: the process's time, and a `sleep` that is a durable timer.
+ * So whatever sleeps in a flow — `Effect.sleep`, `Effect.timeout`, `Effect.retry` with a
+ * `Schedule`, `Effect.delay` — waits on durable time, and races with it have the semantics of
+ * time. Steps run on the process's own clock.
+ */
+export const flowClock = (instance: FlowInstance.Service): Clock.Clock => {
+  const clock = instance.clock
+  return {
+    [Clock.ClockTypeId]: Clock.ClockTypeId,
+    unsafeCurrentTimeMillis: () => clock.unsafeCurrentTimeMillis(),
+    currentTimeMillis: clock.currentTimeMillis,
+    unsafeCurrentTimeNanos: () => clock.unsafeCurrentTimeNanos(),
+    currentTimeNanos: clock.currentTimeNanos,
+    sleep: (duration) => {
+      const millis = Duration.toMillis(duration)
+      return Effect.provideService(sleepUntil("$sleep", (now) => now + millis), FlowInstance, instance)
+    }
+  }
+}

@@ -63,6 +63,7 @@ export const run = (
           id: row.id,
           fence,
           claimed: true,
+          claimedRow: row,
           suspendAfter: config.suspendAfter
         }).pipe(
           Effect.tapError((error) =>
@@ -92,8 +93,8 @@ export const run = (
         const held = running.get(id)
         if (held === undefined || renewed.has(id)) continue
         // Not renewed: either the lease is gone (taken over, or cleared by a cancel), or the run
-        // has just written its own end or suspension and is finishing (waking a parent, looking
-        // again for a signal). Only the first is a lost lease; the second must not be cut short.
+        // has just written its own end or suspension and is finishing. Only the first is a lost
+        // lease; the second must not be cut short.
         const row = yield* log.getFlow(id)
         const stillOurs = Option.isSome(row) && row.value.leaseOwner === owner && row.value.leaseEpoch === held.epoch
         if (stillOurs || running.get(id) !== held) continue
