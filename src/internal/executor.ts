@@ -436,6 +436,12 @@ const earliest = (ready: ReadonlyArray<Ready>): Ready | undefined =>
     undefined
   )
 
+const earliestUntil = (waits: ReadonlyArray<Wait>): number | null =>
+  waits.reduce<number | null>(
+    (min, wait) => (wait.until !== undefined && (min === null || wait.until < min) ? wait.until : min),
+    null
+  )
+
 const reasonOf = (waits: ReadonlyArray<Wait>): SuspendReason => {
   const reasons: Array<SingleReason> = waits.map((wait) => wait.reason)
   return reasons.length === 1 ? reasons[0]! : SuspendReason.Any({ reasons })
@@ -508,23 +514,25 @@ const runProgram = <A, E, R>(
         continue
       }
 
-      if (instance.waits.size > 0 || instance.replayWaiting.size > 0) {
-        if (yield* isIdle(instance)) {
-          // Recorded results that no branch asks for (a race's losers): skip them.
-          if (skipUnclaimed(instance)) continue
-          const waits = Array.from(instance.waits.values())
-          const until = waits.reduce<number | undefined>(
-            (min, wait) => (wait.until !== undefined && (min === undefined || wait.until < min) ? wait.until : min),
-            undefined
-          )
+      // Idle with waits: suspend on them, unless the earliest is a timer due soon enough to be
+      // spent in memory (then nothing needs to be decided: the timer will resolve it).
+      const waits = Array.from(instance.waits.values())
+      const until = waits.reduce<number | undefined>(
+        (min, wait) => (wait.until !== undefined && (min === undefined || wait.until < min) ? wait.until : min),
+        undefined
+      )
+      const inMemory = until !== undefined && until - now <= instance.suspendAfterMillis
+      if ((instance.replayWaiting.size > 0 || (waits.length > 0 && !inMemory)) && (yield* isIdle(instance))) {
+        // Recorded results that no branch asks for (a race's losers): skip them.
+        if (skipUnclaimed(instance)) continue
+        if (instance.waits.size > 0) {
+          const parked = Array.from(instance.waits.values())
           const current = yield* Clock.currentTimeMillis
-          if (until === undefined || until - current > instance.suspendAfterMillis) {
-            const suspended = yield* suspend<A, E>(instance, waits, until ?? null, current)
-            if (suspended !== undefined) return yield* stop(suspended)
-            // One of the waits was met meanwhile: look in the store again.
-            polled = true
-            continue
-          }
+          const suspended = yield* suspend<A, E>(instance, parked, earliestUntil(parked), current)
+          if (suspended !== undefined) return yield* stop(suspended)
+          // One of the waits was met meanwhile: look in the store again.
+          polled = true
+          continue
         }
       }
 
