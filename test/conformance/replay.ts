@@ -13,7 +13,10 @@ import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
-import { Client, ExecutionLog, Executor, Flow, Retryable, RetryPolicy, Step } from "../../src/index.js"
+import * as TestServices from "effect/TestServices"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import { Client, ExecutionLog, Executor, Flow, Retryable, RetryPolicy, Scheduler, Step, Worker } from "../../src/index.js"
 import { makeRecords } from "../fixtures/records.js"
 
 let counter = 0
@@ -454,6 +457,46 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
           assert.include(error.message, "cents (100 → 250)")
           assert.notInclude(error.message, "note")
         }))
+
+      it.effect("concurrent children under a worker: no warning is logged, each parent runs at most once per child it waited for", () =>
+        // On the real clock, as a user runs it.
+        TestServices.provideLive(Effect.gen(function*() {
+          const tag = freshId("kids")
+          const runs = new Map<string, number>()
+          const warnings: Array<string> = []
+          const logger = Logger.make(({ logLevel, message }) => {
+            if (LogLevel.greaterThanEqual(logLevel, LogLevel.Warning)) warnings.push(`${logLevel.label} ${JSON.stringify(message)}`)
+          })
+          const reserve = Step.make("reserve", {
+            success: Schema.String,
+            run: (sku: string) => Effect.as(Effect.sleep(`${5 + sku.length} millis`), `res-${sku}`)
+          })
+          const Child = Flow.make(`reserve-${tag}`, { input: Schema.String, success: Schema.String, run: (sku) => reserve(sku) })
+          const Parent = Flow.make(`order-${tag}`, {
+            input: Schema.Array(Schema.String),
+            success: Schema.Array(Schema.String),
+            run: (skus) =>
+              Effect.zipRight(
+                Effect.flatMap(Flow.id, (id) => Effect.sync(() => void runs.set(id, (runs.get(id) ?? 0) + 1))),
+                Effect.forEach(skus, (sku) => Flow.invoke(Child, sku, { key: sku }), { concurrency: "unbounded" })
+              )
+          })
+          const worker = Worker.make("kids").unversioned().register(Parent, Child).withPollInterval("20 millis")
+            .withConcurrency(16).withSuspendAfter("0 millis")
+          const scheduler = Scheduler.make().unversioned()
+          const skus = ["apple", "pear", "plum"]
+          const ids = Array.from({ length: 6 }, (_, i) => `${tag}-order-${i}`)
+          const results = yield* Effect.gen(function*() {
+            const fiber = yield* Effect.fork(worker.run())
+            const handles = yield* Effect.forEach(ids, (id) => scheduler.schedule(Parent, skus, { id }))
+            const out = yield* Effect.forEach(handles, (handle) => handle.await, { concurrency: "unbounded" })
+            yield* Fiber.interrupt(fiber)
+            return out
+          }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+          for (const result of results) assert.deepStrictEqual(result, ["res-apple", "res-pear", "res-plum"])
+          assert.deepStrictEqual(warnings, [])
+          for (const id of ids) assert.isAtMost(runs.get(id) ?? 0, 1 + skus.length, id)
+        })))
 
       it.effect("suspendFlow: suspends unless an awaited signal or child is there; refuses a flow not ours", () =>
         Effect.gen(function*() {
