@@ -49,4 +49,12 @@ describe("examples", () => {
     assert.include(out, "t-3: failed with AccountFrozen (carol) | replay: failed with AccountFrozen (carol)")
     assert.include(out, "debit calls in all: 9")
   })
+
+  it("race.ts: the first to arrive wins a race of a signal and a timer, across suspensions; no handler sees them", () => {
+    const out = run("race.ts")
+    assert.include(out, "req-1: suspended on Signal + Timer")
+    assert.include(out, "req-1: completed: notified: req-1 approved by alice")
+    assert.include(out, "req-2: completed: notified: req-2 escalated: no answer before the deadline")
+    assert.include(out, "the flow's handler ran 0 times")
+  })
 })
