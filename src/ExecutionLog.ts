@@ -351,6 +351,19 @@ export interface Encoded {
 }
 
 /**
+ * The in-process wake-ups of one store: a notification count, who waits for the next one, and
+ * the subscription to the store's own notifications (`changes`) shared by its followers.
+ *
+ * @since 0.2.0
+ * @category Models
+ */
+export interface Hub {
+  version: number
+  readonly listeners: Set<() => void>
+  followers: { count: number; readonly stop: Effect.Effect<void> } | undefined
+}
+
+/**
  * The store service.
  *
  * @since 0.1.0
@@ -372,6 +385,11 @@ export declare namespace ExecutionLog {
   export interface Service {
     /** The backend underneath, for tools that move raw rows. */
     readonly backend: Encoded
+    /**
+     * This store's in-process wake-ups (scheduling, signals, ends, cancellations), shared by the
+     * workers and waiters of this process that use it; one per store, gone with it.
+     */
+    readonly hub: Hub
     readonly insertFlow: (flow: FlowRecord) => Effect.Effect<boolean, StoreError>
     readonly getFlow: (id: string) => Effect.Effect<Option.Option<FlowRecord>, StoreError>
     readonly loadFlow: (id: string) => Effect.Effect<Option.Option<FlowRecordWithSteps>, StoreError>

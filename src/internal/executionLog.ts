@@ -52,6 +52,7 @@ const stepFromRow = (row: StepRow): Effect.Effect<ExecutionLog.StepRecord, Store
 /** @internal */
 export const makeUnsafe = (backend: Encoded): ExecutionLog.Service => ({
   backend,
+  hub: { version: 0, listeners: new Set(), followers: undefined },
   insertFlow: (flow) =>
     Effect.flatMap(
       Effect.all({

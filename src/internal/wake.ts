@@ -5,7 +5,7 @@ import * as Fiber from "effect/Fiber"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { ExecutionLog } from "../ExecutionLog.js"
+import type { ExecutionLog, Hub } from "../ExecutionLog.js"
 
 /**
  * In-process wake-ups: scheduling a flow, sending a signal, a flow ending or being cancelled
@@ -17,22 +17,8 @@ import type { ExecutionLog } from "../ExecutionLog.js"
  * A waiter passes the version it last saw, so a notification that came between its last look and
  * its wait is not lost.
  */
-interface Hub {
-  version: number
-  readonly listeners: Set<() => void>
-}
-
-// Keyed by the store service, so each store (each Layer build) has its own hub, gone with it.
-const hubs = new WeakMap<ExecutionLog.Service, Hub>()
-
-const hubOf = (log: ExecutionLog.Service): Hub => {
-  let hub = hubs.get(log)
-  if (hub === undefined) {
-    hub = { version: 0, listeners: new Set() }
-    hubs.set(log, hub)
-  }
-  return hub
-}
+// Each store service (each Layer build) has its hub, gone with it.
+const hubOf = (log: ExecutionLog.Service): Hub => log.hub
 
 /** The current notification count: pass it to `wait` to wait for anything newer. */
 export const version = (log: ExecutionLog.Service): Effect.Effect<number> => Effect.sync(() => hubOf(log).version)
@@ -73,10 +59,6 @@ const resubscribe = Schedule.exponential(Duration.millis(100)).pipe(
   Schedule.resetAfter(Duration.minutes(1))
 )
 
-// The store services followed in this process, with how many followers each: one subscription per
-// store, however many workers and waiters share it.
-const followed = new WeakMap<ExecutionLog.Service, { count: number; readonly stop: Effect.Effect<void> }>()
-
 /**
  * Follows the store's notifications from other processes (`log.changes`), for as long as the scope
  * is open: each one wakes this process's waiters on `log` (`notify`). Does nothing when the store
@@ -101,7 +83,8 @@ export const follow = (log: ExecutionLog.Service): Effect.Effect<void, never, Sc
   )
   return Effect.acquireRelease(
     Effect.suspend(() => {
-      const current = followed.get(log)
+      // One subscription per store, however many workers and waiters follow it.
+      const current = log.hub.followers
       if (current !== undefined) {
         current.count++
         return Effect.void
@@ -109,14 +92,14 @@ export const follow = (log: ExecutionLog.Service): Effect.Effect<void, never, Sc
       // `interruptible`: a fiber forked in `acquireRelease`'s acquire would inherit its
       // uninterruptibility, and stopping it would wait forever.
       return Effect.map(Effect.forkDaemon(Effect.interruptible(subscription)), (fiber) => {
-        followed.set(log, { count: 1, stop: Effect.asVoid(Fiber.interrupt(fiber)) })
+        log.hub.followers = { count: 1, stop: Effect.asVoid(Fiber.interrupt(fiber)) }
       })
     }),
     () =>
       Effect.suspend(() => {
-        const current = followed.get(log)
+        const current = log.hub.followers
         if (current === undefined || --current.count > 0) return Effect.void
-        followed.delete(log)
+        log.hub.followers = undefined
         return current.stop
       })
   )
