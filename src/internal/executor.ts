@@ -489,8 +489,9 @@ const runProgram = <A, E, R>(
       if (done !== null) return { _tag: "Exit", exit: done } as const
       if (cancelled) return yield* stop({ _tag: "Cancelled" } as const)
 
+      // Nothing waits (the common case: steps one after another): only the end or a wait matters.
       // A resolved wait is being recorded: let the flow react (a race settle) before the next.
-      if (instance.resolving > 0) {
+      if (instance.resolving > 0 || (instance.waits.size === 0 && instance.replayWaiting.size === 0)) {
         yield* nextPoke(instance.pokes, seen)
         continue
       }

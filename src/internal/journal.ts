@@ -172,19 +172,18 @@ export const event = (
  * clock (a step's own sleeps and timeouts are not durable timers; the flow's are).
  */
 export const busy = <A, E, R>(instance: FlowInstance.Service, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.acquireUseRelease(
-    Effect.sync(() => {
-      instance.busy++
-      instance.progress++
-    }),
-    () => Effect.withClock(effect, instance.clock),
-    () =>
-      Effect.sync(() => {
-        instance.busy--
-        instance.progress++
-        if (instance.busy === 0) instance.poke()
-      })
-  )
+  Effect.suspend(() => {
+    instance.busy++
+    instance.progress++
+    return Effect.ensuring(Effect.withClock(effect, instance.clock), Effect.sync(() => idleAgain(instance)))
+  })
+
+/** An operation ended: the supervisor looks again, when it has waits to decide on. */
+const idleAgain = (instance: FlowInstance.Service): void => {
+  instance.busy--
+  instance.progress++
+  if (instance.busy === 0 && (instance.waits.size > 0 || instance.replayWaiting.size > 0)) instance.poke()
+}
 
 /**
  * Stops here when the run is stopping: nothing more is written, nothing more is run. While the
