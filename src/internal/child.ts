@@ -93,7 +93,7 @@ export const invoke = (
             )
             if (instance.runChild !== undefined) {
               // In-process execution: run the child now (it may itself suspend).
-              yield* journal.busy(
+              yield* journal.busyOnProcessClock(
                 instance,
                 instance.runChild(child, input, id, key).pipe(
                   Effect.catchAll((error) =>

@@ -368,20 +368,21 @@ const nextPoke = (pokes: Pokes, seen: number): Effect.Effect<void> =>
     })
   })
 
-/** One turn of the event loop (timers included): what was ready to run has run. */
+/** One turn of the event loop: what was ready to run (microtasks, I/O callbacks) has run. */
 const macrotask: Effect.Effect<void> = Effect.async<void>((resume) => {
-  const timer = setTimeout(() => resume(Effect.void), 0)
-  return Effect.sync(() => clearTimeout(timer))
+  const immediate = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(immediate))
 })
 
 /**
- * Whether the run is idle: no operation in progress and nothing moved for two turns of the
+ * Whether the run is idle: no operation in progress and nothing moved for three turns of the
  * event loop, so every live branch waits (on a durable wait, or on something that is not the
- * engine's).
+ * engine's). Taken wrongly (a branch about to go on after a long stretch of pure computation),
+ * the flow suspends early and is resumed: as after a crash, nothing is lost.
  */
 const isIdle = (instance: Started): Effect.Effect<boolean> =>
   Effect.gen(function*() {
-    for (let turn = 0; turn < 2; turn++) {
+    for (let turn = 0; turn < 3; turn++) {
       if (instance.busy > 0 || instance.resolving > 0) return false
       const before = instance.progress
       yield* macrotask

@@ -110,7 +110,7 @@ const runAttempts = (
     while (true) {
       const attempt = failed + 1
       const startedAt = yield* Clock.currentTimeMillis
-      const exit = yield* journal.busy(
+      const exit = yield* journal.busyOnProcessClock(
         instance,
         spec.run(...args).pipe(
           Effect.provideService(journal.StepContext, {
