@@ -68,6 +68,9 @@ const DEFAULT_SUSPEND_AFTER = Duration.toMillis("1 minute")
 /** How often a run that waits for a signal or a child while a step runs looks at the store (real time). */
 const STORE_POLL = Duration.seconds(1)
 
+/** The least time between two looks at the store for notifications, by one parked run (real time). */
+const STORE_LOOK_GAP_MILLIS = 50
+
 const flowEvent = (flowId: string, flowType: string, event: string, details?: Record<string, unknown>) =>
   Effect.logDebug("ergon.flow", { event, flowId, flowType, ...details })
 
@@ -480,6 +483,7 @@ const runProgram = <A, E, R>(
     let lookedAt = -1
     let storeSeen = yield* wake.version(log)
     let polled = false
+    let lastLook = 0
 
     while (true) {
       const seen = instance.pokes.count
@@ -498,9 +502,12 @@ const runProgram = <A, E, R>(
       }
 
       const storeWaits = Array.from(instance.waits.values()).some((wait) => wait.signal !== undefined || wait.childId !== undefined)
-      const notified = (yield* wake.version(log)) !== storeSeen
+      // Notifications come for every change of the store (from every process, on PostgreSQL):
+      // they make a parked run look again at most every STORE_LOOK_GAP.
+      const notified = (yield* wake.version(log)) !== storeSeen && performance.now() - lastLook >= STORE_LOOK_GAP_MILLIS
       const lookInStore = storeWaits && (lookedAt !== instance.waitsChanged || notified || polled)
       if (lookInStore) {
+        lastLook = performance.now()
         lookedAt = instance.waitsChanged
         storeSeen = yield* wake.version(log)
         polled = false
@@ -545,7 +552,8 @@ const runProgram = <A, E, R>(
       const times = Array.from(instance.waits.values()).flatMap((wait) => (wait.until === undefined ? [] : [wait.until]))
       if (times.length > 0) events.push(Effect.sleep(Duration.millis(Math.max(0, Math.min(...times) - now))))
       if (storeWaits) {
-        events.push(wake.wait(log, storeSeen))
+        const gap = STORE_LOOK_GAP_MILLIS - (performance.now() - lastLook)
+        events.push(gap > 0 ? Effect.zipRight(wake.pollSleep(Duration.millis(gap)), wake.wait(log, storeSeen)) : wake.wait(log, storeSeen))
         events.push(Effect.map(wake.pollSleep(STORE_POLL), () => {
           polled = true
         }))
