@@ -559,13 +559,24 @@ export const park = <A>(
 ): Effect.Effect<A> =>
   Effect.zipRight(
     stopped(instance),
-    Effect.flatMap(
-      Effect.async<Resolution>((resume) => {
+    Effect.suspend(() => {
+      // Resolved by the supervisor: counted in `resolving` until its outcome is recorded, or
+      // until the branch is interrupted before it could record it (a race's loser).
+      let resolved = false
+      const settled = () => {
+        if (!resolved) return
+        resolved = false
+        instance.resolving--
+        instance.progress++
+        instance.poke()
+      }
+      return Effect.async<Resolution>((resume) => {
         const parked: Wait = {
           ...wait,
           resolve: (resolution) => {
             if (instance.waits.get(wait.key) !== parked) return
             instance.waits.delete(wait.key)
+            resolved = true
             instance.resolving++
             instance.progress++
             resume(Effect.succeed(resolution))
@@ -580,17 +591,11 @@ export const park = <A>(
           instance.progress++
           instance.poke()
         })
-      }),
-      (resolution) =>
-        Effect.ensuring(
-          then(resolution),
-          Effect.sync(() => {
-            instance.resolving--
-            instance.progress++
-            instance.poke()
-          })
-        )
-    )
+      }).pipe(
+        Effect.flatMap((resolution) => Effect.ensuring(then(resolution), Effect.sync(settled))),
+        Effect.onInterrupt(() => Effect.sync(settled))
+      )
+    })
   )
 
 // ---------------------------------------------------------------------------------------------
