@@ -16,7 +16,7 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
-import { version } from "../PackageVersion.js"
+import * as fs from "node:fs"
 import * as VersionCommand from "./version.js"
 
 /**
@@ -41,13 +41,27 @@ export const command = Command.make("ergon").pipe(
 )
 
 /**
+ * The version of this package, read from its `package.json` (two folders up from `src/cli/` and
+ * from `dist/cli/` alike), for `ergon --version`. Not from `src/PackageVersion.ts`: the command
+ * line writes that file, so it must run without it.
+ */
+function ownVersion(): string {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { readonly version?: unknown }
+    return typeof pkg.version === "string" ? pkg.version : "unknown"
+  } catch {
+    return "unknown"
+  }
+}
+
+/**
  * Runs the command line on `argv` (as `process.argv`: the runtime and the script first). Wrong
  * arguments fail with a `ValidationError` after `@effect/cli` has printed what is wrong.
  *
  * @since 0.1.0
  * @category Constructors
  */
-export const run = Command.run(command, { name: "ergon", version })
+export const run = Command.run(command, { name: "ergon", version: ownVersion() })
 
 /** Exit code 2 for wrong arguments, as most command lines do; 1 for every other failure. */
 const exitCode = (exit: Exit.Exit<unknown, unknown>): number => {
