@@ -92,7 +92,7 @@ const program = Effect.gen(function*() {
   // votes: three signals of one name, sent before the flow runs; taken one per wait, in order.
   const votes = yield* scheduler.schedule(VotesFlow, undefined, { id: "votes" })
   for (const [voter, yes] of [["ann", true], ["bob", false], ["cy", true]] as const) {
-    yield* Client.signal("votes", "vote", { voter, yes }, Vote)
+    yield* Client.signal("votes", "vote", Vote, { voter, yes })
   }
 
   const running = yield* Effect.fork(worker.run())
@@ -103,13 +103,13 @@ const program = Effect.gen(function*() {
   // exp-2: nobody has answered yet when it gets to the wait.
   const exp2 = yield* scheduler.schedule(ExpenseFlow, { id: "exp-2", employee: "grace", cents: 990_000 }, { id: "exp-2" })
   yield* untilWaiting("exp-2")
-  yield* Client.signal("exp-2", "manager-approval", { approved: false, by: "maria" }, Approval)
+  yield* Client.signal("exp-2", "manager-approval", Approval, { approved: false, by: "maria" })
   console.log("exp-2: signal sent")
   console.log(`exp-2: ${yield* exp2.await}`)
 
   // What a sender is told when a signal cannot be delivered.
   console.log("typed errors to senders:")
-  const unknown = yield* Effect.flip(Client.signal("exp-404", "manager-approval", { approved: true, by: "maria" }, Approval))
+  const unknown = yield* Effect.flip(Client.signal("exp-404", "manager-approval", Approval, { approved: true, by: "maria" }))
   console.log(`  unknown flow:      ${unknown._tag}: ${unknown.message}`)
   const exp3 = yield* scheduler.schedule(ExpenseFlow, { id: "exp-3", employee: "linus", cents: 500 }, { id: "exp-3" })
   const malformed = { approved: "yes", by: "maria" } as unknown as typeof Approval.Type

@@ -93,19 +93,30 @@ export const cancel: (id: string) => Effect.Effect<void, FlowNotFoundError | Flo
 
 /**
  * Sends a signal to a flow: written durably, then the flow is woken if it waits for that name. With
- * `schema`, the payload is checked and encoded first (`InvalidSignalError`, nothing sent). A flow
- * that does not exist, or has ended, is a typed error.
+ * `schema`, the payload is checked and encoded first (`InvalidSignalError`, nothing sent); without
+ * it, the payload is stored as JSON and the receiver decodes it with its own schema. A flow that does
+ * not exist, or has ended, is a typed error.
+ *
+ * The arguments come in the order of `Flow.awaitSignal(name, schema)` and of a handle's
+ * `signal(name, schema, payload)`: `Client.signal(id, name, schema, payload)`.
  *
  * @since 0.1.0
  * @category Combinators
  */
-export const signal: <P, PI = P>(
-  id: string,
-  name: string,
-  payload: P,
-  schema?: Schema.Schema<P, PI, never>
-) => Effect.Effect<void, FlowNotFoundError | FlowEndedError | InvalidSignalError | StoreError, ExecutionLog> =
-  internal.signal
+export const signal: {
+  <P, PI>(
+    id: string,
+    name: string,
+    schema: Schema.Schema<P, PI, never>,
+    payload: P
+  ): Effect.Effect<void, FlowNotFoundError | FlowEndedError | InvalidSignalError | StoreError, ExecutionLog>
+  (
+    id: string,
+    name: string,
+    payload: unknown
+  ): Effect.Effect<void, FlowNotFoundError | FlowEndedError | InvalidSignalError | StoreError, ExecutionLog>
+} = (id: string, name: string, ...rest: [unknown] | [Schema.Schema<any, any, never>, unknown]) =>
+  rest.length === 2 ? internal.signal(id, name, rest[1], rest[0]) : internal.signal(id, name, rest[0])
 
 /**
  * Makes a flow that ended in failure run again: one stopped by an engine error replays its journal

@@ -33,9 +33,12 @@ export type TypeErrorTypeId = typeof TypeErrorTypeId
  * Argument of type '"user"' is not assignable to parameter of type 'TypeError<"ergon: duplicate step 'user'">'.
  * ```
  *
+ * The module is Ergon's own (not an entry of the package), so the example imports it as Ergon's
+ * sources do:
+ *
  * @example
  * ```ts
- * import type { TypeError } from "ergon/TypeLevel"
+ * import type { TypeError } from "./TypeLevel.js"
  *
  * declare function name<const N extends string>(
  *   name: N extends "" ? TypeError<"ergon: a name must not be empty"> : N

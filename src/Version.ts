@@ -152,9 +152,9 @@ export type WhenUnconfigured<State extends Mode, Self, Message extends string> =
  *
  * @example
  * ```ts
- * import type { SemVer, Versioned } from "ergon/Version"
+ * import type { Version } from "ergon"
  *
- * declare function withVersion<const V extends string>(version: SemVer<V>): Versioned<V>
+ * declare function withVersion<const V extends string>(version: Version.SemVer<V>): Version.Versioned<V>
  *
  * withVersion("1.4.0") // Versioned<"1.4.0">
  * // withVersion("1.4") // error: ergon: '1.4' is not a semantic version (MAJOR.MINOR.PATCH)
@@ -372,7 +372,7 @@ interface Accepting {
  *
  * @example
  * ```ts
- * import * as Version from "ergon/Version"
+ * import { Version } from "ergon"
  *
  * Version.isSemVer("2.0.0-rc.1") // true
  * Version.isSemVer("1.4") // false
@@ -396,7 +396,7 @@ export const isSemVer = (value: string): boolean => problem(value) === undefined
  *
  * @example
  * ```ts
- * import * as Version from "ergon/Version"
+ * import { Version } from "ergon"
  *
  * Version.parse("1.4.0") // Either.right("1.4.0")
  * Version.parse("01.4.0", "deploy.json")
@@ -424,7 +424,7 @@ export const parse = (value: string, source: string = "Version.parse"): Either.E
  * ```ts
  * import * as ConfigProvider from "effect/ConfigProvider"
  * import * as Effect from "effect/Effect"
- * import * as Version from "ergon/Version"
+ * import { Version } from "ergon"
  *
  * const version = Version.fromEnv("DEPLOY_VERSION").pipe(
  *   Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["DEPLOY_VERSION", "1.4.0"]])))
@@ -468,7 +468,7 @@ export const fromEnv = (variable: string): Effect.Effect<string, InvalidVersionE
  *
  * @example
  * ```ts
- * import * as Version from "ergon/Version"
+ * import { Version } from "ergon"
  *
  * ["1.10.0", "1.4.0", "1.4.0-rc.1"].sort(Version.compare) // ["1.4.0-rc.1", "1.4.0", "1.10.0"]
  * ```

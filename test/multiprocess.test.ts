@@ -147,7 +147,7 @@ describe("many worker processes on one SQLite file, SIGKILLed at random", () => 
       const signalling = await sendSignals(
         inputs,
         async (input) => {
-          const exit = await runtime.runPromiseExit(Client.signal(input.id, "approve", { bonus: bonusFor(input.n) }, Approval))
+          const exit = await runtime.runPromiseExit(Client.signal(input.id, "approve", Approval, { bonus: bonusFor(input.n) }))
           return Exit.isFailure(exit) ? String(exit.cause) : undefined
         },
         async () => {

@@ -91,7 +91,7 @@ describe("ergon/pg: wake-ups across processes (LISTEN/NOTIFY)", () => {
       yield* runWorker(a, worker, true)
       const handle = yield* Effect.provide(Scheduler.make().unversioned().schedule(Approver, undefined), b)
       yield* eventually("the flow is suspended", Effect.map(statusIn(b, handle.id), (s) => s === "suspended"))
-      yield* Effect.provide(Client.signal(handle.id, "approval", { by: "bob" }, Approval), b)
+      yield* Effect.provide(Client.signal(handle.id, "approval", Approval, { by: "bob" }), b)
       yield* eventually("the flow completes", Effect.map(statusIn(b, handle.id), (s) => s === "completed"))
       assert.strictEqual(yield* Effect.provide(handle.await, b), "approved by bob")
     })))

@@ -29,7 +29,7 @@ describe("signals", () => {
         const handle = yield* Scheduler.make().unversioned().schedule(Waiter, undefined)
         const worker = yield* Effect.fork(Worker.make("w").unversioned().register(Waiter).withPollInterval("1 hour").run())
         yield* Deferred.await(inStep) // the flow is running
-        const sender = yield* Effect.fork(Client.signal(handle.id, "go", "now", Schema.String))
+        const sender = yield* Effect.fork(Client.signal(handle.id, "go", Schema.String, "now"))
         yield* Effect.sleep("20 millis")
         yield* Deferred.succeed(release, undefined) // the flow finds no signal and suspends
         while ((yield* Client.status(handle.id)) !== "suspended") yield* Effect.sleep("5 millis")

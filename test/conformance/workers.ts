@@ -197,11 +197,11 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
       it.effect("signals: unknown flow, ended flow and a payload that does not match are typed errors", () =>
         Effect.gen(function*() {
           const { Doubler } = flows(freshId("t"))
-          const missing = yield* Effect.flip(Client.signal(freshId("nope"), "approval", { approved: true, by: "x" }, Approval))
+          const missing = yield* Effect.flip(Client.signal(freshId("nope"), "approval", Approval, { approved: true, by: "x" }))
           assert.strictEqual(missing._tag, "FlowNotFoundError")
           const id = freshId("done")
           yield* Executor.execute(Doubler, 1, { id })
-          const ended = yield* Effect.flip(Client.signal(id, "approval", { approved: true, by: "x" }, Approval))
+          const ended = yield* Effect.flip(Client.signal(id, "approval", Approval, { approved: true, by: "x" }))
           assert.strictEqual(ended._tag, "FlowEndedError")
           const handle = yield* Scheduler.make().unversioned().schedule(Doubler, 2)
           const invalid = yield* Effect.flip(handle.signal("approval", Approval, { approved: "yes" } as any))

@@ -13,7 +13,7 @@ import * as path from "node:path"
 import ts from "typescript"
 
 const root = path.resolve(import.meta.dirname, "../..")
-const files = ["test/types/dag.ts", "test/types/version.ts", "test/types/scheduler-worker.ts"]
+const files = ["test/types/dag.ts", "test/types/version.ts", "test/types/scheduler-worker.ts", "test/types/signal.ts"]
 
 const DIRECTIVE = /^(\s*)\/\/ @ts-expect-error(.*)$/
 
