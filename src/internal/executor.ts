@@ -18,6 +18,8 @@ import {
   StoreError
 } from "../FlowError.js"
 import { hashValue } from "./hash.js"
+import * as json from "./json.js"
+import * as validate from "./validate.js"
 import { FlowInstance, type SuspendReason } from "./instance.js"
 import { formatParseError } from "./journal.js"
 import { newFlow } from "./records.js"
@@ -81,7 +83,43 @@ export const execute = <A, E, R, I>(
   flow: AnyFlow<A, E, R, I>,
   input: I,
   options: ExecuteOptions
-): Effect.Effect<Outcome<A, E>, ExecutionError, R | ExecutionLog> => run(flow, { _tag: "Given", value: input }, options)
+): Effect.Effect<Outcome<A, E>, ExecutionError, R | ExecutionLog> =>
+  Effect.zipRight(checkEntry(flow, input, options), run(flow, { _tag: "Given", value: input }, options))
+
+// ---------------------------------------------------------------------------------------------
+// Values the store can never take (see ./json.js). Kept apart, to carry into any executor:
+// checked at the entry before anything is written; refused later (a result over the size limit,
+// a payload edited by hand into nonsense), the flow is failed with the typed error, once, and is
+// not taken up again at every lease.
+// ---------------------------------------------------------------------------------------------
+
+/** `execute`'s checks before anything is written: ids, priority, the encoded input. */
+const checkEntry = <A, E, R, I>(flow: AnyFlow<A, E, R, I>, input: I, options: ExecuteOptions) =>
+  Effect.gen(function*() {
+    const log = yield* ExecutionLog
+    yield* validate.id("flow name", flow.name)
+    yield* validate.id("flow id", options.id)
+    yield* validate.priority(options.priority)
+    if (options.parent !== undefined) {
+      yield* validate.id("flow id", options.parent.id)
+      yield* validate.id("journal key", options.parent.key)
+    }
+    const encoded = Schema.encodeEither(flow.input)(input)
+    // (an input that does not encode is reported by the run, as before)
+    if (Either.isRight(encoded)) yield* validate.payload(log, `the input of flow '${options.id}'`, encoded.right)
+  })
+
+/**
+ * A store error that can never succeed on a retry fails the flow with its typed cause (under the
+ * fence, when the flow exists) instead of leaving it to be claimed again; others pass.
+ */
+const failIfRefused = (log: ExecutionLog.Service, flowId: string, fence: Fence | undefined) =>
+(error: StoreError): Effect.Effect<never, ExecutionError> => {
+  const refused = json.refusedValue(error)
+  if (refused === undefined) return Effect.fail(error)
+  return Effect.zipRight(Effect.ignore(markFailed(log, flowId, refused, fence)), Effect.fail(refused))
+}
+
 
 /**
  * Runs a flow, and runs it again at once when what it suspended for is already there (a signal
@@ -122,7 +160,7 @@ const runOnce = <A, E, R, I>(
 
     // In-process notifications seen so far: a cancel of this run can only come after this point.
     const seenAtStart = yield* wake.version(log)
-    let loaded = yield* log.loadFlow(flowId)
+    let loaded = yield* Effect.catchTag(log.loadFlow(flowId), "StoreError", failIfRefused(log, flowId, fence))
     let encodedInput: unknown = undefined
     let inputHash = ""
     if (input._tag === "Given") {
@@ -144,7 +182,7 @@ const runOnce = <A, E, R, I>(
 
     if (Option.isNone(loaded)) {
       const now = yield* Clock.currentTimeMillis
-      const inserted = yield* log.insertFlow(newFlow({
+      const inserted = yield* validate.unwrapRefusal(log.insertFlow(newFlow({
         id: flowId,
         type: flowType,
         version: options.version ?? null,
@@ -156,7 +194,7 @@ const runOnce = <A, E, R, I>(
         parent: options.parent,
         priority: options.priority,
         attempts: 1
-      }))
+      })))
       // Lost a race with another starter of the same id: continue as a resume of its row.
       if (!inserted) loaded = yield* log.loadFlow(flowId)
     }
@@ -310,7 +348,7 @@ const runOnce = <A, E, R, I>(
       completedAt: now,
       updatedAt: now,
       ...(parentId !== null ? { wakeParent: parentId } : {})
-    }, fence)
+    }, fence).pipe(Effect.catchTag("StoreError", failIfRefused(log, flowId, fence)))
     if (!written) return yield* new LeaseLostError({ flowId, owner: fence?.owner ?? "", epoch: fence?.epoch ?? 0 })
     yield* flowEvent(flowId, flowType, "completed", { success: Exit.isSuccess(exit) })
     // Tell this process's workers and waiters (a parent to resume, a handle awaiting the result).

@@ -7,9 +7,11 @@ import type { ExecutionLog, Fence } from "../ExecutionLog.js"
 import type {
   CheckpointDecodeError,
   CheckpointEncodeError,
+  InvalidIdError,
   LeaseLostError,
   NonDeterminismError,
-  StoreError
+  StoreError,
+  UnstorableValueError
 } from "../FlowError.js"
 
 /**
@@ -52,8 +54,18 @@ export type Abort =
   | { readonly _tag: "Suspend"; readonly reason: SuspendReason }
   | {
     readonly _tag: "EngineError"
-    readonly error: NonDeterminismError | CheckpointDecodeError | CheckpointEncodeError | StoreError | LeaseLostError
+    readonly error: EngineError
   }
+
+/** An error of the engine that stops a run (not the flow's own). */
+export type EngineError =
+  | NonDeterminismError
+  | CheckpointDecodeError
+  | CheckpointEncodeError
+  | StoreError
+  | LeaseLostError
+  | UnstorableValueError
+  | InvalidIdError
 
 /**
  * The running instance of a flow, provided to the flow's program by the executor. Steps and the
@@ -129,7 +141,7 @@ export const abort = (instance: FlowInstance.Service, reason: Abort): Effect.Eff
 /** Stops the run with an engine error. */
 export const abortWith = (
   instance: FlowInstance.Service,
-  error: NonDeterminismError | CheckpointDecodeError | CheckpointEncodeError | StoreError | LeaseLostError
+  error: EngineError
 ): Effect.Effect<never> => abort(instance, { _tag: "EngineError", error })
 
 /** Suspends the run. */

@@ -19,6 +19,7 @@ import {
 import * as Retryable from "../Retryable.js"
 import * as RetryPolicy from "../RetryPolicy.js"
 import { hashValue } from "./hash.js"
+import * as json from "./json.js"
 import { abortWith, FlowInstance, nextKey, suspend, SuspendReason } from "./instance.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -116,7 +117,9 @@ export const writeEntry = (
         return Effect.succeed(stored)
       })
     }),
-    Effect.catchTag("StoreError", (error) => abortWith(instance, error))
+    // A value or key the store refuses can never be written: the run stops with that typed error
+    // and the flow is failed with it, once, instead of being taken up again at every lease.
+    Effect.catchTag("StoreError", (error) => abortWith(instance, json.refusedValue(error) ?? error))
   )
 
 /** Decodes a recorded exit, or stops the run with a `CheckpointDecodeError` naming flow, key and schema. */

@@ -6,8 +6,9 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Flow from "../Flow.js"
-import { CheckpointDecodeError, FlowCancelledError, SignalTimeout, StoreError } from "../FlowError.js"
+import { CheckpointDecodeError, CheckpointEncodeError, FlowCancelledError, SignalTimeout, StoreError } from "../FlowError.js"
 import { hashValue } from "./hash.js"
+import * as json from "./json.js"
 import { abortWith, FlowInstance, nextKey, suspend, SuspendReason } from "./instance.js"
 import { exitCodec, formatParseError, writeEntry } from "./journal.js"
 import { newFlow } from "./records.js"
@@ -55,7 +56,7 @@ export const awaitSignal = <A, I>(
           })
         }
         const taken = yield* instance.log.takeSignal(instance.flowId, name, key, instance.fence).pipe(
-          Effect.catchTag("StoreError", (error) => abortWith(instance, error))
+          Effect.catchTag("StoreError", (error) => abortWith(instance, json.refusedValue(error) ?? error))
         )
         if (Option.isSome(taken)) {
           const payload = decodePayload(taken.value.payload)
@@ -123,14 +124,21 @@ export const invoke = (
           if (recorded?.status === "completed") return yield* decodeChildExit(instance, child, key, recorded.exit)
           const id = childId(instance.flowId, key)
           const log = instance.log
-          const storeFailure = (error: StoreError) => abortWith(instance, error)
+          // A child id or input the store refuses can never be written: the parent fails with it, once.
+          const storeFailure = (error: StoreError) => abortWith(instance, json.refusedValue(error) ?? error)
           let row = yield* Effect.catchTag(log.getFlow(id), "StoreError", storeFailure)
           if (Option.isNone(row)) {
             const encoded = Schema.encodeEither(child.input as Schema.Schema<any, any>)(input)
             if (Either.isLeft(encoded)) {
               return yield* abortWith(
                 instance,
-                new StoreError({ operation: "invoke", detail: `the input of child flow '${child.name}' does not encode: ${formatParseError(encoded.left)}` })
+                new CheckpointEncodeError({
+                  flowType: instance.flowType,
+                  flowId: instance.flowId,
+                  key,
+                  schema: `the input of child flow '${child.name}'`,
+                  detail: formatParseError(encoded.left)
+                })
               )
             }
             const now = yield* Clock.currentTimeMillis

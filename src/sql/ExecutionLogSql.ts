@@ -24,8 +24,9 @@ import type {
   StepStatus
 } from "../ExecutionLog.js"
 import { ExecutionLog, makeUnsafe } from "../ExecutionLog.js"
-import { StoreError } from "../FlowError.js"
-import { compareClaimOrder } from "../internal/executionLog.js"
+import { type FlowEndedError, FlowNotFoundError, StoreError } from "../FlowError.js"
+import { compareClaimOrder, signalRefused } from "../internal/executionLog.js"
+import type * as json from "../internal/json.js"
 import * as GroupCommit from "./groupCommit.js"
 import * as Migrations from "./migrations.js"
 
@@ -155,7 +156,7 @@ const flowFromRow = (row: Row): FlowRow => ({
   id: String(row.id),
   type: String(row.type),
   version: textOrNull(row.version),
-  input: String(row.input),
+  input: textOrNull(row.input) ?? "null",
   inputHash: String(row.input_hash),
   status: row.status as FlowStatus,
   result: textOrNull(row.result),
@@ -215,6 +216,9 @@ const stepFromValues = (flowId: string, values: ReadonlyArray<unknown>): StepRow
 
 const quote = (column: string): string => (column === "key" ? `"key"` : column)
 const flowColumnList = flowColumns.join(", ")
+// A listing's or a claim's columns: the flow's state, its payloads read as NULL (never loaded).
+const payloadColumns: ReadonlySet<string> = new Set(["input", "result", "error"])
+const stateColumnList = flowColumns.map((column) => (payloadColumns.has(column) ? `NULL AS ${column}` : column)).join(", ")
 const stepColumnList = stepColumns.map(quote).join(", ")
 const selectFlow = flowColumns.map((column) => `f.${column}`).join(", ")
 const selectSteps = stepColumns.slice(1).map((column) => `s.${quote(column)}`).join(", ")
@@ -240,13 +244,16 @@ const sqlLimit = (requested: number): number =>
 
 const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
 
+/** What the insert of a signal found: sent, or refused (the flow's status, `null` when there is no flow). */
+type SignalInsert = { readonly _tag: "Sent"; readonly seq: number } | { readonly _tag: "Refused"; readonly status: string | null }
+
 /**
  * Options of the SQL store.
  *
  * @since 0.1.0
  * @category Models
  */
-export interface Options {
+export interface Options extends json.LimitsOptions {
   /**
    * Group commit: the writes of concurrent flows share one transaction, so one durable commit
    * serves many checkpoints; each flow goes on only once its own write is committed. Writes made
@@ -345,11 +352,18 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
     const retryFlowSql = text(
       sql`UPDATE ergon_flows SET status = 'pending', run_after = ${P}, result = NULL, error = NULL, suspend_reason = NULL, completed_at = NULL, updated_at = ${P} WHERE id = ${P} AND status IN ('completed', 'failed', 'cancelled')`
     )
-    // The next `seq` is computed in the insert itself; two senders that compute the same one
-    // (PostgreSQL, concurrently) collide on the primary key, and the loser tries again.
+    // The next `seq` is computed in the insert itself, which selects the flow's row only while
+    // the flow has not ended: on PostgreSQL it locks that row (`FOR UPDATE`), so a flow cannot end
+    // between this check and the commit, and senders to one flow take their turns (a concurrent
+    // sender that computed the same `seq` all the same collides on the primary key and tries
+    // again); on SQLite the statement is the one writer. Then, in the same transaction, a
+    // suspended flow is made ready: a signal accepted is one its flow will look for.
     const insertSignalSql = text(
-      sql`INSERT INTO ergon_signals (${sql.literal(signalColumnList)}) SELECT CAST(${P} AS TEXT), CAST(${P} AS TEXT), COALESCE(MAX(seq), 0) + 1, CAST(${P} AS TEXT), NULL, CAST(${P} AS BIGINT) FROM ergon_signals WHERE flow_id = ${P} AND name = ${P} RETURNING seq`
+      sql`INSERT INTO ergon_signals (${sql.literal(signalColumnList)}) SELECT CAST(${P} AS TEXT), CAST(${P} AS TEXT), COALESCE((SELECT MAX(seq) FROM ergon_signals WHERE flow_id = ${P} AND name = ${P}), 0) + 1, CAST(${P} AS TEXT), NULL, CAST(${P} AS BIGINT) FROM ergon_flows WHERE id = ${P} AND status NOT IN ('completed', 'cancelled')${
+        sql.literal(dialect.name === "pg" ? " FOR UPDATE" : "")
+      } RETURNING seq`
     )
+    const flowStatusSql = text(sql`SELECT status FROM ergon_flows WHERE id = ${P}`)
     const replaySignalSql = text(
       sql`SELECT ${sql.literal(signalColumnList)} FROM ergon_signals WHERE flow_id = ${P} AND name = ${P} AND consumed_by = ${P} ORDER BY seq LIMIT 1`
     )
@@ -508,7 +522,7 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
         return guards.listFlows(
           Effect.map(
             queryStatement(
-              sql<Row>`SELECT ${sql.literal(flowColumnList)} FROM ergon_flows WHERE ${
+              sql<Row>`SELECT ${sql.literal(filter.payloads === true ? flowColumnList : stateColumnList)} FROM ergon_flows WHERE ${
                 sql.and(clauses)
               } ORDER BY id LIMIT ${limit}`,
               false
@@ -532,7 +546,7 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
         const set = sql`SET status = 'running', lease_owner = ${owner}, lease_epoch = lease_epoch + 1, lease_expires_at = ${
           now + leaseMillis
         }, attempts = attempts + 1, error = NULL, suspend_reason = NULL, updated_at = ${now}`
-        const returning = sql.literal(flowColumnList)
+        const returning = sql.literal(stateColumnList)
         return guards.claimFlows(
           Effect.map(
             queryStatement(
@@ -583,13 +597,31 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
               (rows) => Option.fromNullable(numOrNull(rows[0]?.wake_at))
             )
           ),
-      insertSignal: (flowId, name, payload, now) =>
-        guards.insertSignal(
-          query(insertSignalSql, [flowId, name, payload, now, flowId, name], true).pipe(
-            Effect.retry({ times: insertSignalAttempts - 1, while: dialect.isUniqueViolation }),
-            Effect.map((rows) => num(rows[0]!.seq))
+      insertSignal: (flowId, name, payload, now) => {
+        const insert = Effect.flatMap(
+          query(insertSignalSql, [flowId, name, flowId, name, payload, now, flowId], true),
+          (rows): Effect.Effect<SignalInsert, SqlError> =>
+            rows.length > 0
+              ? Effect.as(execute(wakeFlowSql, [now, now, flowId]), { _tag: "Sent", seq: num(rows[0]!.seq) })
+              : Effect.map(query(flowStatusSql, [flowId], false), (found) => ({
+                _tag: "Refused",
+                status: found.length === 0 ? null : String(found[0]!.status)
+              }))
+        )
+        return guards.insertSignal(
+          sql.withTransaction(insert).pipe(
+            Effect.retry({ times: insertSignalAttempts - 1, while: dialect.isUniqueViolation })
           )
-        ),
+        ).pipe(
+          Effect.flatMap((outcome): Effect.Effect<number, FlowNotFoundError | FlowEndedError> =>
+            outcome._tag === "Sent"
+              ? Effect.succeed(outcome.seq)
+              : outcome.status === null
+              ? Effect.fail(new FlowNotFoundError({ flowId }))
+              : Effect.fail(signalRefused(flowId, outcome.status, name))
+          )
+        )
+      },
       takeSignal: (flowId, name, consumerKey, fence) =>
         guards.takeSignal(
           Effect.flatMap(query(replaySignalSql, [flowId, name, consumerKey], false), (replayed) => {
@@ -647,7 +679,26 @@ export const migrate: Effect.Effect<void, StoreError, SqlClient.SqlClient> = Eff
  * @category Layers
  */
 export const layerWith = (options: Options = {}): Layer.Layer<ExecutionLog, StoreError, SqlClient.SqlClient> =>
-  Layer.effect(ExecutionLog, Effect.zipRight(migrate, Effect.map(makeWith(options), makeUnsafe)))
+  Layer.effect(
+    ExecutionLog,
+    Effect.zipRight(
+      migrate,
+      Effect.flatMap(makeWith(options), (backend) => withLimits(backend, options))
+    )
+  )
+
+/**
+ * The service over a backend with the payload limits of `options` (see `ExecutionLog.Limits`); a
+ * limit that is not a positive integer is a `StoreError` whose `operation` is `"open"`.
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const withLimits = (backend: Encoded, options: json.LimitsOptions): Effect.Effect<ExecutionLog.Service, StoreError> =>
+  Effect.try({
+    try: () => makeUnsafe(backend, { maxPayloadBytes: options.maxPayloadBytes, maxDepth: options.maxDepth }),
+    catch: (cause) => storeError("open", cause)
+  })
 
 /**
  * `layerWith` with the defaults.
