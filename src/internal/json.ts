@@ -6,9 +6,11 @@
  * being stored changed.
  *
  * What is storable, exactly: `null`, booleans, finite numbers, strings, arrays of storable values,
- * and plain objects (prototype `Object.prototype` or `null`) whose own enumerable string-keyed
- * properties are storable or `undefined` (a property holding `undefined` is left out, as JSON
- * leaves it out and as Schema reads a missing key). Nested at most `maxDepth` levels, and at most
+ * and objects whose own enumerable string-keyed properties are storable or `undefined` (a property
+ * holding `undefined` is left out, as JSON leaves it out and as Schema reads a missing key). An
+ * object with a `toJSON` method (a `Date`), a `Map`, `Set`, `RegExp`, `Error`, typed array or boxed
+ * primitive is refused: JSON would store something else. Instances of classes of plain fields
+ * (`Data` values) are stored as their fields. Nested at most `maxDepth` levels, and at most
  * `maxPayloadBytes` bytes of UTF-8 once serialised. A `__proto__` key is an ordinary key (JSON
  * keeps it). Strings may hold any code unit: JSON escapes lone surrogates and NUL, so they come
  * back exactly.
@@ -66,6 +68,21 @@ const pathOf = (parent: string, key: string | number): string =>
   typeof key === "number" ? `${parent}[${key}]` : /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key) ? `${parent}.${key}` : `${parent}[${JSON.stringify(key)}]`
 
 const describeNumber = (value: number): string => (Number.isNaN(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity")
+
+/**
+ * How JSON would change an object that is not a plain one, or `undefined` when it would keep it
+ * (an instance of a class of plain fields, such as `Data` values, is kept as its own fields).
+ */
+const changedByJson = (value: object): string | undefined => {
+  if (typeof (value as { readonly toJSON?: unknown }).toJSON === "function") return "store what its toJSON() returns"
+  if (
+    value instanceof Map || value instanceof Set || value instanceof WeakMap || value instanceof WeakSet ||
+    value instanceof RegExp || value instanceof Promise || value instanceof Error ||
+    ArrayBuffer.isView(value) || value instanceof ArrayBuffer ||
+    value instanceof Number || value instanceof String || value instanceof Boolean
+  ) return "store {} or only some of its fields"
+  return undefined
+}
 
 const isPlainObject = (value: object): boolean => {
   const proto = Object.getPrototypeOf(value)
@@ -129,10 +146,9 @@ export const findProblem = (value: unknown, maxDepth: number): Problem | undefin
       continue
     }
     if (!isPlainObject(object)) {
-      return {
-        reason: "object",
-        path,
-        detail: `${kindOf(object)} is not a plain object (JSON would ${typeof (object as { toJSON?: unknown }).toJSON === "function" ? "store its toJSON()" : "keep only its own fields"}); encode it with a Schema`
+      const changed = changedByJson(object)
+      if (changed !== undefined) {
+        return { reason: "object", path, detail: `${kindOf(object)} is not plain data (JSON would ${changed}); encode it with a Schema` }
       }
     }
     ancestors.add(object)
