@@ -457,7 +457,18 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
       values: ReadonlyArray<unknown>
     ): Effect.Effect<boolean, StoreError> => guards[operation](Effect.map(execute(text, values), changed))
 
+    // PostgreSQL's clock, for the workers' skew check (SQLite shares the clock of its machine).
+    const storeTime = dialect.name === "pg"
+      ? guarded("storeTime")(
+        Effect.map(
+          sql.unsafe<Row>(`SELECT CAST(FLOOR(EXTRACT(EPOCH FROM clock_timestamp()) * 1000) AS BIGINT) AS now`),
+          (rows) => num(rows[0]!.now)
+        )
+      )
+      : undefined
+
     return {
+      ...(storeTime === undefined ? {} : { storeTime }),
       insertFlow: (row) => write("insertFlow", insertFlowSql, flowParams(row)),
       getFlow: (id) =>
         guards.getFlow(
