@@ -228,7 +228,8 @@ export interface SignalRow {
  *   entry (it returns `false` then), and with a `fence` it writes only while the flow's lease
  *   has that owner and epoch (`false` otherwise).
  * - `updateFlow` applies the patch (with a `fence`, under the same condition) and tells whether
- *   a row was changed; with `wakeParent`, it also wakes that flow, in the same transaction.
+ *   a row was changed; with `wakeParent`, it also wakes that flow, in the same transaction. It
+ *   never changes a `cancelled` flow (a cancellation is final until `retryFlow`).
  * - `loadFlow` returns steps in an unspecified order; `listFlows` takes `limit >= 0`.
  * - Claims, leases, wake-ups, signals, cancellation and retry: see each method. Every time is
  *   given by the caller (from Effect's `Clock`); the store never reads its own clock.

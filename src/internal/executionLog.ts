@@ -351,7 +351,7 @@ export const makeMemoryBackend = (): Encoded => {
     updateFlow: (id, patch, fence) =>
       Effect.sync(() => {
         const flow = flows.get(id)
-        if (flow === undefined || !fenceHolds(flow, fence)) return false
+        if (flow === undefined || flow.status === "cancelled" || !fenceHolds(flow, fence)) return false
         flows.set(id, applyPatch(flow, patch))
         const parent = patch.wakeParent === undefined ? undefined : flows.get(patch.wakeParent)
         if (parent !== undefined && parent.status === "suspended") {

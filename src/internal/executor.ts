@@ -314,7 +314,12 @@ const runOnce = <A, E, R, I>(
         suspendReason: reason,
         updatedAt: now
       }, fence)
-      if (!written) return yield* new LeaseLostError({ flowId, owner: fence?.owner ?? "", epoch: fence?.epoch ?? 0 })
+      if (!written) {
+        if (fence === undefined && (yield* isCancelled(log, flowId))) {
+          return { _tag: "Completed", exit: Exit.interrupt(FiberId.none) } as const
+        }
+        return yield* new LeaseLostError({ flowId, owner: fence?.owner ?? "", epoch: fence?.epoch ?? 0 })
+      }
       yield* flowEvent(flowId, flowType, "suspended", { reason })
       return { _tag: "Suspended", reason } as const
     }
@@ -349,12 +354,21 @@ const runOnce = <A, E, R, I>(
       updatedAt: now,
       ...(parentId !== null ? { wakeParent: parentId } : {})
     }, fence).pipe(Effect.catchTag("StoreError", failIfRefused(log, flowId, fence)))
-    if (!written) return yield* new LeaseLostError({ flowId, owner: fence?.owner ?? "", epoch: fence?.epoch ?? 0 })
+    if (!written) {
+      // Without a lease, only a cancellation refuses the write: the flow ended cancelled.
+      if (fence === undefined && (yield* isCancelled(log, flowId))) {
+        return { _tag: "Completed", exit: Exit.interrupt(FiberId.none) } as const
+      }
+      return yield* new LeaseLostError({ flowId, owner: fence?.owner ?? "", epoch: fence?.epoch ?? 0 })
+    }
     yield* flowEvent(flowId, flowType, "completed", { success: Exit.isSuccess(exit) })
     // Tell this process's workers and waiters (a parent to resume, a handle awaiting the result).
     yield* wake.notify(log)
     return { _tag: "Completed", exit } as const
   }).pipe(Effect.withSpan("ergon.execute", { attributes: { "ergon.flow.id": options.id, "ergon.flow.type": flow.name }, captureStackTrace: false }))
+
+const isCancelled = (log: ExecutionLog.Service, flowId: string) =>
+  Effect.map(log.getFlow(flowId), Option.exists((row) => row.status === "cancelled"))
 
 /** Completes once the flow is cancelled (seen through this process's wake-ups). */
 const awaitCancelled = (log: ExecutionLog.Service, flowId: string, seenAtStart: number): Effect.Effect<void, StoreError> =>

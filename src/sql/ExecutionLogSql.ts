@@ -503,9 +503,11 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
         if (patch.completedAt !== undefined) sets.push(sql`completed_at = ${patch.completedAt}`)
         if (patch.incrementAttempts === true) sets.push(sql.literal("attempts = attempts + 1"))
         sets.push(sql`updated_at = ${patch.updatedAt}`)
+        // A cancellation is final (until `retryFlow`): no update changes a cancelled flow, so an
+        // execution without a lease that ends as it is cancelled cannot write over it.
         const where = fence === undefined
-          ? sql`id = ${id}`
-          : sql`id = ${id} AND lease_owner = ${fence.owner} AND lease_epoch = ${fence.epoch}`
+          ? sql`id = ${id} AND status <> 'cancelled'`
+          : sql`id = ${id} AND status <> 'cancelled' AND lease_owner = ${fence.owner} AND lease_epoch = ${fence.epoch}`
         const [text, values] = sql`UPDATE ergon_flows SET ${sql.csv(sets)} WHERE ${where}`.compile(true)
         const parent = patch.wakeParent
         if (parent === undefined) return write("updateFlow", text, values)
