@@ -214,7 +214,8 @@ export const makeUnsafe = (backend: Encoded, options?: json.LimitsOptions | unde
   listSignals: (flowId) => Effect.flatMap(backend.listSignals(flowId), (rows) => Effect.forEach(rows, signalFromRow)),
   cancelFlow: backend.cancelFlow,
   retryFlow: backend.retryFlow,
-  changes: backend.changes
+  changes: backend.changes,
+  ...(backend.storeTime === undefined ? {} : { storeTime: backend.storeTime })
   }
 }
 
