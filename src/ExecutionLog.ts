@@ -13,8 +13,9 @@ import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
 import type * as Stream from "effect/Stream"
-import type { StoreError } from "./FlowError.js"
+import type { FlowEndedError, FlowNotFoundError, StoreError } from "./FlowError.js"
 import * as internal from "./internal/executionLog.js"
+import type * as json from "./internal/json.js"
 
 /**
  * The life cycle of a flow.
@@ -208,6 +209,12 @@ export interface FlowFilter {
   readonly limit?: number | undefined
   /** Only ids strictly after this one (ids are listed in ascending order). */
   readonly afterId?: string | undefined
+  /**
+   * Whether to read the flows' payloads (input, result, error). Defaults to `false`: a listing
+   * reads the flows' state only, so that listing flows with large payloads costs no memory for
+   * them (their `input`, `result` and `error` are then absent).
+   */
+  readonly payloads?: boolean | undefined
 }
 
 /**
@@ -277,7 +284,8 @@ export interface SignalRow {
  *   entry (it returns `false` then), and with a `fence` it writes only while the flow's lease
  *   has that owner and epoch (`false` otherwise).
  * - `updateFlow` applies the patch (with a `fence`, under the same condition) and tells whether
- *   a row was changed; with `wakeParent`, it also wakes that flow, in the same transaction.
+ *   a row was changed; with `wakeParent`, it also wakes that flow, in the same transaction. It
+ *   never changes a `cancelled` flow (a cancellation is final until `retryFlow`).
  * - `loadFlow` returns steps in an unspecified order; `listFlows` takes `limit >= 0`.
  * - Claims, leases, wake-ups, signals, cancellation and retry: see each method. Every time is
  *   given by the caller (from Effect's `Clock`); the store never reads its own clock.
@@ -308,7 +316,9 @@ export interface Encoded {
    * flow becomes `running` with `lease_owner = owner`, `lease_epoch + 1`, and
    * `lease_expires_at = now + leaseMillis`; its `attempts` goes up by one and its `error` and
    * `suspend_reason` are cleared (`run_after` is kept): the claim is the start of a run, so the
-   * executor need not write it again. Two concurrent claimers never get the same flow.
+   * executor need not write it again. Two concurrent claimers never get the same flow. The rows
+   * returned carry no payloads (`input` is `"null"`, `result` and `error` are `null`): the
+   * executor loads the flow it runs.
    */
   readonly claimFlows: (options: ClaimOptions) => Effect.Effect<ReadonlyArray<FlowRow>, StoreError>
   /**
@@ -322,8 +332,19 @@ export interface Encoded {
   readonly wakeFlow: (id: string, now: number) => Effect.Effect<boolean, StoreError>
   /** The earliest `run_after` of a `pending`/`suspended` flow these types and versions could claim, or of a running flow's lease expiry. */
   readonly nextWakeAt: (types: ReadonlyArray<string>, versions: ReadonlyArray<string | null>) => Effect.Effect<Option.Option<number>, StoreError>
-  /** Appends a signal (the next `seq` for this flow and name) and returns its seq. */
-  readonly insertSignal: (flowId: string, name: string, payload: string, now: number) => Effect.Effect<number, StoreError>
+  /**
+   * Appends a signal (the next `seq` for this flow and name) and returns its seq, atomically with
+   * the flow's state: only while the flow exists and has not ended (`FlowNotFoundError`,
+   * `FlowEndedError` otherwise, nothing written), and a `suspended` flow is made ready in the same
+   * transaction (`pending`, `run_after = now`), so a signal accepted is one the flow will see: a
+   * flow that has not ended either consumes it or ends with it unconsumed (in `listSignals`).
+   */
+  readonly insertSignal: (
+    flowId: string,
+    name: string,
+    payload: string,
+    now: number
+  ) => Effect.Effect<number, FlowNotFoundError | FlowEndedError | StoreError>
   /**
    * The signal consumed by `consumerKey` if there is one (replay), or else the oldest unconsumed
    * signal of that name, marked consumed by `consumerKey` (under `fence` when given).
@@ -348,6 +369,12 @@ export interface Encoded {
    * follows it subscribes again.
    */
   readonly changes?: Stream.Stream<void, StoreError> | undefined
+  /**
+   * The store's own clock (epoch millis), when the store has one apart from the process's:
+   * PostgreSQL's server time. Workers compare it with their clock (see docs/deployment.md, clock
+   * skew). Absent for memory and SQLite, which share the clock of the machine they run on.
+   */
+  readonly storeTime?: Effect.Effect<number, StoreError> | undefined
 }
 
 /**
@@ -390,6 +417,8 @@ export declare namespace ExecutionLog {
      * workers and waiters of this process that use it; one per store, gone with it.
      */
     readonly hub: Hub
+    /** What the store accepts: payload size and depth (see `Limits`). */
+    readonly limits: Limits
     readonly insertFlow: (flow: FlowRecord) => Effect.Effect<boolean, StoreError>
     readonly getFlow: (id: string) => Effect.Effect<Option.Option<FlowRecord>, StoreError>
     readonly loadFlow: (id: string) => Effect.Effect<Option.Option<FlowRecordWithSteps>, StoreError>
@@ -406,7 +435,12 @@ export declare namespace ExecutionLog {
     readonly releaseFlow: Encoded["releaseFlow"]
     readonly wakeFlow: Encoded["wakeFlow"]
     readonly nextWakeAt: Encoded["nextWakeAt"]
-    readonly insertSignal: (flowId: string, name: string, payload: unknown, now: number) => Effect.Effect<number, StoreError>
+    readonly insertSignal: (
+      flowId: string,
+      name: string,
+      payload: unknown,
+      now: number
+    ) => Effect.Effect<number, FlowNotFoundError | FlowEndedError | StoreError>
     readonly takeSignal: (
       flowId: string,
       name: string,
@@ -418,6 +452,7 @@ export declare namespace ExecutionLog {
     readonly cancelFlow: Encoded["cancelFlow"]
     readonly retryFlow: Encoded["retryFlow"]
     readonly changes?: Encoded["changes"]
+    readonly storeTime?: Encoded["storeTime"]
   }
 
   /**
@@ -476,12 +511,38 @@ export declare namespace ExecutionLog {
 }
 
 /**
- * Builds the service over a backend: parses and serialises payloads.
+ * What a store accepts.
+ *
+ * - `maxPayloadBytes`: the largest payload (an input, a result, a journal entry, a signal's
+ *   payload), in bytes of its UTF-8 JSON. Defaults to 4 MiB (4,194,304).
+ * - `maxDepth`: how deeply arrays and objects may nest in a payload. Defaults to 128.
+ *
+ * A value over a limit, or one that JSON would change (`NaN`, a bigint, a `Date`, a cycle, …), is
+ * refused with an `UnstorableValueError` before anything is written. See docs/storage.md.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Limits extends json.Limits {}
+
+/**
+ * `Limits` as options: a limit left out keeps its default.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface LimitsOptions extends json.LimitsOptions {}
+
+/**
+ * Builds the service over a backend: serialises payloads (refusing, before anything is written,
+ * a value that would not come back exactly or is over `limits`, and ids no store keeps exactly)
+ * and parses them.
  *
  * @since 0.1.0
  * @category Constructors
  */
-export const makeUnsafe: (backend: Encoded) => ExecutionLog.Service = internal.makeUnsafe
+export const makeUnsafe: (backend: Encoded, limits?: LimitsOptions | undefined) => ExecutionLog.Service =
+  internal.makeUnsafe
 
 /**
  * A backend that keeps everything in memory, for tests. Each use of the Layer gets its own store.
@@ -505,5 +566,14 @@ export const layerMemory: Layer.Layer<ExecutionLog> = Layer.sync(ExecutionLog, (
  * @since 0.1.0
  * @category Layers
  */
-export const layerBackend = (backend: Encoded): Layer.Layer<ExecutionLog> =>
-  Layer.succeed(ExecutionLog, makeUnsafe(backend))
+export const layerBackend = (backend: Encoded, limits?: LimitsOptions | undefined): Layer.Layer<ExecutionLog> =>
+  Layer.sync(ExecutionLog, () => makeUnsafe(backend, limits))
+
+/**
+ * The in-memory store with other `limits` (see `Limits`).
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layerMemoryWith = (limits: LimitsOptions): Layer.Layer<ExecutionLog> =>
+  Layer.sync(ExecutionLog, () => makeUnsafe(makeMemoryBackend(), limits))

@@ -125,6 +125,68 @@ export class CheckpointEncodeError extends Schema.TaggedError<CheckpointEncodeEr
 }
 
 /**
+ * A value cannot be stored exactly: JSON would change it (`NaN`, `Infinity`, a bigint, a cycle, a
+ * function, a symbol, `undefined` where JSON stores `null`, a `Date` or class instance), it nests
+ * deeper than the store allows, or its JSON is larger than the store's `maxPayloadBytes`. Nothing
+ * was written. `what` names the value (the input of a flow, the result of a step, a signal's
+ * payload), `path` where in it the problem is (`$` is the value itself).
+ *
+ * Inside a flow (a step's result, a recorded value) it stops the flow: the flow is marked `failed`
+ * with this error, once, and the step runs again only after a `Client.retry`.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class UnstorableValueError extends Schema.TaggedError<UnstorableValueError>()("UnstorableValueError", {
+  what: Schema.String,
+  reason: Schema.Literal("number", "bigint", "undefined", "function", "symbol", "cycle", "object", "depth", "size"),
+  path: Schema.String,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `ergon: ${this.what} cannot be stored: at ${this.path}: ${this.detail}`
+  }
+}
+
+/**
+ * An id, a name or a journal key that no store can keep exactly: empty, not a string, holding a
+ * NUL character or a lone UTF-16 surrogate, or longer than 1,024 bytes of UTF-8 (with a child
+ * flow's id, which is its parent's id and the key of the call, and a journal entry's key, a
+ * store's keys must stay under PostgreSQL's index limit). Nothing was written.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class InvalidIdError extends Schema.TaggedError<InvalidIdError>()("InvalidIdError", {
+  kind: Schema.Literal("flow id", "flow name", "signal name", "journal key", "child flow id"),
+  /** A printable preview of the value (cut short when long). */
+  value: Schema.String,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `ergon: invalid ${this.kind} ${this.value}: ${this.detail}`
+  }
+}
+
+/**
+ * An option of `schedule` or `execute` that is out of range: `runAt` that is not a finite time
+ * (`NaN`, an invalid `Date`, a string), `priority` that is not an integer between -2^31 and
+ * 2^31 - 1. Nothing was written.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class InvalidOptionError extends Schema.TaggedError<InvalidOptionError>()("InvalidOptionError", {
+  option: Schema.String,
+  value: Schema.String,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `ergon: invalid option ${this.option} (${this.value}): ${this.detail}`
+  }
+}
+
+/**
  * The store could not be opened, read or written.
  *
  * `operation` names what was attempted (`open`, `migrate`, `loadFlow`, `putStep`, …). Nothing is
@@ -191,6 +253,9 @@ export type ExecutionError =
   | FlowConflictError
   | StoreError
   | LeaseLostError
+  | UnstorableValueError
+  | InvalidIdError
+  | InvalidOptionError
 
 /**
  * A deployment version that is not a semantic version (`MAJOR.MINOR.PATCH`, with an optional

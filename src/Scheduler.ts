@@ -20,13 +20,7 @@ import * as Effect from "effect/Effect"
 import type { Types } from "effect"
 import type { ExecutionLog } from "./ExecutionLog.js"
 import type * as Flow from "./Flow.js"
-import {
-  type FlowConflictError,
-  type InvalidInputError,
-  type InvalidVersionError,
-  type StoreError,
-  VersionMismatchError
-} from "./FlowError.js"
+import { type InvalidVersionError, VersionMismatchError } from "./FlowError.js"
 import * as client from "./internal/client.js"
 import type { TypeError } from "./TypeLevel.js"
 import * as Version from "./Version.js"
@@ -60,9 +54,9 @@ export type FlowHandle<A, E> = client.FlowHandle<A, E>
 export interface ScheduleOptions {
   /** The flow's id. Defaults to `<flow name>-<uuid>`. Scheduling an id that exists is idempotent. */
   readonly id?: string | undefined
-  /** Not before this time (a `Date` or epoch millis). Defaults to now. */
+  /** Not before this time (a valid `Date` or finite epoch millis). Defaults to now. */
   readonly runAt?: Date | number | undefined
-  /** Higher first. Defaults to 0. */
+  /** Higher first: an integer from -2^31 to 2^31 - 1. Defaults to 0. */
   readonly priority?: number | undefined
 }
 
@@ -121,6 +115,9 @@ export interface Scheduler<Mode extends Version.Mode> {
   /**
    * Enqueues `flow` durably and returns its handle. Scheduling an id that exists returns the
    * existing flow when flow and input match, and fails with `FlowConflictError` when they do not.
+   * Before anything is written, the id (`InvalidIdError`), `runAt` and `priority`
+   * (`InvalidOptionError`) and the encoded input (`InvalidInputError`, and `UnstorableValueError`
+   * for a value JSON would change or one over the store's limits) are checked.
    * Inside a `SqlClient` transaction of yours, the insert joins it.
    */
   schedule<F extends Flow.Any>(
@@ -130,7 +127,7 @@ export interface Scheduler<Mode extends Version.Mode> {
     options?: ScheduleOptions
   ): Effect.Effect<
     FlowHandle<Flow.Flow.Success<F>, Flow.Flow.Error<F>>,
-    InvalidInputError | FlowConflictError | StoreError | VersionErrors<Mode>,
+    client.ScheduleError | VersionErrors<Mode>,
     ExecutionLog
   >
 }

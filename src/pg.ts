@@ -11,6 +11,7 @@
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
+import Pg from "pg"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -23,7 +24,8 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { ExecutionLog, makeUnsafe } from "./ExecutionLog.js"
+import type * as ExecutionLogModule from "./ExecutionLog.js"
+import { ExecutionLog } from "./ExecutionLog.js"
 import { StoreError } from "./FlowError.js"
 import * as ExecutionLogSql from "./sql/ExecutionLogSql.js"
 import * as Migrations from "./sql/migrations.js"
@@ -58,11 +60,16 @@ export type Connection =
  * - `groupCommit`: write the statements of concurrent flows in shared transactions on one
  *   connection (see docs/performance.md). Defaults to `false`: PostgreSQL already groups the
  *   commits of concurrent connections.
+ * - `maxPayloadBytes`, `maxDepth`: the largest payload the store accepts (bytes of JSON, default
+ *   4 MiB) and how deeply it may nest (default 128); see `ExecutionLog.Limits` and docs/storage.md.
+ *
+ * A connection URL that does not parse, or is not `postgresql://…` with a host, is refused; no
+ * error, cause or log of the store ever holds the password, whatever the URL's shape.
  *
  * @since 0.1.0
  * @category Models
  */
-export type Options = Connection & {
+export type Options = Connection & ExecutionLogModule.LimitsOptions & {
   readonly schema?: string | undefined
   readonly connectTimeout?: Duration.DurationInput | undefined
   readonly maxConnections?: number | undefined
@@ -75,23 +82,79 @@ interface Target {
   readonly port: number
   readonly database: string
   readonly username: string
+  /** The password's forms (and the URL's), to take out of any error text. */
+  readonly secrets: ReadonlyArray<string>
 }
 
 const schemaPattern = /^[A-Za-z_][A-Za-z0-9_$]*$/
 
-const openError = (target: string, cause: unknown): StoreError =>
-  ExecutionLogSql.storeError("open", cause, `cannot open the PostgreSQL database ${target}`)
+const openError = (target: string, cause: unknown, secrets: ReadonlyArray<string>): StoreError =>
+  ExecutionLogSql.storeError("open", scrubbed(cause, secrets), scrub(`cannot open the PostgreSQL database ${target}`, secrets))
 
 const describeTarget = (target: Target): string =>
   `'${target.database}' at ${target.host}:${target.port} as user '${target.username}'`
 
+/** The forms a password may take in text: as given, and percent-encoded as in a URL. */
+const secretsOf = (password: string | undefined, raw: string | undefined): ReadonlyArray<string> => {
+  const secrets = new Set<string>()
+  const add = (secret: string | undefined) => {
+    if (secret === undefined || secret === "") return
+    secrets.add(secret)
+    secrets.add(encodeURIComponent(secret))
+    try {
+      secrets.add(decodeURIComponent(secret))
+    } catch {
+      // not percent-encoded
+    }
+  }
+  add(password)
+  // the whole URL too, whatever its shape (one that does not parse may hide a password anywhere)
+  add(raw)
+  return Array.from(secrets).sort((a, b) => b.length - a.length)
+}
+
+/** Replaces every secret in a text with `***`. */
+const scrub = (text: string, secrets: ReadonlyArray<string>): string =>
+  secrets.reduce((out, secret) => out.split(secret).join("***"), text)
+
+/**
+ * A driver error with the secrets taken out of its message (and of the messages of its causes),
+ * keeping its code: what a `StoreError` may carry as `cause` without leaking a password to a log.
+ */
+const scrubbed = (cause: unknown, secrets: ReadonlyArray<string>, depth = 0): Error => {
+  if (!(cause instanceof Error)) return new Error(scrub(String(cause), secrets))
+  const error = new Error(scrub(cause.message, secrets))
+  error.name = cause.name
+  const code = (cause as { readonly code?: unknown }).code
+  if (typeof code === "string") Object.assign(error, { code })
+  const inner = (cause as { readonly cause?: unknown }).cause
+  if (inner !== undefined && depth < 3) Object.assign(error, { cause: scrubbed(inner, secrets, depth + 1) })
+  return error
+}
+
+const urlShape = "postgresql://user:password@host:5432/database"
+
 // The connection URL PgClient gets, with the schema as a startup `search_path` (the `options`
 // parameter of node-postgres), so that every connection of the pool uses it from its first query.
-const targetOf = (options: Options): Target => {
+// A URL that does not parse, or is not of the shape `postgresql://…`, is refused (never half-used:
+// `postgresql:user:pass@host/db` parses as a path and would connect to localhost), and the error
+// says so without a word of the URL.
+const targetOf = (options: Options): Target | string => {
   let url: URL
   if ("url" in options) {
     const raw = Redacted.isRedacted(options.url) ? Redacted.value(options.url) : options.url
-    url = new URL(raw)
+    if (typeof raw !== "string") return `the connection URL must be a string like ${urlShape}`
+    try {
+      url = new URL(raw)
+    } catch {
+      return `the connection URL does not parse as a URL (expected ${urlShape})`
+    }
+    if (url.protocol !== "postgresql:" && url.protocol !== "postgres:") {
+      return `the connection URL must start with postgresql:// or postgres:// (expected ${urlShape})`
+    }
+    if (!/^[a-z]+:\/\//i.test(raw.trim()) || (url.host === "" && url.searchParams.get("host") === null)) {
+      return `the connection URL names no host (expected ${urlShape})`
+    }
   } else {
     url = new URL("postgresql://localhost")
     const socket = options.host.startsWith("/")
@@ -110,29 +173,50 @@ const targetOf = (options: Options): Target => {
     const searchPath = `-c search_path="${options.schema}"`
     url.searchParams.set("options", previous === null ? searchPath : `${previous} ${searchPath}`)
   }
-  const username = decodeURIComponent(url.username) || url.searchParams.get("user") || process.env["PGUSER"] || "postgres"
-  const database = decodeURIComponent(url.pathname.slice(1)) || url.searchParams.get("database") || username
+  const decode = (text: string) => {
+    try {
+      return decodeURIComponent(text)
+    } catch {
+      return text
+    }
+  }
+  const username = decode(url.username) || url.searchParams.get("user") || process.env["PGUSER"] || "postgres"
+  const database = decode(url.pathname.slice(1)) || url.searchParams.get("database") || username
   const host = url.searchParams.get("host") ?? (url.hostname === "" ? "localhost" : url.hostname)
   const port = Number(url.searchParams.get("port") ?? (url.port === "" ? "5432" : url.port))
-  return { url: url.toString(), host, port, database, username }
+  const password = decode(url.password) || url.searchParams.get("password") || undefined
+  return { url: url.toString(), host, port, database, username, secrets: secretsOf(password, url.toString()) }
+}
+
+/** The secrets of the options, before the URL is known to parse: whatever the URL's shape. */
+const rawSecrets = (options: Options): ReadonlyArray<string> => {
+  if ("url" in options) {
+    const raw = Redacted.isRedacted(options.url) ? Redacted.value(options.url) : options.url
+    return typeof raw === "string" ? secretsOf(undefined, raw) : []
+  }
+  const password = options.password === undefined
+    ? undefined
+    : Redacted.isRedacted(options.password)
+    ? Redacted.value(options.password)
+    : options.password
+  return secretsOf(password, undefined)
 }
 
 const open = (
   options: Options
 ): Effect.Effect<PgClient.PgClient, StoreError, Scope.Scope | Reactivity.Reactivity> =>
   Effect.gen(function*() {
-    const target = yield* Effect.try({
-      try: () => targetOf(options),
-      catch: (cause) => openError("(the connection URL is invalid)", cause)
-    })
+    const target = targetOf(options)
+    if (typeof target === "string") return yield* Effect.fail(openError("(invalid connection URL)", target, []))
+    const { secrets } = target
     const where = describeTarget(target)
     const schema = options.schema
     if (schema !== undefined && !schemaPattern.test(schema)) {
-      return yield* Effect.fail(openError(where, `the schema name '${schema}' is not a plain identifier`))
+      return yield* Effect.fail(openError(where, `the schema name '${schema}' is not a plain identifier`, secrets))
     }
     const timeout = Duration.decodeUnknown(options.connectTimeout ?? Duration.seconds(5))
     if (Option.isNone(timeout)) {
-      return yield* Effect.fail(openError(where, `connectTimeout is not a duration: '${String(options.connectTimeout)}'`))
+      return yield* Effect.fail(openError(where, `connectTimeout is not a duration: '${String(options.connectTimeout)}'`, secrets))
     }
     // PgClient.make runs a `SELECT 1` under this timeout, so an unreachable server or a wrong
     // password fails here, not at the first query. The outer timeout is a backstop.
@@ -145,17 +229,17 @@ const open = (
         duration: Duration.sum(timeout.value, Duration.seconds(1)),
         onTimeout: () => `no connection within ${Duration.format(timeout.value)}`
       }),
-      Effect.mapError((cause) => openError(where, cause))
+      Effect.mapError((cause) => openError(where, cause, secrets))
     )
     if (schema !== undefined) {
       // Two processes may create the schema at once: the loser sees it on the retry.
       yield* client.unsafe(`CREATE SCHEMA IF NOT EXISTS "${schema}"`).withoutTransform.pipe(
         Effect.retry({ times: 1 }),
-        Effect.mapError((cause) => openError(`${where} (creating the schema '${schema}')`, cause))
+        Effect.mapError((cause) => openError(`${where} (creating the schema '${schema}')`, cause, secrets))
       )
     }
     return client
-  }).pipe(Effect.catchAllDefect((defect) => Effect.fail(openError("", defect))))
+  }).pipe(Effect.catchAllDefect((defect) => Effect.fail(openError("", defect, rawSecrets(options)))))
 
 /**
  * Connects to PostgreSQL, checks the connection, creates the `schema` when one is given, applies
@@ -176,23 +260,28 @@ export const layer = (
     Effect.map(open(options), (client) =>
       Context.make(PgClient.PgClient, client).pipe(Context.add(SqlClient.SqlClient, client)))
   ).pipe(Layer.provide(Reactivity.layer))
-  return Layer.provideMerge(store(options.groupCommit ?? false), client)
+  return Layer.provideMerge(store(options), client)
 }
 
 // The SQL store, plus `changes` from LISTEN on the store's channel, kept to this store's schema.
-const store = (groupCommit: boolean): Layer.Layer<ExecutionLog, StoreError, PgClient.PgClient | SqlClient.SqlClient> =>
+const store = (options: Options): Layer.Layer<ExecutionLog, StoreError, PgClient.PgClient | SqlClient.SqlClient> =>
   Layer.effect(
-  ExecutionLog,
-  Effect.gen(function*() {
-    yield* ExecutionLogSql.migrate
-    const backend = yield* ExecutionLogSql.makeWith({ groupCommit })
-    const client = yield* PgClient.PgClient
-    const rows = yield* client.unsafe<{ readonly schema: string | null }>(`SELECT current_schema() AS schema`)
-      .withoutTransform.pipe(Effect.mapError((cause) => ExecutionLogSql.storeError("open", cause)))
-    const schema = rows[0]?.schema ?? "public"
-    return makeUnsafe({ ...backend, changes: changes(client, schema) })
-  })
-)
+    ExecutionLog,
+    Effect.gen(function*() {
+      yield* ExecutionLogSql.migrate
+      const backend = yield* ExecutionLogSql.makeWith({ groupCommit: options.groupCommit ?? false })
+      const client = yield* PgClient.PgClient
+      const rows = yield* client.unsafe<{ readonly schema: string | null }>(`SELECT current_schema() AS schema`)
+        .withoutTransform.pipe(Effect.mapError((cause) => ExecutionLogSql.storeError("open", cause)))
+      const schema = rows[0]?.schema ?? "public"
+      // (the URL parsed when the pool was opened)
+      const target = targetOf(options) as Target
+      return yield* ExecutionLogSql.withLimits(
+        { ...backend, changes: changes(client, target, schema) },
+        { maxPayloadBytes: options.maxPayloadBytes, maxDepth: options.maxDepth }
+      )
+    })
+  )
 
 const liveClock = Clock.make()
 
@@ -202,15 +291,57 @@ const pingTimeout = Duration.seconds(5)
 const pingRetry = Duration.millis(200)
 
 /**
- * The store's notifications (see the `2_notify` migration) for `schema`, as a stream of "look
- * again". `PgClient.listen` does not fail when its connection is lost (it only stops hearing), so
- * the connection is checked: a ping is sent on the channel every few seconds and must come back
- * within `pingTimeout`, or the stream fails with a `StoreError` (`operation: "listen"`), and the
- * follower subscribes again on a new connection. The first answer also emits: notifications sent
- * before the subscription was listening (or while it was down) are not lost, since the follower
- * looks again then.
+ * The payloads of `NOTIFY`s on the store's channel, heard on a connection of its own, opened for
+ * the stream and closed with it. Not `PgClient.listen`: node-postgres emits `'error'` when the
+ * server ends a connection (a restart, `pg_terminate_backend`, `57P01`), also while the client is
+ * being closed, and `@effect/sql-pg` takes its listener off before it closes its listening client,
+ * so an `'error'` in between had no listener and killed the process. Here the listener stays on
+ * the client for its whole life: an error while the stream runs fails it (and the follower
+ * subscribes again), one while it closes is ignored.
  */
-const changes = (client: PgClient.PgClient, schema: string): Stream.Stream<void, StoreError> =>
+const listen = (target: Target, listenError: (cause: unknown) => StoreError): Stream.Stream<string, StoreError> =>
+  Stream.asyncScoped<string, StoreError>((emit) =>
+    Effect.acquireRelease(
+      Effect.tryPromise({
+        try: async () => {
+          const connection = new Pg.Client({ connectionString: target.url, application_name: "ergon-listen" })
+          let closed = false
+          connection.on("error", (cause) => {
+            if (!closed) void emit.fail(listenError(scrubbed(cause, target.secrets)))
+          })
+          connection.on("end", () => {
+            if (!closed) void emit.fail(listenError("the listening connection was closed by the server"))
+          })
+          connection.on("notification", (message) => void emit.single(message.payload ?? ""))
+          const close = () => {
+            closed = true
+            return connection.end().catch(() => undefined)
+          }
+          try {
+            await connection.connect()
+            await connection.query(`LISTEN ${Migrations.notifyChannel}`)
+          } catch (cause) {
+            await close()
+            throw cause
+          }
+          return close
+        },
+        catch: (cause) => listenError(scrubbed(cause, target.secrets))
+      }),
+      (close) => Effect.promise(close).pipe(Effect.timeoutOption(Duration.seconds(1)))
+    )
+  )
+
+/**
+ * The store's notifications (see the `2_notify` migration) for `schema`, as a stream of "look
+ * again", heard on a listening connection of their own (see `listen`). A connection can also die
+ * without a word (a half-open TCP connection), so it is checked: a ping is sent on the channel
+ * every few seconds and must come back within `pingTimeout`, or the stream fails with a
+ * `StoreError` (`operation: "listen"`), and the follower subscribes again on a new connection. The
+ * first answer also emits: notifications sent before the subscription was listening (or while it
+ * was down) are not lost, since the follower looks again then.
+ */
+const changes = (client: PgClient.PgClient, target: Target, schema: string): Stream.Stream<void, StoreError> =>
   Stream.unwrapScoped(Effect.gen(function*() {
     const token = `ping ${crypto.randomUUID()} `
     let round = 0
@@ -236,8 +367,7 @@ const changes = (client: PgClient.PgClient, schema: string): Stream.Stream<void,
         Effect.mapError((error) => error instanceof StoreError ? error : listenError(error))
       )
     })
-    const heard = client.listen(Migrations.notifyChannel).pipe(
-      Stream.mapError(listenError),
+    const heard = listen(target, listenError).pipe(
       Stream.mapEffect((payload) => {
         if (payload === schema) return Effect.succeed(true)
         if (payload === `${token}${round}`) return Effect.as(Deferred.succeed(answered, undefined), round === 0)

@@ -19,7 +19,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import type { ExecutionLog } from "./ExecutionLog.js"
+import type * as ExecutionLog from "./ExecutionLog.js"
 import { StoreError } from "./FlowError.js"
 import * as ExecutionLogSql from "./sql/ExecutionLogSql.js"
 
@@ -39,11 +39,13 @@ import * as ExecutionLogSql from "./sql/ExecutionLogSql.js"
  *   commit (one wait for the disk) for many, and each flow goes on only once its own checkpoint
  *   is committed. Defaults to `true`; `false` commits every write on its own. See
  *   docs/performance.md.
+ * - `maxPayloadBytes`, `maxDepth`: the largest payload the store accepts (bytes of JSON, default
+ *   4 MiB) and how deeply it may nest (default 128); see `ExecutionLog.Limits` and docs/storage.md.
  *
  * @since 0.1.0
  * @category Models
  */
-export interface Options {
+export interface Options extends ExecutionLog.LimitsOptions {
   readonly filename: string
   readonly synchronous?: "FULL" | "NORMAL" | undefined
   readonly busyTimeout?: Duration.DurationInput | undefined
@@ -56,6 +58,12 @@ const maxBusyTimeout = 2_147_483_647
 
 const openError = (filename: string, cause: unknown): StoreError =>
   ExecutionLogSql.storeError("open", cause, `cannot open the SQLite database '${filename}'`)
+
+const describeCause = (cause: unknown): string => {
+  const inner = (cause as { readonly cause?: unknown }).cause
+  const code = (inner as { readonly code?: unknown } | undefined)?.code
+  return typeof code === "string" ? code : String(cause)
+}
 
 // `SqliteClient.make` opens the file synchronously, and better-sqlite3 throws when it cannot
 // (a missing folder): that arrives as a defect, and becomes a `StoreError` here. A path that is
@@ -90,6 +98,18 @@ const open = (
     for (const pragma of pragmas) {
       yield* client.unsafe(pragma).withoutTransform
     }
+    if (!readonly) {
+      // SQLite opens a file it may not write read-only, silently: every write would then fail,
+      // forever (the connection stays read-only when the file becomes writable again). A write
+      // that changes nothing (the header's user_version, set to itself) finds out now.
+      const rows = yield* client.unsafe<{ readonly user_version: number }>("PRAGMA user_version").withoutTransform
+      const version = Number(rows[0]?.user_version ?? 0)
+      yield* client.unsafe(`PRAGMA user_version = ${version}`).withoutTransform.pipe(
+        Effect.mapError((cause) =>
+          openError(filename, new Error(`the file opened read-only (this process may not write it or its folder): ${describeCause(cause)}`))
+        )
+      )
+    }
     return client
   }).pipe(
     Effect.catchAll((error) => Effect.fail(error instanceof StoreError ? error : openError(options.filename, error))),
@@ -112,12 +132,19 @@ const open = (
  */
 export const layer = (
   options: Options
-): Layer.Layer<ExecutionLog | SqlClient.SqlClient | SqliteClient.SqliteClient, StoreError> => {
+): Layer.Layer<ExecutionLog.ExecutionLog | SqlClient.SqlClient | SqliteClient.SqliteClient, StoreError> => {
   const client = Layer.scopedContext(
     Effect.map(open(options), (client) =>
       Context.make(SqliteClient.SqliteClient, client).pipe(Context.add(SqlClient.SqlClient, client)))
   ).pipe(Layer.provide(Reactivity.layer))
-  return Layer.provideMerge(ExecutionLogSql.layerWith({ groupCommit: options.groupCommit ?? true }), client)
+  return Layer.provideMerge(
+    ExecutionLogSql.layerWith({
+      groupCommit: options.groupCommit ?? true,
+      maxPayloadBytes: options.maxPayloadBytes,
+      maxDepth: options.maxDepth
+    }),
+    client
+  )
 }
 
 /**
@@ -131,7 +158,7 @@ export const layer = (
 export const layerConfig = (
   config: Config.Config.Wrap<Options>
 ): Layer.Layer<
-  ExecutionLog | SqlClient.SqlClient | SqliteClient.SqliteClient,
+  ExecutionLog.ExecutionLog | SqlClient.SqlClient | SqliteClient.SqliteClient,
   StoreError | ConfigError.ConfigError
 > => Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))
 
@@ -143,6 +170,6 @@ export const layerConfig = (
  * @category Layers
  */
 export const layerInMemory = (): Layer.Layer<
-  ExecutionLog | SqlClient.SqlClient | SqliteClient.SqliteClient,
+  ExecutionLog.ExecutionLog | SqlClient.SqlClient | SqliteClient.SqliteClient,
   StoreError
 > => layer({ filename: ":memory:" })

@@ -3,7 +3,7 @@
  *
  * The PostgreSQL variant of test/multiprocess.test.ts. Four worker processes
  * (`test/fixtures/worker-child-pg.ts`) share one schema of an embedded PostgreSQL with the test
- * process. The test schedules 500 parent flows (steps, a durable sleep that suspends and is
+ * process. The test schedules 1,000 parent flows over 100 seconds, a soak of about two minutes (steps, a durable sleep that suspends and is
  * resumed by a timer, for two flows in three a signal, and one or two child flows each, of a
  * child type registered on the same workers), sends the signals itself, and SIGKILLs one or two
  * workers at random moments, restarting them. Then every parent and child must have completed
@@ -39,16 +39,18 @@ afterAll(() => Server.stop())
 const child = fileURLToPath(new URL("./fixtures/worker-child-pg.ts", import.meta.url))
 
 const SCHEMA = "mp_pg"
-const FLOWS = 500
+// A soak of about two minutes: 1,000 parents (and 1,500 children) become due over 100 seconds.
+const FLOWS = 1_000
 const WORKERS = 4
 /** Flows become due over this window, so there is work in flight whenever a worker is killed. */
-const SPREAD_MILLIS = 15_000
-const KILLS_FROM_MILLIS = 1_500
-const KILLS_UNTIL_MILLIS = 19_000
+const SPREAD_MILLIS = 100_000
+/**
+ * A kill round once each of these fractions of the flows (parents and children) has completed:
+ * driven by progress, not the clock, so every round hits work in flight however loaded the machine.
+ */
+const KILL_AT = [0.05, 0.15, 0.25, 0.35, 0.45, 0.55, 0.65, 0.75, 0.85]
 /** Give up when not every flow has completed by then (from the scheduling), or none completed for this long. */
-// A parent whose wake-up was lost (its child's process killed between the two writes) is looked at
-// again after the executor's one-minute re-check: the bounds leave room for it.
-const COMPLETION_BOUND_MILLIS = 160_000
+const COMPLETION_BOUND_MILLIS = 300_000
 const NO_PROGRESS_BOUND_MILLIS = 80_000
 
 interface Planned extends ParentInput, Signalled {}
@@ -85,7 +87,7 @@ const countCompleted = async (runtime: Runtime) => {
 }
 
 describe("many worker processes on one PostgreSQL database, SIGKILLed at random", () => {
-  it("500 flows with steps, timers, signals and child flows all complete; each checkpoint written once; effects repeat only after a kill", async () => {
+  it("1,000 flows with steps, timers, signals and child flows all complete (a soak of about two minutes); each checkpoint written once; effects repeat only after a kill", async () => {
     const began = Date.now()
     const server = await Server.start()
     const url = server.url()
@@ -99,7 +101,7 @@ describe("many worker processes on one PostgreSQL database, SIGKILLed at random"
     try {
       for (let i = 1; i <= WORKERS; i++) fleet.start(`w${i}`)
       while (Array.from(fleet.live.values()).some((worker) => !worker.ready) && fleet.unexpected.length === 0) {
-        assert(Date.now() - began < 90_000, "the workers did not start")
+        assert(Date.now() - began < 180_000, "the workers did not start")
         await sleep(50)
       }
       assert.deepStrictEqual(fleet.unexpected, [], "a worker process died while starting")
@@ -137,7 +139,17 @@ describe("many worker processes on one PostgreSQL database, SIGKILLed at random"
       )
 
       // -- kills -----------------------------------------------------------------------------------
-      const { kills, roundTimes, rounds } = await killRounds(fleet, t0, KILLS_FROM_MILLIS, KILLS_UNTIL_MILLIS)
+      const completedShare = async () => {
+        const done = await countCompleted(runtime)
+        return (done.parents + done.children) / (FLOWS + childCount)
+      }
+      const { kills, roundTimes, rounds } = await killRounds(
+        fleet,
+        t0,
+        completedShare,
+        KILL_AT,
+        () => fleet.unexpected.length > 0 || Date.now() - t0 > COMPLETION_BOUND_MILLIS
+      )
 
       // -- wait for every flow to complete ------------------------------------------------------
       const deadline = t0 + COMPLETION_BOUND_MILLIS
@@ -309,13 +321,14 @@ describe("many worker processes on one PostgreSQL database, SIGKILLed at random"
           `${fleet.warnings.length} worker warnings; all completed in ${(duration / 1000).toFixed(1)} s ` +
           `(test ${((Date.now() - began) / 1000).toFixed(1)} s)`
       )
-      console.log(`  kill rounds at (s after scheduling: killed/up) ${roundTimes.join(" ")}`)
+      console.log(`  kill rounds at (flows completed @ s after scheduling: killed/up) ${roundTimes.join(" ")}`)
       if (fleet.warnings.length > 0) console.log(`  worker warnings (first 5):\n    ${fleet.warnings.slice(0, 5).join("\n    ")}`)
-      assert(kills >= 4, `only ${kills} kills`)
+      assert(kills >= KILL_AT.length, `only ${kills} kills`)
+      assert.strictEqual(rounds, KILL_AT.length)
     } finally {
       stopped = true
       await fleet.stopAll()
       await runtime.dispose()
     }
-  }, 240_000)
+  }, 540_000)
 })

@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -159,6 +160,39 @@ describe("ergon/sqlite", () => {
         assert.isTrue(Exit.isFailure(exit))
         const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
         assert.instanceOf(Option.getOrUndefined(failure), StoreError)
+      }))
+  })
+
+  // D7: SQLite opens a file it may not write read-only, silently; the store used to say ready and
+  // fail every claim forever (even once the file was writable again). As root, file modes do not
+  // stop writes: the immutable attribute (chattr +i) does, where the file system has it.
+  describe("a file this process may not write (D7)", () => {
+    const immutable = (filename: string, on: boolean): boolean => {
+      try {
+        execFileSync("chattr", [on ? "+i" : "-i", filename], { stdio: "ignore" })
+        return true
+      } catch {
+        return false
+      }
+    }
+    const filename = freshFile()
+    fs.writeFileSync(filename, "")
+    const canLock = immutable(filename, true) && immutable(filename, false)
+
+    it.effect.skipIf(!canLock)("is a StoreError 'open' saying it opened read-only; once writable, it opens and works", () =>
+      Effect.gen(function*() {
+        const file = freshFile()
+        yield* withStore({ filename: file }, Effect.void)
+        immutable(file, true)
+        const exit = yield* Effect.exit(withStore({ filename: file }, Effect.void)).pipe(
+          Effect.ensuring(Effect.sync(() => immutable(file, false)))
+        )
+        const error = assertStoreError(exit, "open")
+        assert.include(error.detail, "read-only")
+        assert.include(error.detail, file)
+        // Writable again: a new store opens and writes.
+        yield* withStore({ filename: file }, Effect.flatMap(ExecutionLog, (log) => log.insertFlow(flowRecord("after"))))
+        assert.isTrue(Option.isSome(yield* withStore({ filename: file }, Effect.flatMap(ExecutionLog, (log) => log.getFlow("after")))))
       }))
   })
 

@@ -8,10 +8,11 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type { ExecutionLog } from "../ExecutionLog.js"
 import type * as Flow from "../Flow.js"
-import { FlowCancelledError, StoreError } from "../FlowError.js"
+import { CheckpointEncodeError, FlowCancelledError, StoreError } from "../FlowError.js"
 import { hashValue } from "./hash.js"
 import { abortWith, FlowInstance, SuspendReason } from "./instance.js"
 import * as journal from "./journal.js"
+import * as json from "./json.js"
 import { newFlow } from "./records.js"
 import * as wake from "./wake.js"
 
@@ -57,7 +58,8 @@ export const invoke = (
           }
           const id = childId(instance.flowId, key)
           const log = instance.log
-          const storeFailure = (error: StoreError) => abortWith(instance, error)
+          // A value or key the store refuses can never be written: a typed error, once.
+          const storeFailure = (error: StoreError) => abortWith(instance, json.refusedValue(error) ?? error)
           const read = journal.busy(instance, Effect.catchTag(log.getFlow(id), "StoreError", storeFailure))
           let row = yield* read
           if (Option.isNone(row)) {
@@ -65,9 +67,12 @@ export const invoke = (
             if (Either.isLeft(encoded)) {
               return yield* abortWith(
                 instance,
-                new StoreError({
-                  operation: "invoke",
-                  detail: `the input of child flow '${child.name}' does not encode: ${journal.formatParseError(encoded.left)}`
+                new CheckpointEncodeError({
+                  flowType: instance.flowType,
+                  flowId: instance.flowId,
+                  key,
+                  schema: `the input of child flow '${child.name}'`,
+                  detail: journal.formatParseError(encoded.left)
                 })
               )
             }

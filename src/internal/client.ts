@@ -14,14 +14,28 @@ import {
   FlowEndedError,
   FlowFailedError,
   FlowNotFoundError,
+  type InvalidIdError,
   InvalidInputError,
+  type InvalidOptionError,
   InvalidSignalError,
-  type StoreError
+  type StoreError,
+  type UnstorableValueError
 } from "../FlowError.js"
+import * as json from "./json.js"
+import * as validate from "./validate.js"
 import { hashValue } from "./hash.js"
 import { formatParseError } from "./journal.js"
 import { newFlow } from "./records.js"
 import * as wake from "./wake.js"
+
+/** What `schedule` can fail with. */
+export type ScheduleError =
+  | InvalidInputError
+  | FlowConflictError
+  | StoreError
+  | UnstorableValueError
+  | InvalidIdError
+  | InvalidOptionError
 
 export interface ScheduleOptions {
   readonly id?: string | undefined
@@ -61,20 +75,24 @@ export const schedule = <F extends Flow.Any>(
   options: ScheduleOptions | undefined
 ): Effect.Effect<
   FlowHandle<Flow.Flow.Success<F>, Flow.Flow.Error<F>>,
-  InvalidInputError | FlowConflictError | StoreError,
+  ScheduleError,
   ExecutionLog
 > =>
   Effect.gen(function*() {
     const log = yield* ExecutionLog
-    const id = options?.id ?? `${flow.name}-${crypto.randomUUID()}`
+    // Everything is checked before anything is written.
+    yield* validate.id("flow name", flow.name)
+    const id = yield* validate.id("flow id", options?.id ?? `${flow.name}-${crypto.randomUUID()}`)
+    const now = yield* Clock.currentTimeMillis
+    const runAt = yield* validate.runAt(options?.runAt, now)
+    const priority = yield* validate.priority(options?.priority)
     const encoded = Schema.encodeEither(flow.input as Schema.Schema<any, any>)(input)
     if (Either.isLeft(encoded)) {
       return yield* new InvalidInputError({ flowType: flow.name, flowId: id, detail: formatParseError(encoded.left) })
     }
+    yield* validate.payload(log, `the input of flow '${id}'`, encoded.right)
     const inputHash = hashValue(encoded.right)
-    const now = yield* Clock.currentTimeMillis
-    const runAt = options?.runAt === undefined ? now : typeof options.runAt === "number" ? options.runAt : options.runAt.getTime()
-    const inserted = yield* log.insertFlow(newFlow({
+    const inserted = yield* validate.unwrapRefusal(log.insertFlow(newFlow({
       id,
       type: flow.name,
       version,
@@ -83,9 +101,9 @@ export const schedule = <F extends Flow.Any>(
       status: "pending",
       now,
       runAfter: runAt,
-      priority: options?.priority,
+      priority,
       attempts: 0
-    }))
+    })))
     if (!inserted) {
       const existing = yield* log.getFlow(id)
       if (Option.isSome(existing)) {
@@ -175,69 +193,90 @@ export const awaitResult = <F extends Flow.Any>(flow: F, id: string) =>
     }
   }).pipe(Effect.scoped)
 
-const isEnded = (status: FlowStatus) => status === "completed" || status === "cancelled"
-
-/** Cancels a flow that has not ended, and its children, recursively. */
+/**
+ * Cancels a flow that has not ended, and its children, recursively. What it reports is what the
+ * store did: the cancellation is one conditional write, and when it changed nothing (the flow
+ * ended meanwhile, or there is none) the flow is read again to say why.
+ */
 export const cancel = (id: string): Effect.Effect<void, FlowNotFoundError | FlowEndedError | StoreError, ExecutionLog> =>
   Effect.gen(function*() {
     const log = yield* ExecutionLog
-    const row = yield* getExisting(id)
-    if (isEnded(row.status)) return yield* new FlowEndedError({ flowId: id, status: row.status, request: "cancel" })
-    yield* cancelTree(log, id)
+    const now = yield* Clock.currentTimeMillis
+    const cancelled = yield* log.cancelFlow(id, now)
+    if (!cancelled) {
+      const row = yield* getExisting(id)
+      return yield* new FlowEndedError({ flowId: id, status: row.status, request: "cancel" })
+    }
+    yield* cancelled_(log, id, now)
     yield* wake.notify(log)
   })
 
-const cancelTree = (log: ExecutionLog.Service, id: string): Effect.Effect<void, StoreError> =>
+/** After a flow was cancelled: its parent takes it as the child's end; its children are cancelled. */
+const cancelled_ = (log: ExecutionLog.Service, id: string, now: number): Effect.Effect<void, StoreError> =>
   Effect.gen(function*() {
-    const now = yield* Clock.currentTimeMillis
-    const cancelled = yield* log.cancelFlow(id, now)
-    if (cancelled) {
-      yield* Effect.logDebug("ergon.flow", { event: "cancelled", flowId: id })
-      // A parent waiting for this child takes the cancellation as the child's end.
-      const row = yield* log.getFlow(id)
-      if (Option.isSome(row) && row.value.parentId !== null) yield* log.wakeFlow(row.value.parentId, now)
-    }
+    yield* Effect.logDebug("ergon.flow", { event: "cancelled", flowId: id })
+    // A parent waiting for this child takes the cancellation as the child's end.
+    const row = yield* log.getFlow(id)
+    if (Option.isSome(row) && row.value.parentId !== null) yield* log.wakeFlow(row.value.parentId, now)
+    yield* cancelChildren(log, id)
+  })
+
+const cancelChildren = (log: ExecutionLog.Service, id: string): Effect.Effect<void, StoreError> =>
+  Effect.gen(function*() {
     const filter: FlowFilter = { parentId: id, status: ["pending", "running", "suspended", "failed"], limit: 1000 }
     const children = yield* log.listFlows(filter)
     yield* Effect.forEach(children, (child) => cancelTree(log, child.id), { discard: true })
   })
 
+const cancelTree = (log: ExecutionLog.Service, id: string): Effect.Effect<void, StoreError> =>
+  Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    if (yield* log.cancelFlow(id, now)) yield* cancelled_(log, id, now)
+    else yield* cancelChildren(log, id)
+  })
+
 /**
- * Sends a signal: written durably, then the flow is woken if it waits for it. A payload is checked
- * against `schema` when given (a typed error to the sender, nothing sent).
+ * Sends a signal. The payload is checked against `schema` when given, and without one it must be
+ * a JSON value that comes back exactly (a typed error to the sender, nothing sent). The store
+ * takes it only while the flow has not ended, and wakes the flow in the same write when it is
+ * suspended: a signal accepted is one the flow will see.
  */
 export const signal = <P, PI>(
   id: string,
   name: string,
   payload: P,
   schema?: Schema.Schema<P, PI, never>
-): Effect.Effect<void, FlowNotFoundError | FlowEndedError | InvalidSignalError | StoreError, ExecutionLog> =>
+): Effect.Effect<void, SignalError, ExecutionLog> =>
   Effect.gen(function*() {
     const log = yield* ExecutionLog
-    const row = yield* getExisting(id)
-    if (isEnded(row.status)) return yield* new FlowEndedError({ flowId: id, status: row.status, request: `take signal '${name}'` })
+    const invalid = (detail: string) => new InvalidSignalError({ flowId: id, name, detail })
+    const badName = json.checkId("signal name", name)
+    if (badName !== undefined) return yield* invalid(badName.message)
     let encoded: unknown = payload
     if (schema !== undefined) {
       const result = Schema.encodeEither(schema)(payload)
-      if (Either.isLeft(result)) return yield* new InvalidSignalError({ flowId: id, name, detail: formatParseError(result.left) })
+      if (Either.isLeft(result)) return yield* invalid(formatParseError(result.left))
       encoded = result.right
-    } else {
-      try {
-        JSON.stringify(payload)
-      } catch (cause) {
-        return yield* new InvalidSignalError({ flowId: id, name, detail: `the payload is not JSON: ${String(cause)}` })
-      }
+    } else if (payload === undefined) {
+      return yield* invalid("the payload is undefined, which is not JSON (send null, or give a schema)")
+    }
+    if (encoded !== undefined) {
+      const problem = json.findProblem(encoded, log.limits.maxDepth)
+      if (problem !== undefined) return yield* invalid(`the payload is not JSON that comes back exactly: at ${problem.path}: ${problem.detail}`)
     }
     const now = yield* Clock.currentTimeMillis
-    const seq = yield* log.insertSignal(id, name, encoded ?? null, now)
-    // Then wake the flow if it is suspended. A flow suspends only if no awaited signal is in the
-    // store, in one atomic operation (`suspendFlow`): either it saw this signal and did not
-    // suspend, or it suspended before this wake-up, which finds it. (A flow suspended on
-    // something else is woken too: it replays to its waits and suspends again.)
-    yield* log.wakeFlow(id, now)
+    const seq = yield* log.insertSignal(id, name, encoded ?? null, now).pipe(
+      Effect.catchTag("StoreError", (error) => {
+        const refused = json.refusedValue(error)
+        return Effect.fail(refused === undefined ? error : invalid(refused.message))
+      })
+    )
     yield* wake.notify(log)
     yield* Effect.logDebug("ergon.flow", { event: "signalled", flowId: id, name, seq })
   })
+
+/** What `signal` can fail with. */
+export type SignalError = FlowNotFoundError | FlowEndedError | InvalidSignalError | StoreError
 
 /**
  * Makes a flow that ended in failure run again: a flow stopped by an engine error replays from its

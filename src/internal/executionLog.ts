@@ -8,107 +8,187 @@ import type {
   FlowFilter,
   FlowPatch,
   FlowRow,
+  FlowStatus,
   FlowWithSteps,
   SignalRow,
   StepRow
 } from "../ExecutionLog.js"
-import { StoreError } from "../FlowError.js"
+import { CheckpointDecodeError, FlowEndedError, FlowNotFoundError, type InvalidIdError, StoreError } from "../FlowError.js"
+import * as json from "./json.js"
 
 // ---------------------------------------------------------------------------------------------
 // JSON payloads
 // ---------------------------------------------------------------------------------------------
 
-const parse = (operation: string, text: string | null): Effect.Effect<unknown, StoreError> => {
+/**
+ * Parses a stored payload. Text that is not JSON (a row edited by hand) is a `StoreError` whose
+ * cause is a `CheckpointDecodeError` naming the flow and the payload: it will never parse, so the
+ * engine fails the flow rather than try again (see `json.refusedValue`).
+ */
+const parse = (
+  operation: string,
+  text: string | null,
+  where: { readonly flowType: string; readonly flowId: string; readonly key: string }
+): Effect.Effect<unknown, StoreError> => {
   if (text === null) return Effect.succeed(undefined)
   try {
     return Effect.succeed(JSON.parse(text))
   } catch (cause) {
-    return Effect.fail(new StoreError({ operation, detail: `a stored payload is not valid JSON: ${String(cause)}`, cause }))
+    const detail = `a stored payload is not valid JSON: ${String(cause)}`
+    return Effect.fail(
+      new StoreError({ operation, detail, cause: new CheckpointDecodeError({ ...where, schema: "JSON", detail }) })
+    )
   }
 }
 
-const stringify = (operation: string, value: unknown): Effect.Effect<string | null, StoreError> => {
+/**
+ * Serialises a payload exactly or refuses it (a `StoreError` whose cause is the typed
+ * `UnstorableValueError`: see `json.refusedValue`). `undefined` and `null` are an absent payload.
+ */
+const stringify = (
+  operation: string,
+  what: string,
+  value: unknown,
+  limits: json.Limits
+): Effect.Effect<string | null, StoreError> => {
   if (value === undefined || value === null) return Effect.succeed(null)
-  try {
-    return Effect.succeed(JSON.stringify(value))
-  } catch (cause) {
-    return Effect.fail(new StoreError({ operation, detail: `a payload cannot be serialised as JSON: ${String(cause)}`, cause }))
-  }
+  const encoded = json.encode(value, what, limits)
+  return typeof encoded === "string" ? Effect.succeed(encoded) : Effect.fail(json.refusal(operation, encoded))
 }
 
-const flowFromRow = (row: FlowRow): Effect.Effect<ExecutionLog.FlowRecord, StoreError> =>
-  Effect.all({
-    input: parse("loadFlow", row.input),
-    result: parse("loadFlow", row.result),
-    error: parse("loadFlow", row.error),
-    suspendReason: parse("loadFlow", row.suspendReason)
-  }).pipe(Effect.map((payloads) => ({ ...row, ...payloads })))
+/** Refuses, before anything is written, an id or key that no store keeps exactly. */
+const checkIds = (
+  operation: string,
+  ids: ReadonlyArray<readonly [kind: InvalidIdError["kind"], value: string | null]>
+): Effect.Effect<void, StoreError> => {
+  for (const [kind, value] of ids) {
+    if (value === null) continue
+    const invalid = json.checkId(kind, value)
+    if (invalid !== undefined) return Effect.fail(json.refusal(operation, invalid))
+  }
+  return Effect.void
+}
 
-const stepFromRow = (row: StepRow): Effect.Effect<ExecutionLog.StepRecord, StoreError> =>
-  row.input === undefined
-    ? Effect.map(parse("loadFlow", row.exit), (exit) => ({ ...row, exit }))
-    : Effect.zipWith(parse("loadFlow", row.exit), parse("loadFlow", row.input), (exit, input) => ({ ...row, exit, input }))
+/** Whether a store could hold this id at all: reads of one it could not are answered "none". */
+const storableId = (id: string): boolean => json.checkId("flow id", id) === undefined
+
+const flowFromRow = (row: FlowRow): Effect.Effect<ExecutionLog.FlowRecord, StoreError> => {
+  const where = (key: string) => ({ flowType: row.type, flowId: row.id, key })
+  return Effect.all({
+    input: parse("loadFlow", row.input, where("$input")),
+    result: parse("loadFlow", row.result, where("$result")),
+    error: parse("loadFlow", row.error, where("$error")),
+    suspendReason: parse("loadFlow", row.suspendReason, where("$suspendReason"))
+  }).pipe(Effect.map((payloads) => ({ ...row, ...payloads })))
+}
+
+/** A flow's record without its payloads (a listing's, a claim's). */
+const stateOfRecord = (record: ExecutionLog.FlowRecord): ExecutionLog.FlowRecord => ({
+  ...record,
+  input: undefined,
+  result: undefined,
+  error: undefined
+})
+
+const stateOf = (row: FlowRow): ExecutionLog.FlowRecord => {
+  let suspendReason: unknown = undefined
+  try {
+    suspendReason = row.suspendReason === null ? undefined : JSON.parse(row.suspendReason)
+  } catch {
+    // a reason edited by hand: the listing shows the flow all the same
+  }
+  return { ...row, input: undefined, result: undefined, error: undefined, suspendReason }
+}
+
+const stepFromRow = (flowType: string) => (row: StepRow): Effect.Effect<ExecutionLog.StepRecord, StoreError> => {
+  const where = { flowType, flowId: row.flowId, key: row.key }
+  return row.input === undefined
+    ? Effect.map(parse("loadFlow", row.exit, where), (exit) => ({ ...row, exit }))
+    : Effect.zipWith(parse("loadFlow", row.exit, where), parse("loadFlow", row.input, where), (exit, input) => ({ ...row, exit, input }))
+}
 
 /** @internal */
-export const makeUnsafe = (backend: Encoded): ExecutionLog.Service => ({
+export const makeUnsafe = (backend: Encoded, options?: json.LimitsOptions | undefined): ExecutionLog.Service => {
+  const limits = json.makeLimits(options)
+  const payload = (operation: string, what: string, value: unknown) => stringify(operation, what, value, limits)
+  return {
   backend,
   hub: { version: 0, listeners: new Set(), followers: undefined },
+  limits,
   insertFlow: (flow) =>
-    Effect.flatMap(
-      Effect.all({
-        input: stringify("insertFlow", flow.input),
-        result: stringify("insertFlow", flow.result),
-        error: stringify("insertFlow", flow.error),
-        suspendReason: stringify("insertFlow", flow.suspendReason)
-      }),
-      (payloads) => backend.insertFlow({ ...flow, ...payloads, input: payloads.input ?? "null" })
+    Effect.zipRight(
+      checkIds("insertFlow", [["flow id", flow.id], ["flow name", flow.type], ["flow id", flow.parentId], ["journal key", flow.parentKey]]),
+      Effect.flatMap(
+        Effect.all({
+          input: payload("insertFlow", `the input of flow '${flow.id}'`, flow.input),
+          result: payload("insertFlow", `the result of flow '${flow.id}'`, flow.result),
+          error: payload("insertFlow", `the error of flow '${flow.id}'`, flow.error),
+          suspendReason: payload("insertFlow", `the suspension of flow '${flow.id}'`, flow.suspendReason)
+        }),
+        (payloads) => backend.insertFlow({ ...flow, ...payloads, input: payloads.input ?? "null" })
+      )
     ),
   getFlow: (id) =>
-    Effect.flatMap(
-      backend.getFlow(id),
-      Option.match({ onNone: () => Effect.succeedNone, onSome: (row) => Effect.asSome(flowFromRow(row)) })
-    ),
+    storableId(id)
+      ? Effect.flatMap(
+        backend.getFlow(id),
+        Option.match({ onNone: () => Effect.succeedNone, onSome: (row) => Effect.asSome(flowFromRow(row)) })
+      )
+      : Effect.succeedNone,
   loadFlow: (id) =>
-    Effect.flatMap(
-      backend.loadFlow(id),
-      Option.match({
-        onNone: () => Effect.succeedNone,
-        onSome: (loaded) =>
-          Effect.asSome(Effect.all({ flow: flowFromRow(loaded.flow), steps: Effect.forEach(loaded.steps, stepFromRow) }))
-      })
-    ),
+    storableId(id)
+      ? Effect.flatMap(
+        backend.loadFlow(id),
+        Option.match({
+          onNone: () => Effect.succeedNone,
+          onSome: (loaded) =>
+            Effect.asSome(Effect.all({ flow: flowFromRow(loaded.flow), steps: Effect.forEach(loaded.steps, stepFromRow(loaded.flow.type)) }))
+        })
+      )
+      : Effect.succeedNone,
   putStep: (step, fence) => {
     const { input, ...entry } = step
-    return input === undefined
-      ? Effect.flatMap(stringify("putStep", entry.exit), (exit) => backend.putStep({ ...entry, exit }, fence))
-      : Effect.zipWith(
-        stringify("putStep", entry.exit),
-        stringify("putStep", input),
-        (exit, text): StepRow => (text === null ? { ...entry, exit } : { ...entry, exit, input: text })
-      ).pipe(Effect.flatMap((row) => backend.putStep(row, fence)))
+    const what = `the journal entry '${step.key}' of flow '${step.flowId}'`
+    return Effect.zipRight(
+      checkIds("putStep", [["journal key", step.key]]),
+      input === undefined
+        ? Effect.flatMap(payload("putStep", what, entry.exit), (exit) => backend.putStep({ ...entry, exit }, fence))
+        : Effect.zipWith(
+          payload("putStep", what, entry.exit),
+          payload("putStep", `the input of ${what}`, input),
+          (exit, text): StepRow => (text === null ? { ...entry, exit } : { ...entry, exit, input: text })
+        ).pipe(Effect.flatMap((row) => backend.putStep(row, fence)))
+    )
   },
   updateFlow: (id, patch, fence) => {
     const out: { -readonly [K in keyof FlowPatch]: FlowPatch[K] } = { ...patch } as FlowPatch
     return Effect.gen(function*() {
-      if (patch.result !== undefined) out.result = yield* stringify("updateFlow", patch.result)
-      if (patch.error !== undefined) out.error = yield* stringify("updateFlow", patch.error)
-      if (patch.suspendReason !== undefined) out.suspendReason = yield* stringify("updateFlow", patch.suspendReason)
+      if (patch.result !== undefined) out.result = yield* payload("updateFlow", `the result of flow '${id}'`, patch.result)
+      if (patch.error !== undefined) out.error = yield* payload("updateFlow", `the error of flow '${id}'`, patch.error)
+      if (patch.suspendReason !== undefined) {
+        out.suspendReason = yield* payload("updateFlow", `the suspension of flow '${id}'`, patch.suspendReason)
+      }
       return yield* backend.updateFlow(id, out, fence)
     })
   },
   suspendFlow: (id, suspension, fence) =>
     Effect.flatMap(
-      stringify("suspendFlow", suspension.suspendReason),
+      payload("suspendFlow", `the suspension of flow '${id}'`, suspension.suspendReason),
       (reason) => backend.suspendFlow(id, { ...suspension, suspendReason: reason ?? "null" }, fence)
     ),
-  listFlows: (filter) => Effect.flatMap(backend.listFlows(filter), (rows) => Effect.forEach(rows, flowFromRow)),
+  listFlows: (filter) =>
+    Effect.flatMap(
+      backend.listFlows(filter),
+      (rows) => Effect.forEach(rows, (row) => filter.payloads === true ? flowFromRow(row) : Effect.succeed(stateOf(row)))
+    ),
   // A claimed row that cannot be read (edited by hand, say) must not hold up the rest of the
   // batch: it is reported, marked failed under the claim's lease, and skipped.
   claimFlows: (options) =>
     Effect.flatMap(backend.claimFlows(options), (rows) =>
       Effect.map(
         Effect.forEach(rows, (row) =>
-          flowFromRow(row).pipe(
+          flowFromRow({ ...row, input: "null", result: null, error: null }).pipe(
+            Effect.map(stateOfRecord),
             Effect.map(Option.some),
             Effect.catchAll((error) =>
               Effect.logWarning("ergon.store", { event: "unreadable-flow", flowId: row.id, error: error.message }).pipe(
@@ -133,8 +213,14 @@ export const makeUnsafe = (backend: Encoded): ExecutionLog.Service => ({
   releaseFlow: backend.releaseFlow,
   wakeFlow: backend.wakeFlow,
   nextWakeAt: backend.nextWakeAt,
-  insertSignal: (flowId, name, payload, now) =>
-    Effect.flatMap(stringify("insertSignal", payload), (text) => backend.insertSignal(flowId, name, text ?? "null", now)),
+  insertSignal: (flowId, name, value, now) =>
+    Effect.zipRight(
+      checkIds("insertSignal", [["signal name", name]]),
+      Effect.flatMap(
+        payload("insertSignal", `the payload of signal '${name}'`, value),
+        (text) => storableId(flowId) ? backend.insertSignal(flowId, name, text ?? "null", now) : Effect.fail(new FlowNotFoundError({ flowId }))
+      )
+    ),
   takeSignal: (flowId, name, consumerKey, fence) =>
     Effect.flatMap(
       backend.takeSignal(flowId, name, consumerKey, fence),
@@ -144,15 +230,30 @@ export const makeUnsafe = (backend: Encoded): ExecutionLog.Service => ({
   listSignals: (flowId) => Effect.flatMap(backend.listSignals(flowId), (rows) => Effect.forEach(rows, signalFromRow)),
   cancelFlow: backend.cancelFlow,
   retryFlow: backend.retryFlow,
-  changes: backend.changes
-})
+  changes: backend.changes,
+  ...(backend.storeTime === undefined ? {} : { storeTime: backend.storeTime })
+  }
+}
 
 const signalFromRow = (row: SignalRow): Effect.Effect<ExecutionLog.SignalRecord, StoreError> =>
-  Effect.map(parse("takeSignal", row.payload), (payload) => ({ ...row, payload }))
+  Effect.map(
+    parse("takeSignal", row.payload, { flowType: "", flowId: row.flowId, key: `signal '${row.name}' #${row.seq}` }),
+    (payload) => ({ ...row, payload })
+  )
 
 // ---------------------------------------------------------------------------------------------
 // The memory backend
 // ---------------------------------------------------------------------------------------------
+
+/** A flow that has ended: it takes no more signals, and cannot be cancelled. */
+export const isEnded = (status: FlowStatus): boolean => status === "completed" || status === "cancelled"
+
+/** The error of a signal sent to a flow that has ended. */
+export const signalRefused = (flowId: string, status: string, name: string): FlowEndedError =>
+  new FlowEndedError({ flowId, status, request: `take signal '${name}'` })
+
+/** A flow's row as listings and claims return it: its state without its payloads. */
+export const withoutPayloads = (row: FlowRow): FlowRow => ({ ...row, input: "null", result: null, error: null })
 
 /** Applies a patch to a row: the one place that knows what each patch field means. */
 export const applyPatch = (row: FlowRow, patch: FlowPatch): FlowRow => ({
@@ -267,7 +368,7 @@ export const makeMemoryBackend = (): Encoded => {
     updateFlow: (id, patch, fence) =>
       Effect.sync(() => {
         const flow = flows.get(id)
-        if (flow === undefined || !fenceHolds(flow, fence)) return false
+        if (flow === undefined || flow.status === "cancelled" || !fenceHolds(flow, fence)) return false
         flows.set(id, applyPatch(flow, patch))
         const parent = patch.wakeParent === undefined ? undefined : flows.get(patch.wakeParent)
         if (parent !== undefined && parent.status === "suspended") {
@@ -301,7 +402,8 @@ export const makeMemoryBackend = (): Encoded => {
         Array.from(flows.values())
           .filter((row) => matchesFilter(row, filter))
           .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-          .slice(0, filter.limit ?? 100)
+          .slice(0, sliceEnd(filter.limit ?? 100))
+          .map((row) => (filter.payloads === true ? row : withoutPayloads(row)))
       ),
     claimFlows: (options: ClaimOptions) =>
       Effect.sync(() => {
@@ -323,7 +425,7 @@ export const makeMemoryBackend = (): Encoded => {
         }))
         for (const row of claimed) flows.set(row.id, row)
         // Sorted as they are after the claim, as the SQL store can only sort them.
-        return claimed.sort(compareClaimOrder)
+        return claimed.sort(compareClaimOrder).map(withoutPayloads)
       }),
     renewLeases: (owner, ids, now, leaseMillis) =>
       Effect.sync(() => {
@@ -372,11 +474,15 @@ export const makeMemoryBackend = (): Encoded => {
         return Option.fromNullable(earliest)
       }),
     insertSignal: (flowId, name, payload, now) =>
-      Effect.sync(() => {
+      Effect.suspend((): Effect.Effect<number, FlowNotFoundError | FlowEndedError> => {
+        const flow = flows.get(flowId)
+        if (flow === undefined) return Effect.fail(new FlowNotFoundError({ flowId }))
+        if (isEnded(flow.status)) return Effect.fail(signalRefused(flowId, flow.status, name))
+        if (flow.status === "suspended") flows.set(flowId, { ...flow, status: "pending", runAfter: now, updatedAt: now })
         const list = signalsOf(flowId, name)
         const seq = (list.at(-1)?.seq ?? 0) + 1
         list.push({ flowId, name, seq, payload, consumedBy: null, createdAt: now })
-        return seq
+        return Effect.succeed(seq)
       }),
     takeSignal: (flowId, name, consumerKey, fence) =>
       Effect.sync((): Option.Option<SignalRow> => {

@@ -38,6 +38,8 @@ import {
   type Wait
 } from "./instance.js"
 import { formatParseError, indexJournal, skipUnclaimed } from "./journal.js"
+import * as json from "./json.js"
+import * as validate from "./validate.js"
 import { newFlow } from "./records.js"
 import { flowClock } from "./timer.js"
 import * as wake from "./wake.js"
@@ -93,7 +95,43 @@ export const execute = <A, E, R, I>(
   flow: AnyFlow<A, E, R, I>,
   input: I,
   options: ExecuteOptions
-): Effect.Effect<Outcome<A, E>, ExecutionError, R | ExecutionLog> => run(flow, { _tag: "Given", value: input }, options)
+): Effect.Effect<Outcome<A, E>, ExecutionError, R | ExecutionLog> =>
+  Effect.zipRight(checkEntry(flow, input, options), run(flow, { _tag: "Given", value: input }, options))
+
+// ---------------------------------------------------------------------------------------------
+// Values the store can never take (see ./json.js). Kept apart, to carry into any executor:
+// checked at the entry before anything is written; refused later (a result over the size limit,
+// a payload edited by hand into nonsense), the flow is failed with the typed error, once, and is
+// not taken up again at every lease.
+// ---------------------------------------------------------------------------------------------
+
+/** `execute`'s checks before anything is written: ids, priority, the encoded input. */
+const checkEntry = <A, E, R, I>(flow: AnyFlow<A, E, R, I>, input: I, options: ExecuteOptions) =>
+  Effect.gen(function*() {
+    const log = yield* ExecutionLog
+    yield* validate.id("flow name", flow.name)
+    yield* validate.id("flow id", options.id)
+    yield* validate.priority(options.priority)
+    if (options.parent !== undefined) {
+      yield* validate.id("flow id", options.parent.id)
+      yield* validate.id("journal key", options.parent.key)
+    }
+    const encoded = Schema.encodeEither(flow.input)(input)
+    // (an input that does not encode is reported by the run, as before)
+    if (Either.isRight(encoded)) yield* validate.payload(log, `the input of flow '${options.id}'`, encoded.right)
+  })
+
+/**
+ * A store error that can never succeed on a retry fails the flow with its typed cause (under the
+ * fence, when the flow exists) instead of leaving it to be claimed again; others pass.
+ */
+const failIfRefused = (log: ExecutionLog.Service, flowId: string, fence: Fence | undefined) =>
+(error: StoreError): Effect.Effect<never, ExecutionError> => {
+  const refused = json.refusedValue(error)
+  if (refused === undefined) return Effect.fail(error)
+  return Effect.zipRight(Effect.ignore(markFailed(log, flowId, refused, fence)), Effect.fail(refused))
+}
+
 
 /** Runs a flow: admit, start, run the program, settle. */
 export const run = <A, E, R, I>(
@@ -144,8 +182,13 @@ const admit = <A, E, R, I>(
     const claimedRow = options.claimedRow
     // A worker's first run of a flow it just claimed: the claim's row is all there is.
     if (claimedRow !== undefined && fence !== undefined && input._tag === "Stored") {
-      const steps = claimedRow.attempts > 1 ? yield* loadSteps(log, flowId) : []
-      return yield* admitted(log, flow, flowId, claimedRow.input, steps, {
+      // Claims carry no payloads (bounded memory): the input and the journal are read here.
+      const loaded = yield* Effect.catchTag(log.loadFlow(flowId), "StoreError", failIfRefused(log, flowId, fence))
+      if (Option.isNone(loaded)) {
+        return yield* new StoreError({ operation: "execute", detail: `flow '${flowId}' is not in the store` })
+      }
+      const steps = loaded.value.steps
+      return yield* admitted(log, flow, flowId, loaded.value.flow.input, steps, {
         resumed: claimedRow.attempts > 1,
         version: claimedRow.version,
         parentId: claimedRow.parentId,
@@ -153,7 +196,7 @@ const admit = <A, E, R, I>(
       })
     }
 
-    let loaded = yield* log.loadFlow(flowId)
+    let loaded = yield* Effect.catchTag(log.loadFlow(flowId), "StoreError", failIfRefused(log, flowId, fence))
     let encodedInput: unknown = undefined
     let inputHash = ""
     if (input._tag === "Given") {
@@ -169,7 +212,7 @@ const admit = <A, E, R, I>(
 
     if (Option.isNone(loaded)) {
       const now = yield* Clock.currentTimeMillis
-      const inserted = yield* log.insertFlow(newFlow({
+      const inserted = yield* validate.unwrapRefusal(log.insertFlow(newFlow({
         id: flowId,
         type: flowType,
         version: options.version ?? null,
@@ -181,7 +224,7 @@ const admit = <A, E, R, I>(
         parent: options.parent,
         priority: options.priority,
         attempts: 1
-      }))
+      })))
       if (inserted) {
         return yield* admitted(log, flow, flowId, encodedInput, [], {
           resumed: false,
@@ -245,12 +288,6 @@ const admit = <A, E, R, I>(
       fence
     })
   })
-
-const loadSteps = (log: ExecutionLog.Service, flowId: string): Effect.Effect<ReadonlyArray<ExecutionLog.StepRecord>, StoreError> =>
-  Effect.flatMap(log.loadFlow(flowId), (loaded) =>
-    Option.isSome(loaded)
-      ? Effect.succeed(loaded.value.steps)
-      : Effect.fail(new StoreError({ operation: "execute", detail: `flow '${flowId}' is not in the store` })))
 
 /** Decodes the stored input; one that no longer decodes fails the flow with a `CheckpointDecodeError`. */
 const admitted = <A, E, R, I>(
@@ -676,13 +713,22 @@ const settle = <A, E, R, I>(
       completedAt: now,
       updatedAt: now,
       ...(admitted.parentId !== null ? { wakeParent: admitted.parentId } : {})
-    }, fence)
-    if (!written) return yield* leaseLost(flowId, fence)
+    }, fence).pipe(Effect.catchTag("StoreError", failIfRefused(log, flowId, fence)))
+    if (!written) {
+      // Without a lease, only a cancellation refuses the write: the flow ended cancelled.
+      if (fence === undefined && (yield* isCancelled(log, flowId))) {
+        return { _tag: "Completed", exit: Exit.interrupt(FiberId.none) } as const
+      }
+      return yield* leaseLost(flowId, fence)
+    }
     yield* flowEvent(flowId, flowType, "completed", { success: Exit.isSuccess(exit) })
     // Tell this process's workers and waiters (a parent to resume, a handle awaiting the result).
     yield* wake.notify(log)
     return { _tag: "Completed", exit } as const
   })
+
+const isCancelled = (log: ExecutionLog.Service, flowId: string) =>
+  Effect.map(log.getFlow(flowId), Option.exists((row) => row.status === "cancelled"))
 
 /** Completes once the flow is cancelled (seen through this process's wake-ups). */
 const awaitCancelled = (log: ExecutionLog.Service, flowId: string, seenAtStart: number): Effect.Effect<void, StoreError> =>

@@ -21,7 +21,9 @@ const normalize = (value: unknown, seen: Set<unknown>): unknown => {
     if (value instanceof Map) return Array.from(value.entries()).map((entry) => normalize(entry, seen))
     if (value instanceof Set) return Array.from(value.values()).map((item) => normalize(item, seen))
     if (value instanceof Uint8Array) return Buffer.from(value).toString("base64")
-    const out: Record<string, unknown> = {}
+    // No prototype: a `__proto__` key is then an own key like any other (on a plain object the
+    // assignment would set the prototype, and the key would be left out of the hash).
+    const out: Record<string, unknown> = Object.create(null)
     for (const key of Object.keys(value).sort()) {
       out[key] = normalize((value as Record<string, unknown>)[key], seen)
     }

@@ -8,9 +8,11 @@ import type { EntryKind, ExecutionLog, Fence } from "../ExecutionLog.js"
 import type {
   CheckpointDecodeError,
   CheckpointEncodeError,
+  InvalidIdError,
   LeaseLostError,
   NonDeterminismError,
-  StoreError
+  StoreError,
+  UnstorableValueError
 } from "../FlowError.js"
 
 /**
@@ -66,13 +68,20 @@ export const SuspendReasonSchema = Schema.Union(
   Schema.TaggedStruct("Any", { reasons: Schema.Array(SingleReasonSchema) })
 )
 
-/** The engine errors that stop a run (they are not the flow's own failures). */
-export type EngineError = NonDeterminismError | CheckpointDecodeError | CheckpointEncodeError | StoreError | LeaseLostError
-
 /** What ends a run early: a suspension, or an engine error that is not the flow's own. */
 export type Abort =
   | { readonly _tag: "Suspend"; readonly reason: SuspendReason }
   | { readonly _tag: "EngineError"; readonly error: EngineError }
+
+/** An error of the engine that stops a run (not the flow's own). */
+export type EngineError =
+  | NonDeterminismError
+  | CheckpointDecodeError
+  | CheckpointEncodeError
+  | StoreError
+  | LeaseLostError
+  | UnstorableValueError
+  | InvalidIdError
 
 /**
  * How a durable wait ends: its time came (a timer, a retry's backoff, a signal's timeout), or

@@ -29,6 +29,7 @@ import {
   StoreError
 } from "../FlowError.js"
 import { canonicalJson } from "./hash.js"
+import * as json from "./json.js"
 import {
   abortWith,
   FlowInstance,
@@ -503,7 +504,9 @@ const write = (instance: FlowInstance.Service, record: ExecutionLog.StepRecord):
             return Effect.succeed(stored)
           })
         }),
-        Effect.catchTag("StoreError", (error) => abortWith(instance, error))
+        // A value or key the store refuses can never be written: the run stops with that typed
+        // error and the flow is failed with it, once, instead of being taken up again at every lease.
+        Effect.catchTag("StoreError", (error) => abortWith(instance, json.refusedValue(error) ?? error))
       )
     )
   )

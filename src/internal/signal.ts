@@ -10,6 +10,7 @@ import * as Schema from "effect/Schema"
 import { SignalTimeout } from "../FlowError.js"
 import { abortWith, FlowInstance, SuspendReason } from "./instance.js"
 import * as journal from "./journal.js"
+import * as json from "./json.js"
 
 const SignalWait = Schema.Struct({ timeoutAt: Schema.NullOr(Schema.Number) })
 const decodeWait = Schema.decodeUnknownEither(SignalWait)
@@ -69,7 +70,7 @@ export const awaitSignal = <A, I>(
             return Effect.asSome(finish(Exit.fail(new SignalTimeout({ name, timeoutAt: timeoutAt ?? now }))))
           }
           return journal.busy(instance, instance.log.takeSignal(instance.flowId, name, key, instance.fence)).pipe(
-            Effect.catchTag("StoreError", (error) => abortWith(instance, error)),
+            Effect.catchTag("StoreError", (error) => abortWith(instance, json.refusedValue(error) ?? error)),
             Effect.flatMap(Option.match({
               // Taken by another wait of this flow meanwhile: wait again.
               onNone: () => Effect.succeedNone,

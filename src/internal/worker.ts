@@ -11,6 +11,7 @@ import type * as Version from "../Version.js"
 import type { Options } from "../Worker.js"
 import * as SignalSource from "../SignalSource.js"
 import * as executor from "./executor.js"
+import * as skew from "./skew.js"
 import * as wake from "./wake.js"
 
 export interface WorkerConfig extends Options {
@@ -48,6 +49,8 @@ export const run = (
     const owner = `${config.name}/${crypto.randomUUID().slice(0, 8)}`
     const leaseMillis = Duration.toMillis(config.lease)
     const running = new Map<string, Running>()
+    // Claims only while this machine's clock agrees with the store's (see ./skew.js).
+    const clockAgrees = yield* skew.guard(log, leaseMillis)
     // Wakes the heartbeat when the first execution starts (it sleeps while nothing runs).
     const started = yield* Queue.sliding<void>(1)
 
@@ -140,7 +143,7 @@ export const run = (
       const seen = yield* wake.version(log)
       const free = config.concurrency - running.size
       let claimed: ReadonlyArray<ExecutionLog.FlowRecord> = []
-      if (free > 0) {
+      if (free > 0 && (yield* clockAgrees)) {
         const now = yield* Clock.currentTimeMillis
         claimed = yield* log.claimFlows({ owner, now, leaseMillis, limit: free, types, versions, timers: config.timers })
         for (const row of claimed) yield* start(row)

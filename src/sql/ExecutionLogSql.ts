@@ -25,8 +25,9 @@ import type {
   StepStatus
 } from "../ExecutionLog.js"
 import { ExecutionLog, makeUnsafe } from "../ExecutionLog.js"
-import { StoreError } from "../FlowError.js"
-import { compareClaimOrder } from "../internal/executionLog.js"
+import { type FlowEndedError, FlowNotFoundError, StoreError } from "../FlowError.js"
+import { compareClaimOrder, signalRefused } from "../internal/executionLog.js"
+import type * as json from "../internal/json.js"
 import * as GroupCommit from "./groupCommit.js"
 import * as Migrations from "./migrations.js"
 
@@ -166,7 +167,7 @@ const flowFromRow = (row: Row): FlowRow => ({
   id: String(row.id),
   type: String(row.type),
   version: textOrNull(row.version),
-  input: String(row.input),
+  input: textOrNull(row.input) ?? "null",
   inputHash: String(row.input_hash),
   status: row.status as FlowStatus,
   result: textOrNull(row.result),
@@ -244,6 +245,9 @@ const entryMeta = (
 
 const quote = (column: string): string => (column === "key" ? `"key"` : column)
 const flowColumnList = flowColumns.join(", ")
+// A listing's or a claim's columns: the flow's state, its payloads read as NULL (never loaded).
+const payloadColumns: ReadonlySet<string> = new Set(["input", "result", "error"])
+const stateColumnList = flowColumns.map((column) => (payloadColumns.has(column) ? `NULL AS ${column}` : column)).join(", ")
 const stepColumnList = stepColumns.map(quote).join(", ")
 const selectFlow = flowColumns.map((column) => `f.${column}`).join(", ")
 const selectSteps = stepColumns.slice(1).map((column) => `s.${quote(column)}`).join(", ")
@@ -284,13 +288,16 @@ const sqlLimit = (requested: number): number =>
 
 const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
 
+/** What the insert of a signal found: sent, or refused (the flow's status, `null` when there is no flow). */
+type SignalInsert = { readonly _tag: "Sent"; readonly seq: number } | { readonly _tag: "Refused"; readonly status: string | null }
+
 /**
  * Options of the SQL store.
  *
  * @since 0.1.0
  * @category Models
  */
-export interface Options {
+export interface Options extends json.LimitsOptions {
   /**
    * Group commit: the writes of concurrent flows share one transaction, so one durable commit
    * serves many checkpoints; each flow goes on only once its own write is committed. Writes made
@@ -392,11 +399,18 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
     const retryFlowSql = text(
       sql`UPDATE ergon_flows SET status = 'pending', run_after = ${P}, result = NULL, error = NULL, suspend_reason = NULL, completed_at = NULL, updated_at = ${P} WHERE id = ${P} AND status IN ('completed', 'failed', 'cancelled')`
     )
-    // The next `seq` is computed in the insert itself; two senders that compute the same one
-    // (PostgreSQL, concurrently) collide on the primary key, and the loser tries again.
+    // The next `seq` is computed in the insert itself, which selects the flow's row only while
+    // the flow has not ended: on PostgreSQL it locks that row (`FOR UPDATE`), so a flow cannot end
+    // between this check and the commit, and senders to one flow take their turns (a concurrent
+    // sender that computed the same `seq` all the same collides on the primary key and tries
+    // again); on SQLite the statement is the one writer. Then, in the same transaction, a
+    // suspended flow is made ready: a signal accepted is one its flow will look for.
     const insertSignalSql = text(
-      sql`INSERT INTO ergon_signals (${sql.literal(signalColumnList)}) SELECT CAST(${P} AS TEXT), CAST(${P} AS TEXT), COALESCE(MAX(seq), 0) + 1, CAST(${P} AS TEXT), NULL, CAST(${P} AS BIGINT) FROM ergon_signals WHERE flow_id = ${P} AND name = ${P} RETURNING seq`
+      sql`INSERT INTO ergon_signals (${sql.literal(signalColumnList)}) SELECT CAST(${P} AS TEXT), CAST(${P} AS TEXT), COALESCE((SELECT MAX(seq) FROM ergon_signals WHERE flow_id = ${P} AND name = ${P}), 0) + 1, CAST(${P} AS TEXT), NULL, CAST(${P} AS BIGINT) FROM ergon_flows WHERE id = ${P} AND status NOT IN ('completed', 'cancelled')${
+        sql.literal(dialect.name === "pg" ? " FOR UPDATE" : "")
+      } RETURNING seq`
     )
+    const flowStatusSql = text(sql`SELECT status FROM ergon_flows WHERE id = ${P}`)
     const replaySignalSql = text(
       sql`SELECT ${sql.literal(signalColumnList)} FROM ergon_signals WHERE flow_id = ${P} AND name = ${P} AND consumed_by = ${P} ORDER BY seq LIMIT 1`
     )
@@ -491,7 +505,18 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
       values: ReadonlyArray<unknown>
     ): Effect.Effect<boolean, StoreError> => guards[operation](Effect.map(execute(text, values), changed))
 
+    // PostgreSQL's clock, for the workers' skew check (SQLite shares the clock of its machine).
+    const storeTime = dialect.name === "pg"
+      ? guarded("storeTime")(
+        Effect.map(
+          sql.unsafe<Row>(`SELECT CAST(FLOOR(EXTRACT(EPOCH FROM clock_timestamp()) * 1000) AS BIGINT) AS now`),
+          (rows) => num(rows[0]!.now)
+        )
+      )
+      : undefined
+
     return {
+      ...(storeTime === undefined ? {} : { storeTime }),
       insertFlow: (row) => write("insertFlow", insertFlowSql, flowParams(row)),
       getFlow: (id) =>
         guards.getFlow(
@@ -526,9 +551,11 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
         if (patch.completedAt !== undefined) sets.push(sql`completed_at = ${patch.completedAt}`)
         if (patch.incrementAttempts === true) sets.push(sql.literal("attempts = attempts + 1"))
         sets.push(sql`updated_at = ${patch.updatedAt}`)
+        // A cancellation is final (until `retryFlow`): no update changes a cancelled flow, so an
+        // execution without a lease that ends as it is cancelled cannot write over it.
         const where = fence === undefined
-          ? sql`id = ${id}`
-          : sql`id = ${id} AND lease_owner = ${fence.owner} AND lease_epoch = ${fence.epoch}`
+          ? sql`id = ${id} AND status <> 'cancelled'`
+          : sql`id = ${id} AND status <> 'cancelled' AND lease_owner = ${fence.owner} AND lease_epoch = ${fence.epoch}`
         const [text, values] = sql`UPDATE ergon_flows SET ${sql.csv(sets)} WHERE ${where}`.compile(true)
         const parent = patch.wakeParent
         if (parent === undefined) return write("updateFlow", text, values)
@@ -610,7 +637,7 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
         return guards.listFlows(
           Effect.map(
             queryStatement(
-              sql<Row>`SELECT ${sql.literal(flowColumnList)} FROM ergon_flows WHERE ${
+              sql<Row>`SELECT ${sql.literal(filter.payloads === true ? flowColumnList : stateColumnList)} FROM ergon_flows WHERE ${
                 sql.and(clauses)
               } ORDER BY id LIMIT ${limit}`,
               false
@@ -634,7 +661,7 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
         const set = sql`SET status = 'running', lease_owner = ${owner}, lease_epoch = lease_epoch + 1, lease_expires_at = ${
           now + leaseMillis
         }, attempts = attempts + 1, error = NULL, suspend_reason = NULL, updated_at = ${now}`
-        const returning = sql.literal(flowColumnList)
+        const returning = sql.literal(stateColumnList)
         return guards.claimFlows(
           Effect.map(
             queryStatement(
@@ -685,13 +712,31 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
               (rows) => Option.fromNullable(numOrNull(rows[0]?.wake_at))
             )
           ),
-      insertSignal: (flowId, name, payload, now) =>
-        guards.insertSignal(
-          query(insertSignalSql, [flowId, name, payload, now, flowId, name], true).pipe(
-            Effect.retry({ times: insertSignalAttempts - 1, while: dialect.isUniqueViolation }),
-            Effect.map((rows) => num(rows[0]!.seq))
+      insertSignal: (flowId, name, payload, now) => {
+        const insert = Effect.flatMap(
+          query(insertSignalSql, [flowId, name, flowId, name, payload, now, flowId], true),
+          (rows): Effect.Effect<SignalInsert, SqlError> =>
+            rows.length > 0
+              ? Effect.as(execute(wakeFlowSql, [now, now, flowId]), { _tag: "Sent", seq: num(rows[0]!.seq) })
+              : Effect.map(query(flowStatusSql, [flowId], false), (found) => ({
+                _tag: "Refused",
+                status: found.length === 0 ? null : String(found[0]!.status)
+              }))
+        )
+        return guards.insertSignal(
+          sql.withTransaction(insert).pipe(
+            Effect.retry({ times: insertSignalAttempts - 1, while: dialect.isUniqueViolation })
           )
-        ),
+        ).pipe(
+          Effect.flatMap((outcome): Effect.Effect<number, FlowNotFoundError | FlowEndedError> =>
+            outcome._tag === "Sent"
+              ? Effect.succeed(outcome.seq)
+              : outcome.status === null
+              ? Effect.fail(new FlowNotFoundError({ flowId }))
+              : Effect.fail(signalRefused(flowId, outcome.status, name))
+          )
+        )
+      },
       takeSignal: (flowId, name, consumerKey, fence) =>
         guards.takeSignal(
           Effect.flatMap(query(replaySignalSql, [flowId, name, consumerKey], false), (replayed) => {
@@ -749,7 +794,26 @@ export const migrate: Effect.Effect<void, StoreError, SqlClient.SqlClient> = Eff
  * @category Layers
  */
 export const layerWith = (options: Options = {}): Layer.Layer<ExecutionLog, StoreError, SqlClient.SqlClient> =>
-  Layer.effect(ExecutionLog, Effect.zipRight(migrate, Effect.map(makeWith(options), makeUnsafe)))
+  Layer.effect(
+    ExecutionLog,
+    Effect.zipRight(
+      migrate,
+      Effect.flatMap(makeWith(options), (backend) => withLimits(backend, options))
+    )
+  )
+
+/**
+ * The service over a backend with the payload limits of `options` (see `ExecutionLog.Limits`); a
+ * limit that is not a positive integer is a `StoreError` whose `operation` is `"open"`.
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const withLimits = (backend: Encoded, options: json.LimitsOptions): Effect.Effect<ExecutionLog.Service, StoreError> =>
+  Effect.try({
+    try: () => makeUnsafe(backend, { maxPayloadBytes: options.maxPayloadBytes, maxDepth: options.maxDepth }),
+    catch: (cause) => storeError("open", cause)
+  })
 
 /**
  * `layerWith` with the defaults.

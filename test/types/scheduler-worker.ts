@@ -21,10 +21,13 @@ import type {
   FlowConflictError,
   FlowFailedError,
   FlowNotFoundError,
+  InvalidIdError,
   InvalidInputError,
+  InvalidOptionError,
   InvalidVersionError,
   NoFlowsRegisteredError,
   StoreError,
+  UnstorableValueError,
   VersionMismatchError
 } from "../../src/FlowError.js"
 import { version } from "../../src/PackageVersion.js"
@@ -61,7 +64,13 @@ const layerA = Layer.succeed(ServiceA, { a: 1 })
 const layerB = Layer.succeed(ServiceB, { b: "b" })
 
 /** What `schedule` fails with whatever the configuration. */
-type ScheduleError = InvalidInputError | FlowConflictError | StoreError
+type ScheduleError =
+  | InvalidInputError
+  | FlowConflictError
+  | StoreError
+  | UnstorableValueError
+  | InvalidIdError
+  | InvalidOptionError
 
 describe("the flows", () => {
   it("carry their pins as a union of literals, and `string` when not pinned", () => {
