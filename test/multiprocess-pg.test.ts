@@ -153,7 +153,8 @@ describe("many worker processes on one PostgreSQL database, SIGKILLed at random"
 
       // -- wait for every flow to complete ------------------------------------------------------
       const deadline = t0 + COMPLETION_BOUND_MILLIS
-      let completed = { parents: 0, children: 0 }
+      // (read once before the loop: the kill rounds may have run until the deadline)
+      let completed = await countCompleted(runtime)
       let progressAt = Date.now()
       while (Date.now() < deadline && Date.now() - progressAt < NO_PROGRESS_BOUND_MILLIS && fleet.unexpected.length === 0) {
         const now = await countCompleted(runtime)
