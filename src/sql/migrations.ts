@@ -225,6 +225,31 @@ const journalOrderV3 = (dialect: Dialect): ReadonlyArray<string> => [
   `ALTER TABLE ergon_steps ADD COLUMN input TEXT`
 ]
 
+// The live-worker registry, the trace context a flow's executions link to, and an index for
+// listing flows newest first (`pageFlows`).
+const workersV4 = (dialect: Dialect): ReadonlyArray<string> => {
+  const key = dialect.keyType
+  return [
+    `CREATE TABLE ergon_workers (
+  id ${key} NOT NULL PRIMARY KEY,
+  name ${key} NOT NULL,
+  version TEXT,
+  types TEXT NOT NULL,
+  timers INTEGER NOT NULL,
+  signals INTEGER NOT NULL,
+  host TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  concurrency INTEGER NOT NULL,
+  in_flight INTEGER NOT NULL DEFAULT 0,
+  started_at BIGINT NOT NULL,
+  heartbeat_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL
+)`,
+    `ALTER TABLE ergon_flows ADD COLUMN trace_context TEXT`,
+    `CREATE INDEX ergon_flows_created ON ergon_flows (created_at, id)`
+  ]
+}
+
 const runAll = (statements: (dialect: Dialect) => ReadonlyArray<string>): Effect.Effect<void, unknown, SqlClient.SqlClient> =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
     Effect.forEach(statements(dialectOf(sql)), (statement) => sql.unsafe(statement).withoutTransform, {
@@ -241,7 +266,8 @@ const runAll = (statements: (dialect: Dialect) => ReadonlyArray<string>): Effect
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
   "1_create_store": runAll(schemaV1),
   "2_notify": runAll(notifyV2),
-  "3_journal_order": runAll(journalOrderV3)
+  "3_journal_order": runAll(journalOrderV3),
+  "4_workers": runAll(workersV4)
 }
 
 /**
