@@ -30,6 +30,7 @@ import {
 } from "../FlowError.js"
 import { canonicalJson } from "./hash.js"
 import * as json from "./json.js"
+import * as telemetry from "./telemetry.js"
 import {
   abortWith,
   FlowInstance,
@@ -558,7 +559,7 @@ export const park = <A>(
   wait: Omit<Wait, "resolve">,
   then: (resolution: Resolution) => Effect.Effect<A>
 ): Effect.Effect<A> =>
-  Effect.zipRight(
+  telemetry.parked(instance, wait, Effect.zipRight(
     stopped(instance),
     Effect.suspend(() => {
       // Resolved by the supervisor: counted in `resolving` until its outcome is recorded, or
@@ -597,7 +598,7 @@ export const park = <A>(
         Effect.onInterrupt(() => Effect.sync(settled))
       )
     })
-  )
+  ))
 
 // ---------------------------------------------------------------------------------------------
 // Recorded values
