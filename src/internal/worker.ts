@@ -1,17 +1,28 @@
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import { ExecutionLog } from "../ExecutionLog.js"
 import type * as Flow from "../Flow.js"
-import { type InvalidVersionError, NoFlowsRegisteredError, type StoreError, type VersionMismatchError } from "../FlowError.js"
+import {
+  type ExecutionError,
+  type InvalidVersionError,
+  NoFlowsRegisteredError,
+  type StoreError,
+  type VersionMismatchError
+} from "../FlowError.js"
 import type * as Version from "../Version.js"
 import type { Options } from "../Worker.js"
 import * as SignalSource from "../SignalSource.js"
 import * as executor from "./executor.js"
 import * as skew from "./skew.js"
+import * as workerRegistry from "./registry.js"
+import * as stuck from "./stuck.js"
+import * as telemetry from "./telemetry.js"
 import * as wake from "./wake.js"
 
 export interface WorkerConfig extends Options {
@@ -23,6 +34,45 @@ export interface WorkerConfig extends Options {
 interface Running {
   readonly fiber: Fiber.RuntimeFiber<unknown, unknown>
   readonly epoch: number
+  readonly type: string
+}
+
+/** A flow that ended in failure (its own, or a defect) is logged at error level, with its cause. */
+const logOutcome = (row: ExecutionLog.FlowRecord, outcome: executor.Outcome<unknown, unknown>): Effect.Effect<void> => {
+  if (outcome._tag !== "Completed" || Exit.isSuccess(outcome.exit) || Cause.isInterruptedOnly(outcome.exit.cause)) {
+    return Effect.void
+  }
+  return Effect.logError(
+    "ergon.flow",
+    { event: "failed", flowId: row.id, flowType: row.type, version: row.version, attempts: row.attempts },
+    outcome.exit.cause
+  )
+}
+
+/**
+ * An execution that stopped with an engine error: a lost lease (another worker took the flow over)
+ * is a warning; a store error too (the flow is resumed later); the others stopped the flow for good
+ * (it is `failed` until retried) and are logged at error level.
+ */
+const logExecutionError = (row: ExecutionLog.FlowRecord, error: ExecutionError): Effect.Effect<void> => {
+  switch (error._tag) {
+    case "LeaseLostError":
+      return Effect.zipRight(
+        Effect.logWarning("ergon.worker", { event: "lease-lost", flowId: row.id, flowType: row.type, error: error.message }),
+        telemetry.countLeaseLost(row.type)
+      )
+    case "StoreError":
+      return Effect.logWarning("ergon.worker", { event: "execution-error", flowId: row.id, flowType: row.type, error: error.message })
+    default:
+      return Effect.logError("ergon.flow", {
+        event: "failed",
+        flowId: row.id,
+        flowType: row.type,
+        version: row.version,
+        error: error._tag,
+        message: error.message
+      })
+  }
 }
 
 /**
@@ -62,27 +112,29 @@ export const run = (
         // `any`: the registry holds flows of every registered type; the executor only needs their schemas.
         const flow = registry.get(row.type)!
         const fence = { owner, epoch: row.leaseEpoch }
-        const fiber = yield* executor.run(flow as any, { _tag: "Stored" }, {
+        // Each execution is a trace of its own (linked to where the flow was scheduled), not a
+        // child of the worker's process-long span.
+        const fiber = yield* telemetry.withoutParentSpan(executor.run(flow as any, { _tag: "Stored" }, {
           id: row.id,
           fence,
           claimed: true,
           claimedRow: row,
           suspendAfter: config.suspendAfter
-        }).pipe(
-          Effect.tapError((error) =>
-            Effect.logWarning("ergon.worker", { event: "execution-error", flowId: row.id, error: error.message })
-          ),
+        })).pipe(
+          Effect.tap((outcome) => logOutcome(row, outcome)),
+          Effect.tapError((error) => logExecutionError(row, error)),
           Effect.catchAllDefect((defect) =>
-            Effect.logError("ergon.worker", { event: "execution-defect", flowId: row.id, defect: String(defect) })
+            Effect.logError("ergon.worker", { event: "execution-defect", flowId: row.id, flowType: row.type, defect: String(defect) })
           ),
           Effect.ensuring(Effect.suspend(() => {
             running.delete(row.id)
-            return wake.notify(log)
+            return Effect.zipRight(telemetry.inFlight(-1), wake.notify(log))
           })),
           annotate,
           Effect.forkDaemon
         )
-        running.set(row.id, { fiber, epoch: row.leaseEpoch })
+        yield* telemetry.inFlight(1)
+        running.set(row.id, { fiber, epoch: row.leaseEpoch, type: row.type })
         yield* Queue.offer(started, undefined)
       })
 
@@ -102,7 +154,12 @@ export const run = (
         const stillOurs = Option.isSome(row) && row.value.leaseOwner === owner && row.value.leaseEpoch === held.epoch
         if (stillOurs || running.get(id) !== held) continue
         running.delete(id)
-        yield* Effect.logDebug("ergon.worker", { event: "lease-lost", flowId: id })
+        yield* Effect.logWarning("ergon.worker", {
+          event: "lease-lost",
+          flowId: id,
+          message: "the flow's lease was taken over (this worker stalled past it) or the flow was cancelled; its execution here is stopped"
+        })
+        yield* telemetry.countLeaseLost(held.type)
         yield* Fiber.interruptFork(held.fiber)
       }
     })
@@ -115,9 +172,43 @@ export const run = (
       yield* Effect.forEach(held, ([id, { epoch }]) =>
         log.releaseFlow(id, { owner, epoch }, now).pipe(Effect.ignore), { discard: true })
       yield* wake.notify(log)
+      yield* Effect.logInfo("ergon.worker", { event: "stopped", worker: config.name, id: owner, released: held.length })
     })
 
-    yield* Effect.logDebug("ergon.worker", { event: "started", owner, types, versions })
+    // In the store's registry of live workers while it runs (see `Client.workers`), refreshed at
+    // the pace of lease renewals; dead once a lease's length has passed without a heartbeat.
+    const beatMillis = Math.max(1, leaseMillis / 3)
+    const registered = yield* workerRegistry.register(log, {
+      id: owner,
+      name: config.name,
+      version,
+      types,
+      timers: config.timers,
+      signals: config.signals,
+      concurrency: config.concurrency
+    }, { beat: Duration.millis(beatMillis), ttl: config.lease, inFlight: () => running.size })
+    yield* Effect.logInfo("ergon.worker", {
+      event: "started",
+      worker: config.name,
+      id: owner,
+      version,
+      types,
+      concurrency: config.concurrency,
+      timers: config.timers,
+      signals: config.signals,
+      lease: Duration.format(config.lease),
+      host: registered.host,
+      pid: registered.pid
+    })
+    // Looks for work nobody can take (see `Client.stuck`) every six beats, and warns once per
+    // reason about flows ready for at least that long.
+    const checkMillis = beatMillis * 6
+    yield* Effect.forkScoped(
+      Effect.forever(Effect.zipRight(
+        wake.pollSleep(Duration.millis(checkMillis)),
+        Effect.ignore(stuck.warnUnserved(log, checkMillis))
+      ))
+    )
     // Renews leases every third of the lease (on the Clock, like lease expiry), while anything runs.
     const beat = Effect.gen(function*() {
       if (running.size === 0) yield* Queue.take(started)
@@ -146,7 +237,10 @@ export const run = (
       if (free > 0 && (yield* clockAgrees)) {
         const now = yield* Clock.currentTimeMillis
         claimed = yield* log.claimFlows({ owner, now, leaseMillis, limit: free, types, versions, timers: config.timers })
-        for (const row of claimed) yield* start(row)
+        for (const row of claimed) {
+          if (row.runAfter !== null) yield* telemetry.recordClaimLatency(row.type, now - row.runAfter)
+          yield* start(row)
+        }
       }
       if (claimed.length > 0 && claimed.length === free) return
       // Sleep until the next due time this worker knows of (on the Clock), a wake-up in this
@@ -183,5 +277,8 @@ export const run = (
         })
       )
     }
-  }).pipe(Effect.scoped, Effect.withSpan("ergon.worker", { attributes: { "ergon.worker.name": config.name } }))
+  }).pipe(
+    Effect.scoped,
+    Effect.withSpan(telemetry.SpanNames.worker, { attributes: { [telemetry.Attributes.worker]: config.name }, captureStackTrace: false })
+  )
 

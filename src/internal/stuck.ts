@@ -1,0 +1,299 @@
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type { ExecutionLog, FlowGroup, FlowStatus, WorkerRow } from "../ExecutionLog.js"
+import type { StoreError } from "../FlowError.js"
+import { accepts, isLive, shouldWarn } from "./registry.js"
+
+/**
+ * Flows that no live worker can make progress on, and why. Everything here reads the store's
+ * registry of live workers (`ergon_workers`) and its flows; nothing is sent to or asked of workers.
+ */
+
+/**
+ * Why no live worker can make progress on a flow.
+ *
+ * - `NoWorkerForType`: no live worker registers the flow's type (of any version);
+ * - `NoWorkerForVersion`: live workers register the type, but none takes the flow's version (a
+ *   versioned worker takes its own version and unversioned flows; an unversioned one only those);
+ * - `NoTimerWorker`: the flow waits on a timer (a sleep, a retry's backoff, or a signal's timeout
+ *   that has passed), and none of the live workers that take it runs `withTimers()`;
+ * - `StuckChild`: the flow waits for a child flow that is itself stuck.
+ */
+export type StuckReason =
+  | { readonly _tag: "NoWorkerForType"; readonly type: string; readonly version: string | null }
+  | {
+    readonly _tag: "NoWorkerForVersion"
+    readonly type: string
+    readonly version: string
+    /** The versions the live workers that register the type take (`null`: unversioned workers). */
+    readonly liveVersions: ReadonlyArray<string | null>
+  }
+  | {
+    readonly _tag: "NoTimerWorker"
+    readonly type: string
+    readonly version: string | null
+    readonly wait: "Timer" | "Retry" | "SignalTimeout"
+    /** When the timer fires (or fired). */
+    readonly wakeAt: number
+  }
+  | { readonly _tag: "StuckChild"; readonly childId: string; readonly childType: string; readonly reason: StuckReason }
+
+/** A flow that no live worker can make progress on. */
+export interface StuckFlow {
+  readonly id: string
+  readonly type: string
+  readonly version: string | null
+  readonly status: FlowStatus
+  readonly createdAt: number
+  readonly parentId: string | null
+  readonly reason: StuckReason
+  /** The reason as a sentence. */
+  readonly message: string
+}
+
+const versionText = (version: string | null): string => (version === null ? "unversioned" : `version '${version}'`)
+
+/** The reason as a sentence (for logs and the command line). */
+export const describe = (reason: StuckReason): string => {
+  switch (reason._tag) {
+    case "NoWorkerForType":
+      return `no live worker registers flow type '${reason.type}'`
+    case "NoWorkerForVersion":
+      return `no live worker takes ${versionText(reason.version)} of '${reason.type}' (the live workers that register it take ${
+        reason.liveVersions.map((version) => version === null ? "only unversioned flows" : `'${version}'`).join(", ")
+      })`
+    case "NoTimerWorker": {
+      const what = reason.wait === "Retry" ? "a retry's backoff" : reason.wait === "SignalTimeout" ? "a signal's timeout" : "a timer"
+      return `it waits on ${what}, and no live worker that takes '${reason.type}' (${versionText(reason.version)}) runs withTimers()`
+    }
+    case "StuckChild":
+      return `it waits for its child '${reason.childId}' (${reason.childType}), which is stuck: ${describe(reason.reason)}`
+  }
+}
+
+/** A key per reason, not per flow: warnings are logged once per key. */
+export const reasonKey = (reason: StuckReason): string => {
+  switch (reason._tag) {
+    case "StuckChild":
+      return reasonKey(reason.reason)
+    case "NoWorkerForVersion":
+    case "NoWorkerForType":
+    case "NoTimerWorker":
+      return `${reason._tag}/${reason.type}/${reason.version ?? ""}`
+  }
+}
+
+/** Why no live worker takes flows of `type` at `version`, or `undefined` when one does. */
+export const unserved = (live: ReadonlyArray<WorkerRow>, type: string, version: string | null): StuckReason | undefined => {
+  const registering = live.filter((worker) => worker.types.includes(type))
+  if (registering.length === 0) return { _tag: "NoWorkerForType", type, version }
+  if (version === null || registering.some((worker) => worker.version === version)) return undefined
+  return {
+    _tag: "NoWorkerForVersion",
+    type,
+    version,
+    liveVersions: Array.from(new Set(registering.map((worker) => worker.version)))
+  }
+}
+
+const timersServed = (live: ReadonlyArray<WorkerRow>, type: string, version: string | null): boolean =>
+  live.some((worker) => worker.timers && accepts(worker, type, version))
+
+/**
+ * The timer a suspended flow waits on, read from its suspend reason, when only a worker with
+ * timers can end the wait: a sleep, a retry's backoff, a signal's timeout that has passed (before
+ * it, a signal may still come). A wait for a child is ended by the child. This is the one place
+ * that reads suspend reasons.
+ */
+export const timerWait = (
+  suspendReason: unknown,
+  now: number
+): { readonly wait: "Timer" | "Retry" | "SignalTimeout"; readonly wakeAt: number } | undefined => {
+  if (typeof suspendReason !== "object" || suspendReason === null) return undefined
+  const reason = suspendReason as { readonly _tag?: unknown; readonly until?: unknown; readonly at?: unknown; readonly timeoutAt?: unknown }
+  if (reason._tag === "Timer" && typeof reason.until === "number") return { wait: "Timer", wakeAt: reason.until }
+  if (reason._tag === "Retry" && typeof reason.at === "number") return { wait: "Retry", wakeAt: reason.at }
+  if (reason._tag === "Signal" && typeof reason.timeoutAt === "number" && reason.timeoutAt <= now) {
+    return { wait: "SignalTimeout", wakeAt: reason.timeoutAt }
+  }
+  return undefined
+}
+
+/** The child a suspended flow waits for, from its suspend reason. */
+const childWait = (suspendReason: unknown): string | undefined => {
+  if (typeof suspendReason !== "object" || suspendReason === null) return undefined
+  const reason = suspendReason as { readonly _tag?: unknown; readonly childId?: unknown }
+  return reason._tag === "Child" && typeof reason.childId === "string" ? reason.childId : undefined
+}
+
+const PAGE = 500
+
+/** Every flow of a group, newest first, a page at a time, until `visit` says stop. */
+const scanGroup = (
+  log: ExecutionLog.Service,
+  group: FlowGroup,
+  visit: (flow: ExecutionLog.FlowRecord) => boolean
+): Effect.Effect<void, StoreError> =>
+  Effect.gen(function*() {
+    let before: { readonly createdAt: number; readonly id: string } | undefined = undefined
+    while (true) {
+      const page: ReadonlyArray<ExecutionLog.FlowRecord> = yield* log.pageFlows({
+        type: group.type,
+        version: group.version,
+        status: group.status,
+        limit: PAGE,
+        before
+      })
+      for (const flow of page) if (!visit(flow)) return
+      if (page.length < PAGE) return
+      const last = page[page.length - 1]!
+      before = { createdAt: last.createdAt, id: last.id }
+    }
+  })
+
+const stuckFlow = (flow: ExecutionLog.FlowRecord, reason: StuckReason): StuckFlow => ({
+  id: flow.id,
+  type: flow.type,
+  version: flow.version,
+  status: flow.status,
+  createdAt: flow.createdAt,
+  parentId: flow.parentId,
+  reason,
+  message: describe(reason)
+})
+
+/** The options of `find`. */
+export interface FindOptions {
+  /** At most this many flows. Defaults to 1,000. */
+  readonly limit?: number | undefined
+  /** Called with the number of flows looked at so far, as the scan goes. */
+  readonly onProgress?: ((scanned: number) => void) | undefined
+}
+
+/**
+ * Every flow that no live worker can make progress on, with its reason: flows whose type or
+ * version no live worker takes (except running ones whose lease is still held), suspended flows
+ * on a timer that no live worker that takes them fires, and parents that wait on such flows.
+ */
+export const find = (log: ExecutionLog.Service, options: FindOptions = {}): Effect.Effect<ReadonlyArray<StuckFlow>, StoreError> =>
+  Effect.gen(function*() {
+    const limit = options.limit ?? 1_000
+    const now = yield* Clock.currentTimeMillis
+    const live = (yield* log.listWorkers()).filter((worker) => isLive(worker, now))
+    const groups = yield* log.flowGroups(now)
+    const found: Array<StuckFlow> = []
+    const seen = new Set<string>()
+    let scanned = 0
+    const add = (flow: ExecutionLog.FlowRecord, reason: StuckReason): boolean => {
+      if (!seen.has(flow.id)) {
+        seen.add(flow.id)
+        found.push(stuckFlow(flow, reason))
+      }
+      return found.length < limit
+    }
+    for (const group of groups) {
+      if (found.length >= limit) break
+      const reason = unserved(live, group.type, group.version)
+      if (reason !== undefined) {
+        yield* scanGroup(log, group, (flow) => {
+          options.onProgress?.(++scanned)
+          // A running flow whose lease is held is being run (by a worker that is not registered,
+          // or by `Executor.execute`): not stuck while it lasts.
+          if (flow.status === "running" && flow.leaseExpiresAt !== null && flow.leaseExpiresAt >= now) return true
+          return add(flow, reason)
+        })
+      } else if (group.status === "suspended" && !timersServed(live, group.type, group.version)) {
+        yield* scanGroup(log, group, (flow) => {
+          options.onProgress?.(++scanned)
+          const timer = timerWait(flow.suspendReason, now)
+          return timer === undefined ? true : add(flow, { _tag: "NoTimerWorker", type: flow.type, version: flow.version, ...timer })
+        })
+      }
+    }
+    // Parents waiting on a stuck child are stuck too, up the tree.
+    for (let i = 0; i < found.length && found.length < limit; i++) {
+      const child = found[i]!
+      if (child.parentId === null || seen.has(child.parentId)) continue
+      const parent = yield* log.getFlow(child.parentId)
+      if (Option.isNone(parent) || parent.value.status !== "suspended") continue
+      if (childWait(parent.value.suspendReason) !== child.id) continue
+      add(parent.value, { _tag: "StuckChild", childId: child.id, childType: child.type, reason: child.reason })
+    }
+    return found
+  })
+
+/**
+ * A worker's look at the store (see `Worker`): for each reason that work ready for some time
+ * (`grace`) cannot be taken by any live worker, one warning, then at most one every ten minutes
+ * while it lasts. Reads the counts by type and version, and looks at a few suspended flows only
+ * where timers are missing.
+ */
+export const warnUnserved = (log: ExecutionLog.Service, graceMillis: number): Effect.Effect<void, StoreError> =>
+  Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const live = (yield* log.listWorkers()).filter((worker) => isLive(worker, now))
+    const waiting = (yield* log.flowGroups(now)).filter((group) =>
+      group.ready > 0 && group.readySince !== null && group.readySince <= now - graceMillis
+    )
+    const reasons = new Map<string, { reason: StuckReason; flows: number; example: string | undefined }>()
+    const note = (reason: StuckReason, flows: number, example?: string) => {
+      const key = reasonKey(reason)
+      const entry = reasons.get(key)
+      if (entry === undefined) reasons.set(key, { reason, flows, example })
+      else entry.flows += flows
+    }
+    for (const group of waiting) {
+      const reason = unserved(live, group.type, group.version)
+      if (reason !== undefined) note(reason, group.ready)
+      else if (group.status === "suspended" && !timersServed(live, group.type, group.version)) {
+        // The suspended flows that are due may wait on timers, or be parents looking at their children.
+        const sample = yield* log.pageFlows({ type: group.type, version: group.version, status: "suspended", limit: 100 })
+        for (const flow of sample) {
+          const timer = timerWait(flow.suspendReason, now)
+          if (timer !== undefined && timer.wakeAt <= now - graceMillis) {
+            note({ _tag: "NoTimerWorker", type: flow.type, version: flow.version, ...timer }, 1, flow.id)
+          }
+        }
+      }
+    }
+    for (const [key, { example, flows, reason }] of reasons) {
+      if (!(yield* shouldWarn(log, key))) continue
+      yield* Effect.logWarning("ergon.worker", {
+        event: "stuck",
+        reason: reason._tag,
+        flowType: "type" in reason ? reason.type : undefined,
+        version: "version" in reason ? reason.version : undefined,
+        flows,
+        ...(example === undefined ? {} : { example }),
+        message: `${flows} ready flow${flows === 1 ? "" : "s"} cannot be taken: ${describe(reason)} (see 'ergon stuck')`
+      })
+    }
+  })
+
+/**
+ * `schedule`'s check of what it has just written: when no live worker takes the flow's type and
+ * version, one warning per reason (then at most one every ten minutes). Reads the registrations at
+ * most every few seconds; never fails the scheduling.
+ */
+export const warnIfUnserved = (
+  log: ExecutionLog.Service,
+  flowId: string,
+  type: string,
+  version: string | null,
+  workers: Effect.Effect<ReadonlyArray<WorkerRow>, StoreError>
+): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const live = (yield* workers).filter((worker) => isLive(worker, now))
+    const reason = unserved(live, type, version)
+    if (reason === undefined || !(yield* shouldWarn(log, reasonKey(reason)))) return
+    yield* Effect.logWarning("ergon.flow", {
+      event: "stuck",
+      reason: reason._tag,
+      flowId,
+      flowType: type,
+      version,
+      message: `flow '${flowId}' was scheduled, but ${describe(reason)} at the moment: it waits until one does (see 'ergon stuck')`
+    })
+  }).pipe(Effect.ignore)
