@@ -1,7 +1,8 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import type { ExecutionLog, FlowGroup, FlowStatus, WorkerRow } from "../ExecutionLog.js"
+import type { StuckFlow, StuckReason } from "../Client.js"
+import type { ExecutionLog, FlowGroup, WorkerRow } from "../ExecutionLog.js"
 import type { StoreError } from "../FlowError.js"
 import { accepts, isLive, shouldWarn } from "./registry.js"
 
@@ -9,48 +10,6 @@ import { accepts, isLive, shouldWarn } from "./registry.js"
  * Flows that no live worker can make progress on, and why. Everything here reads the store's
  * registry of live workers (`ergon_workers`) and its flows; nothing is sent to or asked of workers.
  */
-
-/**
- * Why no live worker can make progress on a flow.
- *
- * - `NoWorkerForType`: no live worker registers the flow's type (of any version);
- * - `NoWorkerForVersion`: live workers register the type, but none takes the flow's version (a
- *   versioned worker takes its own version and unversioned flows; an unversioned one only those);
- * - `NoTimerWorker`: the flow waits on a timer (a sleep, a retry's backoff, or a signal's timeout
- *   that has passed), and none of the live workers that take it runs `withTimers()`;
- * - `StuckChild`: the flow waits for a child flow that is itself stuck.
- */
-export type StuckReason =
-  | { readonly _tag: "NoWorkerForType"; readonly type: string; readonly version: string | null }
-  | {
-    readonly _tag: "NoWorkerForVersion"
-    readonly type: string
-    readonly version: string
-    /** The versions the live workers that register the type take (`null`: unversioned workers). */
-    readonly liveVersions: ReadonlyArray<string | null>
-  }
-  | {
-    readonly _tag: "NoTimerWorker"
-    readonly type: string
-    readonly version: string | null
-    readonly wait: "Timer" | "Retry" | "SignalTimeout"
-    /** When the timer fires (or fired). */
-    readonly wakeAt: number
-  }
-  | { readonly _tag: "StuckChild"; readonly childId: string; readonly childType: string; readonly reason: StuckReason }
-
-/** A flow that no live worker can make progress on. */
-export interface StuckFlow {
-  readonly id: string
-  readonly type: string
-  readonly version: string | null
-  readonly status: FlowStatus
-  readonly createdAt: number
-  readonly parentId: string | null
-  readonly reason: StuckReason
-  /** The reason as a sentence. */
-  readonly message: string
-}
 
 const versionText = (version: string | null): string => (version === null ? "unversioned" : `version '${version}'`)
 
