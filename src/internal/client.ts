@@ -121,7 +121,7 @@ export const schedule = <F extends Flow.Any>(
       yield* wake.notify(log)
       yield* telemetry.countScheduled(flow.name)
       // Said out loud when no live worker could take it (a version or a type no worker runs).
-      yield* stuck.warnIfUnserved(log, id, flow.name, version, registry.cachedWorkers(log))
+      yield* stuck.warnIfUnserved(log, id, flow.name, version, registry.cachedLiveWorkers(log))
     }
     yield* Effect.logDebug("ergon.flow", { event: inserted ? "scheduled" : "already-scheduled", flowId: id, flowType: flow.name, version })
     yield* Effect.annotateCurrentSpan(telemetry.Attributes.flowId, id)

@@ -87,8 +87,10 @@ export const register = (
 // ---------------------------------------------------------------------------------------------
 
 interface Cached {
+  /** When they were read, in real time. */
   readonly at: number
-  readonly workers: ReadonlyArray<WorkerRow>
+  /** The registrations that were live then (by the Clock). */
+  readonly live: ReadonlyArray<WorkerRow>
 }
 
 // Keyed by the store service, as wake-ups are: each store (each Layer build) has its own.
@@ -103,18 +105,21 @@ const invalidate = (log: ExecutionLog.Service): void => {
 }
 
 /**
- * The registrations of `log`, read at most every few seconds (in real time): `schedule` checks
+ * The live workers of `log`, read at most every few seconds (in real time): `schedule` checks
  * what it scheduled against them without a query per flow. A worker of this process that starts
  * or stops is seen at once.
  */
-export const cachedWorkers = (log: ExecutionLog.Service): Effect.Effect<ReadonlyArray<WorkerRow>, StoreError> =>
+export const cachedLiveWorkers = (log: ExecutionLog.Service): Effect.Effect<ReadonlyArray<WorkerRow>, StoreError> =>
   Effect.suspend(() => {
     const cached = caches.get(log)
     const realNow = Date.now()
-    if (cached !== undefined && realNow - cached.at < CACHE_MILLIS) return Effect.succeed(cached.workers)
-    return Effect.map(log.listWorkers(), (workers) => {
-      caches.set(log, { at: realNow, workers })
-      return workers
+    if (cached !== undefined && realNow - cached.at < CACHE_MILLIS) return Effect.succeed(cached.live)
+    return Effect.gen(function*() {
+      const workers = yield* log.listWorkers()
+      const now = yield* Clock.currentTimeMillis
+      const live = workers.filter((worker) => isLive(worker, now))
+      caches.set(log, { at: realNow, live })
+      return live
     })
   })
 

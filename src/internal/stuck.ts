@@ -217,7 +217,7 @@ export const warnUnserved = (log: ExecutionLog.Service, graceMillis: number): Ef
       }
     }
     for (const [key, { example, flows, reason }] of reasons) {
-      if (!(yield* shouldWarn(log, key))) continue
+      if (!(yield* shouldWarn(log, `worker/${key}`))) continue
       yield* Effect.logWarning("ergon.worker", {
         event: "stuck",
         reason: reason._tag,
@@ -240,13 +240,12 @@ export const warnIfUnserved = (
   flowId: string,
   type: string,
   version: string | null,
-  workers: Effect.Effect<ReadonlyArray<WorkerRow>, StoreError>
+  liveWorkers: Effect.Effect<ReadonlyArray<WorkerRow>, StoreError>
 ): Effect.Effect<void> =>
   Effect.gen(function*() {
-    const now = yield* Clock.currentTimeMillis
-    const live = (yield* workers).filter((worker) => isLive(worker, now))
+    const live = yield* liveWorkers
     const reason = unserved(live, type, version)
-    if (reason === undefined || !(yield* shouldWarn(log, reasonKey(reason)))) return
+    if (reason === undefined || !(yield* shouldWarn(log, `schedule/${reasonKey(reason)}`))) return
     yield* Effect.logWarning("ergon.flow", {
       event: "stuck",
       reason: reason._tag,

@@ -50,16 +50,45 @@ const logOutcome = (row: ExecutionLog.FlowRecord, outcome: executor.Outcome<unkn
 }
 
 /**
+ * The lease on a running flow is gone: a cancellation (the flow is `cancelled`) is not a lease
+ * lost, and is logged at debug level; anything else means another worker took the flow over after
+ * this one stalled past its lease, a warning (and `ergon.leases.lost`).
+ */
+const leaseGone = (
+  flowId: string,
+  flowType: string,
+  current: Option.Option<ExecutionLog.FlowRecord>,
+  error?: string | undefined
+): Effect.Effect<void> =>
+  Option.isSome(current) && current.value.status === "cancelled"
+    ? Effect.logDebug("ergon.worker", { event: "cancelled", flowId, flowType })
+    : Effect.zipRight(
+      Effect.logWarning("ergon.worker", {
+        event: "lease-lost",
+        flowId,
+        flowType,
+        owner: Option.isSome(current) ? current.value.leaseOwner : null,
+        message: "another worker took the flow over (this one stalled past its lease); its execution here is stopped",
+        ...(error === undefined ? {} : { error })
+      }),
+      telemetry.countLeaseLost(flowType)
+    )
+
+/**
  * An execution that stopped with an engine error: a lost lease (another worker took the flow over)
  * is a warning; a store error too (the flow is resumed later); the others stopped the flow for good
  * (it is `failed` until retried) and are logged at error level.
  */
-const logExecutionError = (row: ExecutionLog.FlowRecord, error: ExecutionError): Effect.Effect<void> => {
+const logExecutionError = (
+  log: ExecutionLog.Service,
+  row: ExecutionLog.FlowRecord,
+  error: ExecutionError
+): Effect.Effect<void> => {
   switch (error._tag) {
     case "LeaseLostError":
-      return Effect.zipRight(
-        Effect.logWarning("ergon.worker", { event: "lease-lost", flowId: row.id, flowType: row.type, error: error.message }),
-        telemetry.countLeaseLost(row.type)
+      return Effect.flatMap(
+        Effect.map(Effect.option(log.getFlow(row.id)), (current) => Option.flatten(current)),
+        (current) => leaseGone(row.id, row.type, current, error.message)
       )
     case "StoreError":
       return Effect.logWarning("ergon.worker", { event: "execution-error", flowId: row.id, flowType: row.type, error: error.message })
@@ -122,7 +151,7 @@ export const run = (
           suspendAfter: config.suspendAfter
         })).pipe(
           Effect.tap((outcome) => logOutcome(row, outcome)),
-          Effect.tapError((error) => logExecutionError(row, error)),
+          Effect.tapError((error) => logExecutionError(log, row, error)),
           Effect.catchAllDefect((defect) =>
             Effect.logError("ergon.worker", { event: "execution-defect", flowId: row.id, flowType: row.type, defect: String(defect) })
           ),
@@ -154,12 +183,7 @@ export const run = (
         const stillOurs = Option.isSome(row) && row.value.leaseOwner === owner && row.value.leaseEpoch === held.epoch
         if (stillOurs || running.get(id) !== held) continue
         running.delete(id)
-        yield* Effect.logWarning("ergon.worker", {
-          event: "lease-lost",
-          flowId: id,
-          message: "the flow's lease was taken over (this worker stalled past it) or the flow was cancelled; its execution here is stopped"
-        })
-        yield* telemetry.countLeaseLost(held.type)
+        yield* leaseGone(id, held.type, row)
         yield* Fiber.interruptFork(held.fiber)
       }
     })
