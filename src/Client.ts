@@ -355,6 +355,8 @@ export interface FlowHistory<A = unknown, E = unknown> {
   readonly suspended: { readonly reason: unknown; readonly wakeAt: number | null } | undefined
   /** The lease a worker holds (or held last) on it. */
   readonly lease: { readonly owner: string; readonly epoch: number; readonly expiresAt: number | null } | undefined
+  /** Why no live worker can make progress on it (see `stuck`), when none can. */
+  readonly stuck: { readonly reason: StuckReason; readonly message: string } | undefined
   /** Its journal, in the order the entries started. */
   readonly entries: ReadonlyArray<HistoryEntry>
   /** The signals sent to it, received and pending, in the order they were sent. */

@@ -1,4 +1,5 @@
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
@@ -10,12 +11,15 @@ import type {
   HistoryChild,
   HistoryEntry,
   HistoryOutcome,
-  HistorySignal
+  HistorySignal,
+  StuckReason
 } from "../Client.js"
 import { ExecutionLog } from "../ExecutionLog.js"
 import type * as Flow from "../Flow.js"
 import { CheckpointDecodeError, FlowConflictError, FlowNotFoundError, type StoreError } from "../FlowError.js"
 import { formatParseError } from "./journal.js"
+import { isLive } from "./registry.js"
+import * as stuck from "./stuck.js"
 
 // ---------------------------------------------------------------------------------------------
 // Journal entries: kind, name and scope
@@ -247,6 +251,7 @@ const build = (
   loaded: ExecutionLog.FlowRecordWithSteps,
   signals: ReadonlyArray<ExecutionLog.SignalRecord>,
   children: ReadonlyArray<HistoryChild>,
+  stuckReason: StuckReason | undefined,
   decodeError: ErrorDecoder
 ): FlowHistory => {
   const { flow, steps } = loaded
@@ -272,6 +277,7 @@ const build = (
     lease: flow.leaseOwner === null
       ? undefined
       : { owner: flow.leaseOwner, epoch: flow.leaseEpoch, expiresAt: flow.leaseExpiresAt },
+    stuck: stuckReason === undefined ? undefined : { reason: stuckReason, message: stuck.describe(stuckReason) },
     entries: steps.map((step) => entryOf(step, decodeError)).sort(compareEntries),
     signals: signals
       .map((signal): HistorySignal => ({
@@ -294,12 +300,15 @@ const load = (id: string) =>
     if (Option.isNone(loaded)) return yield* new FlowNotFoundError({ flowId: id })
     const signals = yield* log.listSignals(id)
     const children = yield* childrenOf(log, id)
-    return { loaded: loaded.value, signals, children }
+    const now = yield* Clock.currentTimeMillis
+    const live = (yield* log.listWorkers()).filter((worker) => isLive(worker, now))
+    const stuckReason = yield* stuck.reasonFor(log, loaded.value.flow, live, now)
+    return { loaded: loaded.value, signals, children, stuckReason }
   })
 
 /** `Client.history(id)`: payloads as stored (encoded JSON). */
 export const history = (id: string): Effect.Effect<FlowHistory, FlowNotFoundError | StoreError, ExecutionLog> =>
-  Effect.map(load(id), ({ children, loaded, signals }) => build(loaded, signals, children, (error) => error)).pipe(
+  Effect.map(load(id), ({ children, loaded, signals, stuckReason }) => build(loaded, signals, children, stuckReason, (error) => error)).pipe(
     Effect.withSpan("ergon.history", { attributes: { "ergon.flow.id": id }, captureStackTrace: false })
   )
 
@@ -317,12 +326,12 @@ export const historyOf = <F extends Flow.Any>(
   ExecutionLog
 > =>
   Effect.gen(function*() {
-    const { children, loaded, signals } = yield* load(id)
+    const { children, loaded, signals, stuckReason } = yield* load(id)
     if (loaded.flow.type !== flow.name) {
       return yield* new FlowConflictError({ flowId: id, reason: "type", existing: loaded.flow.type, requested: flow.name })
     }
     const decodeError = Schema.decodeUnknownOption(flow.error as Schema.Schema<unknown, unknown>)
-    const history = build(loaded, signals, children, (error) => Option.getOrElse(decodeError(error), () => error))
+    const history = build(loaded, signals, children, stuckReason, (error) => Option.getOrElse(decodeError(error), () => error))
     if (loaded.flow.status !== "completed") return history as FlowHistory<any, any>
     const decoded = flow.exitCodec.decode(loaded.flow.result)
     if (Either.isLeft(decoded)) {

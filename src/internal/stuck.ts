@@ -86,6 +86,37 @@ const childWait = (suspendReason: unknown): string | undefined => {
   return reason._tag === "Child" && typeof reason.childId === "string" ? reason.childId : undefined
 }
 
+/**
+ * Why no live worker can make progress on this one flow (or on the child it waits for, down the
+ * tree), or `undefined` when one can or when it has ended.
+ */
+export const reasonFor = (
+  log: ExecutionLog.Service,
+  flow: ExecutionLog.FlowRecord,
+  live: ReadonlyArray<WorkerRow>,
+  now: number,
+  depth = 0
+): Effect.Effect<StuckReason | undefined, StoreError> =>
+  Effect.gen(function*() {
+    if (flow.status !== "pending" && flow.status !== "running" && flow.status !== "suspended") return undefined
+    if (flow.status === "running" && flow.leaseExpiresAt !== null && flow.leaseExpiresAt >= now) return undefined
+    const unservedReason = unserved(live, flow.type, flow.version)
+    if (unservedReason !== undefined) return unservedReason
+    if (flow.status !== "suspended") return undefined
+    const timer = timerWait(flow.suspendReason, now)
+    if (timer !== undefined && !timersServed(live, flow.type, flow.version)) {
+      return { _tag: "NoTimerWorker", type: flow.type, version: flow.version, ...timer }
+    }
+    const childId = childWait(flow.suspendReason)
+    if (childId === undefined || depth >= 20) return undefined
+    const child = yield* log.getFlow(childId)
+    if (Option.isNone(child)) return undefined
+    const childReason = yield* reasonFor(log, child.value, live, now, depth + 1)
+    return childReason === undefined
+      ? undefined
+      : { _tag: "StuckChild", childId, childType: child.value.type, reason: childReason }
+  })
+
 const PAGE = 500
 
 /** Every flow of a group, newest first, a page at a time, until `visit` says stop. */
