@@ -4,7 +4,7 @@
  * the metrics of flows, steps, claims and leases. In real time, on the memory store.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Fiber, Layer, Logger, Metric, Option, Schema } from "effect"
+import { Cause, Effect, Fiber, HashMap, Layer, Logger, Metric, Option, Schema } from "effect"
 import {
   Client,
   ExecutionLog,
@@ -19,16 +19,16 @@ import {
 
 interface Logged {
   readonly level: string
-  readonly category: unknown
-  readonly details: Record<string, unknown>
+  readonly message: string
+  readonly annotations: Record<string, unknown>
   readonly cause: Cause.Cause<unknown>
 }
 
 const captureLogs = () => {
   const logs: Array<Logged> = []
-  const logger = Logger.make(({ cause, logLevel, message }) => {
+  const logger = Logger.make(({ annotations, cause, logLevel, message }) => {
     const parts: ReadonlyArray<unknown> = Array.isArray(message) ? message : [message]
-    logs.push({ level: logLevel.label, category: parts[0], details: (parts[1] ?? {}) as Record<string, unknown>, cause })
+    logs.push({ level: logLevel.label, message: String(parts[0]), annotations: Object.fromEntries(HashMap.toEntries(annotations)), cause })
   })
   return { logs, layer: Logger.add(logger) }
 }
@@ -44,10 +44,10 @@ const eventually = <A, E, R>(what: string, find: () => Effect.Effect<A | undefin
     }
   })
 
-const logged = (logs: ReadonlyArray<Logged>, level: string, category: string, event: string, flowId?: string) =>
+const logged = (logs: ReadonlyArray<Logged>, level: string, event: string, flowId?: string) =>
   logs.find((log) =>
-    log.level === level && log.category === category && log.details.event === event &&
-    (flowId === undefined || log.details.flowId === flowId)
+    log.level === level && log.annotations["ergon.event"] === event &&
+    (flowId === undefined || log.annotations["ergon.flow.id"] === flowId)
   )
 
 class Declined extends Schema.TaggedError<Declined>()("Declined", { reason: Schema.String }) {}
@@ -105,28 +105,31 @@ describe("observability", () => {
       const Numbers = Flow.make(`numbers-${tag}`, { input: Schema.Number, run: () => Effect.void })
       const worker = Worker.make("logs").unversioned().register(Failing, Numbers).withSignals().withPollInterval("20 millis")
       const fiber = yield* Effect.fork(worker.run())
-      const started = yield* eventually("the start line", () => Effect.succeed(logged(logs, "INFO", "ergon.worker", "started")))
+      const started = yield* eventually("the start line", () => Effect.succeed(logged(logs, "INFO", "worker-started")))
+      assert.strictEqual(
+        started.message,
+        `ergon: worker 'logs' started (unversioned; flows ${Failing.name}, ${Numbers.name}; concurrency 16; timers off, signals on; lease 30s)`
+      )
       assert.deepStrictEqual(
-        { ...started.details, id: undefined, host: undefined },
+        { ...started.annotations, "ergon.worker.id": undefined, "ergon.worker.host": undefined },
         {
-          event: "started",
-          worker: "logs",
-          id: undefined,
-          version: null,
-          types: [Failing.name, Numbers.name],
-          concurrency: 16,
-          timers: false,
-          signals: true,
-          lease: "30s",
-          host: undefined,
-          pid: process.pid
+          "ergon.event": "worker-started",
+          "ergon.worker.name": "logs",
+          "ergon.worker.id": undefined,
+          "ergon.worker.types": `${Failing.name},${Numbers.name}`,
+          "ergon.worker.concurrency": 16,
+          "ergon.worker.timers": false,
+          "ergon.worker.signals": true,
+          "ergon.worker.host": undefined,
+          "ergon.worker.pid": process.pid
         }
       )
 
       const handle = yield* Scheduler.make().unversioned().schedule(Failing, "card expired")
       yield* Effect.flip(handle.await)
-      const failed = yield* eventually("the failure", () => Effect.succeed(logged(logs, "ERROR", "ergon.flow", "failed", handle.id)))
-      assert.strictEqual(failed.details.flowType, Failing.name)
+      const failed = yield* eventually("the failure", () => Effect.succeed(logged(logs, "ERROR", "flow-failed", handle.id)))
+      assert.strictEqual(failed.message, `ergon: flow '${handle.id}' (${Failing.name}) failed`)
+      assert.strictEqual(failed.annotations["ergon.flow.type"], Failing.name)
       const error = Cause.failureOption(failed.cause)
       assert.isTrue(Option.isSome(error) && error.value instanceof Declined && error.value.reason === "card expired")
 
@@ -155,18 +158,18 @@ describe("observability", () => {
         updatedAt: 0,
         completedAt: null
       })
-      const engine = yield* eventually("the engine error", () => Effect.succeed(logged(logs, "ERROR", "ergon.flow", "failed", bad)))
-      assert.strictEqual(engine.details.error, "CheckpointDecodeError")
+      const engine = yield* eventually("the engine error", () => Effect.succeed(logged(logs, "ERROR", "flow-failed", bad)))
+      assert.strictEqual(engine.annotations["ergon.error"], "CheckpointDecodeError")
+      assert.match(engine.message, new RegExp(`^ergon: flow '${bad}' \\(${Numbers.name}\\) was stopped by CheckpointDecodeError; it stays failed until retried`))
       assert.strictEqual(yield* Client.status(bad), "failed")
 
       yield* Fiber.interrupt(fiber)
-      const stopped = logged(logs, "INFO", "ergon.worker", "stopped")
-      assert.isDefined(stopped)
-      assert.strictEqual(stopped!.details.released, 0)
+      const stopped = logged(logs, "INFO", "worker-stopped")
+      assert.strictEqual(stopped?.message, "ergon: worker 'logs' stopped (0 flows released)")
       // Nothing else at warning or above.
       assert.deepStrictEqual(
-        logs.filter((entry) => entry.level === "WARN" || entry.level === "ERROR").map((entry) => entry.details.event),
-        ["failed", "failed"]
+        logs.filter((entry) => entry.level === "WARN" || entry.level === "ERROR").map((entry) => entry.annotations["ergon.event"]),
+        ["flow-failed", "flow-failed"]
       )
     }).pipe(Effect.provide(Layer.merge(ExecutionLog.layerMemory, layer)))
   })
@@ -197,11 +200,12 @@ describe("observability", () => {
       })
       assert.deepStrictEqual(taken.map((flow) => flow.id).sort(), [stolen.id, cancelled.id].sort())
       yield* Client.cancel(cancelled.id)
-      const warning = yield* eventually("the warning", () => Effect.succeed(logged(logs, "WARN", "ergon.worker", "lease-lost", stolen.id)))
-      assert.strictEqual(warning.details.owner, "thief")
+      const warning = yield* eventually("the warning", () => Effect.succeed(logged(logs, "WARN", "lease-lost", stolen.id)))
+      assert.strictEqual(warning.annotations["ergon.lease.owner"], "thief")
+      assert.match(warning.message, new RegExp(`^ergon: lost the lease on flow '${stolen.id}' \\(${Blocked.name}\\) to 'thief'`))
       assert.strictEqual(yield* counter(Observability.leasesLost, { [Observability.Attributes.flowType]: Blocked.name }), lost + 1)
       yield* Effect.sleep("300 millis")
-      assert.isUndefined(logged(logs, "WARN", "ergon.worker", "lease-lost", cancelled.id))
+      assert.isUndefined(logged(logs, "WARN", "lease-lost", cancelled.id))
       yield* Fiber.interrupt(fiber)
     }).pipe(Effect.provide(Layer.merge(ExecutionLog.layerMemory, layer)))
   })

@@ -5,22 +5,22 @@
  * sleep with no worker firing timers. Run in real time over the memory and SQLite stores.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Fiber, Layer, Logger, Schema } from "effect"
+import { type Duration, Effect, Fiber, HashMap, Layer, Logger, Schema } from "effect"
 import { Client, ExecutionLog, Flow, Scheduler, Step, Worker } from "../src/index.js"
 import * as Sqlite from "../src/sqlite.js"
 
 interface Logged {
   readonly level: string
-  readonly category: unknown
-  readonly details: Record<string, unknown>
+  readonly message: string
+  readonly annotations: Record<string, unknown>
 }
 
-/** A logger that keeps what is logged, for the test to look at. */
+/** A logger that keeps what is logged (the message, and the annotations), for the test to look at. */
 const captureLogs = () => {
   const logs: Array<Logged> = []
-  const logger = Logger.make(({ logLevel, message }) => {
+  const logger = Logger.make(({ annotations, logLevel, message }) => {
     const parts: ReadonlyArray<unknown> = Array.isArray(message) ? message : [message]
-    logs.push({ level: logLevel.label, category: parts[0], details: (parts[1] ?? {}) as Record<string, unknown> })
+    logs.push({ level: logLevel.label, message: String(parts[0]), annotations: Object.fromEntries(HashMap.toEntries(annotations)) })
   })
   return { logs, layer: Logger.add(logger) }
 }
@@ -37,10 +37,12 @@ const eventually = <A, E, R>(what: string, find: () => Effect.Effect<A | undefin
     }
   })
 
-const stuckWarning = (logs: ReadonlyArray<Logged>, category: string, reason: string, type: string) =>
+/** A warning about stuck work: from `schedule` (it names the flow it scheduled) or from a worker. */
+const stuckWarning = (logs: ReadonlyArray<Logged>, from: "schedule" | "worker", reason: string, type: string) =>
   logs.find((log) =>
-    log.level === "WARN" && log.category === category && log.details.event === "stuck" && log.details.reason === reason &&
-    log.details.flowType === type
+    log.level === "WARN" && log.annotations["ergon.event"] === "stuck" && log.annotations["ergon.stuck.reason"] === reason &&
+    log.annotations["ergon.flow.type"] === type &&
+    (from === "schedule" ? log.message.includes("was scheduled") : log.message.includes("ready flow"))
   )
 
 const liveWorker = (name: string) =>
@@ -68,12 +70,14 @@ const suite = (name: string, store: () => Layer.Layer<ExecutionLog.ExecutionLog,
         yield* liveWorker("orders-old")
 
         const handle = yield* Scheduler.make().withVersion("1.0.1").schedule(Order, 21)
-        const atSchedule = logs.find((log) => log.category === "ergon.flow" && log.details.event === "stuck")
+        const atSchedule = stuckWarning(logs, "schedule", "NoWorkerForVersion", Order.name)
         assert.isDefined(atSchedule, "schedule warns at once")
-        assert.strictEqual(atSchedule!.level, "WARN")
-        assert.strictEqual(atSchedule!.details.reason, "NoWorkerForVersion")
-        assert.strictEqual(atSchedule!.details.flowId, handle.id)
-        assert.include(String(atSchedule!.details.message), "no live worker takes version '1.0.1'")
+        assert.strictEqual(atSchedule!.annotations["ergon.flow.id"], handle.id)
+        assert.strictEqual(atSchedule!.annotations["ergon.flow.version"], "1.0.1")
+        assert.strictEqual(
+          atSchedule!.message,
+          `ergon: flow '${handle.id}' was scheduled, but no live worker takes version '1.0.1' of '${Order.name}' (the live workers that register it take '1.0.0') at the moment: it waits until one does (see 'ergon stuck')`
+        )
 
         const stuck = yield* stuckFlow(handle.id)
         assert.deepStrictEqual(stuck.reason, { _tag: "NoWorkerForVersion", type: Order.name, version: "1.0.1", liveVersions: ["1.0.0"] })
@@ -83,13 +87,16 @@ const suite = (name: string, store: () => Layer.Layer<ExecutionLog.ExecutionLog,
           `no live worker takes version '1.0.1' of '${Order.name}' (the live workers that register it take '1.0.0')`
         )
         const byWorker = yield* eventually("the worker's warning", () =>
-          Effect.succeed(stuckWarning(logs, "ergon.worker", "NoWorkerForVersion", Order.name)))
-        assert.strictEqual(byWorker.details.flows, 1)
-        assert.include(String(byWorker.details.message), "1 ready flow cannot be taken")
+          Effect.succeed(stuckWarning(logs, "worker", "NoWorkerForVersion", Order.name)))
+        assert.strictEqual(byWorker.annotations["ergon.stuck.flows"], 1)
+        assert.strictEqual(
+          byWorker.message,
+          `ergon: 1 ready flow cannot be taken: no live worker takes version '1.0.1' of '${Order.name}' (the live workers that register it take '1.0.0') (see 'ergon stuck')`
+        )
         // Once, not per flow and not per look: a second flow of the same version adds no warning.
         yield* Scheduler.make().withVersion("1.0.1").schedule(Order, 22)
         yield* Effect.sleep("1500 millis")
-        assert.strictEqual(logs.filter((log) => log.details.event === "stuck").length, 2)
+        assert.strictEqual(logs.filter((log) => log.annotations["ergon.event"] === "stuck").length, 2)
 
         // A worker of that version takes them: nothing is stuck any more.
         const next = yield* Effect.fork(tune(Worker.make("orders-new").withVersion("1.0.1").register(Order)).run())
@@ -122,8 +129,8 @@ const suite = (name: string, store: () => Layer.Layer<ExecutionLog.ExecutionLog,
           `it waits for its child '${childId}' (${Reserve.name}), which is stuck: no live worker registers flow type '${Reserve.name}'`
         )
         const warning = yield* eventually("the worker's warning", () =>
-          Effect.succeed(stuckWarning(logs, "ergon.worker", "NoWorkerForType", Reserve.name)))
-        assert.include(String(warning.details.message), `no live worker registers flow type '${Reserve.name}'`)
+          Effect.succeed(stuckWarning(logs, "worker", "NoWorkerForType", Reserve.name)))
+        assert.include(warning.message, `no live worker registers flow type '${Reserve.name}'`)
         yield* Fiber.interrupt(worker)
       }).pipe(Effect.provide(Layer.merge(store(), layer)))
     })
@@ -154,8 +161,9 @@ const suite = (name: string, store: () => Layer.Layer<ExecutionLog.ExecutionLog,
           `it waits on a timer, and no live worker that takes '${Reminder.name}' (unversioned) runs withTimers()`
         )
         const warning = yield* eventually("the worker's warning", () =>
-          Effect.succeed(stuckWarning(logs, "ergon.worker", "NoTimerWorker", Reminder.name)))
-        assert.strictEqual(warning.details.example, handle.id)
+          Effect.succeed(stuckWarning(logs, "worker", "NoTimerWorker", Reminder.name)))
+        assert.strictEqual(warning.annotations["ergon.flow.id"], handle.id)
+        assert.include(warning.message, `it waits on a timer, and no live worker that takes '${Reminder.name}' (unversioned) runs withTimers()`)
         // It was due, and nobody fired it.
         assert.strictEqual(yield* Client.status(handle.id), "suspended")
 

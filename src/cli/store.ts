@@ -12,8 +12,6 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as fs from "node:fs"
 import type { ExecutionLog } from "../ExecutionLog.js"
-import * as Pg from "../pg.js"
-import * as Sqlite from "../sqlite.js"
 
 /**
  * The exit codes of `ergon`: `0` done; `1` an unexpected failure; `2` a usage error (unknown
@@ -100,19 +98,31 @@ const isPostgres = (target: string): boolean => /^postgres(ql)?:\/\//i.test(targ
  */
 export const layer = (options: { readonly db: string; readonly schema: Option.Option<string> }): Layer.Layer<ExecutionLog, CliError> => {
   const unreachable = (error: { readonly message: string }) => new CliError({ code: ExitCode.unreachable, message: error.message })
+  // Only the driver of the store in use is loaded (a command starts faster); drivers are optional
+  // peer dependencies of the package, so one may be missing.
+  const load = <A>(module: () => Promise<A>, driver: string) =>
+    Effect.tryPromise({
+      try: module,
+      catch: () =>
+        new CliError({
+          code: ExitCode.unreachable,
+          message: `the store needs ${driver}, an optional peer dependency of ergon that is not installed here: npm install ${driver}`
+        })
+    })
   if (isPostgres(options.db)) {
-    return Pg.layer({
-      url: options.db,
-      connectTimeout: "5 seconds",
-      maxConnections: 4,
-      ...(Option.isSome(options.schema) ? { schema: options.schema.value } : {})
-    }).pipe(Layer.mapError(unreachable))
+    return Layer.unwrapEffect(load(() => import("../pg.js"), "@effect/sql-pg").pipe(Effect.map((Pg) =>
+      Pg.layer({
+        url: options.db,
+        connectTimeout: "5 seconds",
+        maxConnections: 4,
+        ...(Option.isSome(options.schema) ? { schema: options.schema.value } : {})
+      }).pipe(Layer.mapError(unreachable))
+    )))
   }
-  return Layer.unwrapEffect(
-    Effect.sync(() =>
-      fs.existsSync(options.db)
-        ? Sqlite.layer({ filename: options.db }).pipe(Layer.mapError(unreachable))
-        : Layer.fail(new CliError({ code: ExitCode.unreachable, message: `there is no SQLite database at '${options.db}'` }))
-    )
-  )
+  if (!fs.existsSync(options.db)) {
+    return Layer.fail(new CliError({ code: ExitCode.unreachable, message: `there is no SQLite database at '${options.db}'` }))
+  }
+  return Layer.unwrapEffect(load(() => import("../sqlite.js"), "@effect/sql-sqlite-node").pipe(Effect.map((Sqlite) =>
+    Sqlite.layer({ filename: options.db }).pipe(Layer.mapError(unreachable))
+  )))
 }

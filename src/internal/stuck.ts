@@ -4,6 +4,7 @@ import * as Option from "effect/Option"
 import type { StuckFlow, StuckReason } from "../Client.js"
 import type { ExecutionLog, FlowGroup, WorkerRow } from "../ExecutionLog.js"
 import type { StoreError } from "../FlowError.js"
+import * as logs from "./logs.js"
 import { accepts, isLive, shouldWarn } from "./registry.js"
 
 /**
@@ -249,15 +250,18 @@ export const warnUnserved = (log: ExecutionLog.Service, graceMillis: number): Ef
     }
     for (const [key, { example, flows, reason }] of reasons) {
       if (!(yield* shouldWarn(log, `worker/${key}`))) continue
-      yield* Effect.logWarning("ergon.worker", {
-        event: "stuck",
-        reason: reason._tag,
-        flowType: "type" in reason ? reason.type : undefined,
-        version: "version" in reason ? reason.version : undefined,
-        flows,
-        ...(example === undefined ? {} : { example }),
-        message: `${flows} ready flow${flows === 1 ? "" : "s"} cannot be taken: ${describe(reason)} (see 'ergon stuck')`
-      })
+      yield* logs.log(
+        "Warning",
+        `ergon: ${flows} ready flow${flows === 1 ? "" : "s"} cannot be taken: ${describe(reason)} (see 'ergon stuck')`,
+        {
+          "ergon.event": "stuck",
+          "ergon.stuck.reason": reason._tag,
+          "ergon.flow.type": "type" in reason ? reason.type : null,
+          "ergon.flow.version": "version" in reason ? reason.version : null,
+          "ergon.stuck.flows": flows,
+          "ergon.flow.id": example ?? null
+        }
+      )
     }
   })
 
@@ -277,12 +281,15 @@ export const warnIfUnserved = (
     const live = yield* liveWorkers
     const reason = unserved(live, type, version)
     if (reason === undefined || !(yield* shouldWarn(log, `schedule/${reasonKey(reason)}`))) return
-    yield* Effect.logWarning("ergon.flow", {
-      event: "stuck",
-      reason: reason._tag,
-      flowId,
-      flowType: type,
-      version,
-      message: `flow '${flowId}' was scheduled, but ${describe(reason)} at the moment: it waits until one does (see 'ergon stuck')`
-    })
+    yield* logs.log(
+      "Warning",
+      `ergon: flow '${flowId}' was scheduled, but ${describe(reason)} at the moment: it waits until one does (see 'ergon stuck')`,
+      {
+        "ergon.event": "stuck",
+        "ergon.stuck.reason": reason._tag,
+        "ergon.flow.id": flowId,
+        "ergon.flow.type": type,
+        "ergon.flow.version": version
+      }
+    )
   }).pipe(Effect.ignore)

@@ -20,6 +20,7 @@ import type { Options } from "../Worker.js"
 import * as SignalSource from "../SignalSource.js"
 import * as executor from "./executor.js"
 import * as skew from "./skew.js"
+import * as logs from "./logs.js"
 import * as workerRegistry from "./registry.js"
 import * as stuck from "./stuck.js"
 import * as telemetry from "./telemetry.js"
@@ -37,14 +38,21 @@ interface Running {
   readonly type: string
 }
 
+const flowFields = (row: ExecutionLog.FlowRecord) => ({
+  "ergon.flow.id": row.id,
+  "ergon.flow.type": row.type,
+  "ergon.flow.version": row.version
+})
+
 /** A flow that ended in failure (its own, or a defect) is logged at error level, with its cause. */
 const logOutcome = (row: ExecutionLog.FlowRecord, outcome: executor.Outcome<unknown, unknown>): Effect.Effect<void> => {
   if (outcome._tag !== "Completed" || Exit.isSuccess(outcome.exit) || Cause.isInterruptedOnly(outcome.exit.cause)) {
     return Effect.void
   }
-  return Effect.logError(
-    "ergon.flow",
-    { event: "failed", flowId: row.id, flowType: row.type, version: row.version, attempts: row.attempts },
+  return logs.log(
+    "Error",
+    `ergon: flow '${row.id}' (${row.type}) failed`,
+    { "ergon.event": "flow-failed", ...flowFields(row), "ergon.flow.attempt": row.attempts },
     outcome.exit.cause
   )
 }
@@ -59,20 +67,26 @@ const leaseGone = (
   flowType: string,
   current: Option.Option<ExecutionLog.FlowRecord>,
   error?: string | undefined
-): Effect.Effect<void> =>
-  Option.isSome(current) && current.value.status === "cancelled"
-    ? Effect.logDebug("ergon.worker", { event: "cancelled", flowId, flowType })
-    : Effect.zipRight(
-      Effect.logWarning("ergon.worker", {
-        event: "lease-lost",
-        flowId,
-        flowType,
-        owner: Option.isSome(current) ? current.value.leaseOwner : null,
-        message: "another worker took the flow over (this one stalled past its lease); its execution here is stopped",
-        ...(error === undefined ? {} : { error })
-      }),
-      telemetry.countLeaseLost(flowType)
-    )
+): Effect.Effect<void> => {
+  if (Option.isSome(current) && current.value.status === "cancelled") {
+    return Effect.logDebug("ergon.worker", { event: "cancelled", flowId, flowType })
+  }
+  const owner = Option.isSome(current) ? current.value.leaseOwner : null
+  return Effect.zipRight(
+    logs.log(
+      "Warning",
+      `ergon: lost the lease on flow '${flowId}' (${flowType})${owner === null ? "" : ` to '${owner}'`}: this worker stalled past its lease and another took the flow over; its execution here is stopped`,
+      {
+        "ergon.event": "lease-lost",
+        "ergon.flow.id": flowId,
+        "ergon.flow.type": flowType,
+        "ergon.lease.owner": owner,
+        "ergon.error": error ?? null
+      }
+    ),
+    telemetry.countLeaseLost(flowType)
+  )
+}
 
 /**
  * An execution that stopped with an engine error: a lost lease (another worker took the flow over)
@@ -91,16 +105,17 @@ const logExecutionError = (
         (current) => leaseGone(row.id, row.type, current, error.message)
       )
     case "StoreError":
-      return Effect.logWarning("ergon.worker", { event: "execution-error", flowId: row.id, flowType: row.type, error: error.message })
+      return logs.log(
+        "Warning",
+        `ergon: the execution of flow '${row.id}' (${row.type}) stopped on a store error; it is resumed later: ${error.message}`,
+        { "ergon.event": "execution-error", ...flowFields(row), "ergon.error": error.message }
+      )
     default:
-      return Effect.logError("ergon.flow", {
-        event: "failed",
-        flowId: row.id,
-        flowType: row.type,
-        version: row.version,
-        error: error._tag,
-        message: error.message
-      })
+      return logs.log(
+        "Error",
+        `ergon: flow '${row.id}' (${row.type}) was stopped by ${error._tag}; it stays failed until retried ('ergon retry'): ${error.message}`,
+        { "ergon.event": "flow-failed", ...flowFields(row), "ergon.error": error._tag }
+      )
   }
 }
 
@@ -153,7 +168,12 @@ export const run = (
           Effect.tap((outcome) => logOutcome(row, outcome)),
           Effect.tapError((error) => logExecutionError(log, row, error)),
           Effect.catchAllDefect((defect) =>
-            Effect.logError("ergon.worker", { event: "execution-defect", flowId: row.id, flowType: row.type, defect: String(defect) })
+            logs.log(
+              "Error",
+              `ergon: the execution of flow '${row.id}' (${row.type}) died: ${String(defect)}`,
+              { "ergon.event": "execution-defect", ...flowFields(row) },
+              Cause.die(defect)
+            )
           ),
           Effect.ensuring(Effect.suspend(() => {
             running.delete(row.id)
@@ -196,7 +216,11 @@ export const run = (
       yield* Effect.forEach(held, ([id, { epoch }]) =>
         log.releaseFlow(id, { owner, epoch }, now).pipe(Effect.ignore), { discard: true })
       yield* wake.notify(log)
-      yield* Effect.logInfo("ergon.worker", { event: "stopped", worker: config.name, id: owner, released: held.length })
+      yield* logs.log(
+        "Info",
+        `ergon: worker '${config.name}' stopped (${held.length} flow${held.length === 1 ? "" : "s"} released)`,
+        { "ergon.event": "worker-stopped", "ergon.worker.name": config.name, "ergon.worker.id": owner, "ergon.released": held.length }
+      )
     })
 
     // In the store's registry of live workers while it runs (see `Client.workers`), refreshed at
@@ -211,19 +235,24 @@ export const run = (
       signals: config.signals,
       concurrency: config.concurrency
     }, { beat: Duration.millis(beatMillis), ttl: config.lease, inFlight: () => running.size })
-    yield* Effect.logInfo("ergon.worker", {
-      event: "started",
-      worker: config.name,
-      id: owner,
-      version,
-      types,
-      concurrency: config.concurrency,
-      timers: config.timers,
-      signals: config.signals,
-      lease: Duration.format(config.lease),
-      host: registered.host,
-      pid: registered.pid
-    })
+    yield* logs.log(
+      "Info",
+      `ergon: worker '${config.name}' started (${logs.versionText(version)}; flows ${types.join(", ")}; concurrency ${config.concurrency}; timers ${
+        config.timers ? "on" : "off"
+      }, signals ${config.signals ? "on" : "off"}; lease ${Duration.format(config.lease)})`,
+      {
+        "ergon.event": "worker-started",
+        "ergon.worker.name": config.name,
+        "ergon.worker.id": owner,
+        "ergon.worker.version": version,
+        "ergon.worker.types": types.join(","),
+        "ergon.worker.concurrency": config.concurrency,
+        "ergon.worker.timers": config.timers,
+        "ergon.worker.signals": config.signals,
+        "ergon.worker.host": registered.host,
+        "ergon.worker.pid": registered.pid
+      }
+    )
     // Looks for work nobody can take (see `Client.stuck`) every six beats, and warns once per
     // reason about flows ready for at least that long.
     const checkMillis = beatMillis * 6
@@ -295,7 +324,11 @@ export const run = (
           failures++
           const backoff = Math.min(5_000, 50 * 2 ** Math.min(failures, 7))
           return Effect.zipRight(
-            Effect.logWarning("ergon.worker", { event: "store-error", error: error.message, retryInMillis: backoff }),
+            logs.log("Warning", `ergon: worker '${config.name}' cannot reach the store, retrying in ${backoff} ms: ${error.message}`, {
+              "ergon.event": "store-error",
+              "ergon.worker.name": config.name,
+              "ergon.error": error.message
+            }),
             wake.pollSleep(Duration.millis(backoff))
           )
         })
