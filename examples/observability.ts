@@ -2,10 +2,10 @@
  * Observability: what a worker prints with no configuration, the traces and metrics exported by
  * `@effect/opentelemetry`, a flow's history, and the `ergon` command line on the same store.
  *
- * 1. A web handler's span (`POST /orders`) schedules two orders; `ergon.schedule` stores its span
- *    with each flow.
- * 2. A worker runs them with Effect's default logger: its start line, the order that fails (at
- *    error level, with its cause), and its stop line are what an operator sees by default.
+ * 1. A worker starts with Effect's default logger: its start line, the order that fails (at error
+ *    level, with its cause) and its stop line are what an operator sees with no configuration.
+ * 2. A web handler's span (`POST /orders`) schedules two orders; `ergon.schedule` stores its span
+ *    with each flow, and the worker runs them.
  * 3. The spans, as the OpenTelemetry SDK received them: each execution is a trace of its own,
  *    linked to the scheduling span, with its step attempts and waits under it.
  * 4. The metrics, as the SDK's metric reader collected them.
@@ -38,7 +38,7 @@ const charge = Step.make("charge-card", {
   input: Order,
   success: Schema.String,
   error: Schema.Union(GatewayTimeout, CardDeclined),
-  retry: RetryPolicy.fixed({ maxAttempts: 3, delay: "100 millis" }),
+  retry: RetryPolicy.fixed({ maxAttempts: 3, delay: "1 second" }),
   run: (order) =>
     Effect.flatMap(Step.attempt, (attempt): Effect.Effect<string, GatewayTimeout | CardDeclined> =>
       attempt === 1
@@ -58,7 +58,7 @@ const OrderFlow = Flow.make("order", {
   run: (order) =>
     Effect.gen(function*() {
       const payment = yield* charge(order)
-      yield* Flow.sleep("200 millis")
+      yield* Flow.sleep("1 second")
       const box = yield* Flow.invoke(ShipFlow, order.id)
       return `${payment}, ${box}`
     })
@@ -99,6 +99,8 @@ const printTraces = Effect.sync(() => {
         ? `${a["ergon.step.key"]} attempt ${a["ergon.step.attempt"]}${a["ergon.step.replayed"] ? " (replayed)" : ""}`
         : span.name === "ergon.wait"
         ? `${a["ergon.wait.kind"]} ${a["ergon.step.key"]}${a["ergon.wait.suspended"] ? " (suspended)" : ""}`
+        : span.name === "ergon.schedule"
+        ? String(a["ergon.flow.id"])
         : ""
       lines.push(`${"  ".repeat(depth)}${span.name} ${what}`)
       walk(span.spanContext().spanId, depth + 1)
@@ -136,16 +138,18 @@ const printMetrics = Effect.promise(() => metrics.collect()).pipe(
 )
 
 const program = Effect.gen(function*() {
-  yield* say("--- 1. schedule, inside the web handler's span")
+  yield* say("--- 1. a worker starts (its lines are Effect's default logger's)")
+  const worker = Worker.make("orders").withVersion("1.0.0").register(OrderFlow, ShipFlow).withTimers().withPollInterval("50 millis")
+  const running = yield* Effect.fork(worker.run())
+  // Registered in the store once it has started: `schedule` sees it (and would warn otherwise).
+  while (!(yield* Client.workers).some((w) => w.name === "orders" && w.live)) yield* Effect.sleep("20 millis")
+
+  yield* say("--- 2. two orders scheduled inside the web handler's span; the worker runs them")
   const scheduler = Scheduler.make().withVersion("1.0.0")
   const [good, bad] = yield* Effect.all([
     scheduler.schedule(OrderFlow, { id: "o-1", cents: 4_999 }, { id: "order-o-1" }),
     scheduler.schedule(OrderFlow, { id: "o-2", cents: 250_000 }, { id: "order-o-2" })
   ]).pipe(Effect.withSpan("POST /orders"))
-
-  yield* say("--- 2. the worker's output with Effect's default logger")
-  const worker = Worker.make("orders").withVersion("1.0.0").register(OrderFlow, ShipFlow).withTimers().withPollInterval("50 millis")
-  const running = yield* Effect.fork(worker.run())
   yield* say(`order-o-1: ${yield* good.await}`)
   yield* say(`order-o-2: ${yield* Effect.flip(bad.await).pipe(Effect.map((error) => error._tag))}`)
   yield* Fiber.interrupt(running)
