@@ -194,6 +194,9 @@ const suite = (name: string, open: () => Promise<string>) =>
       assert.match(ship.stdout, /waits for +child flow 'ship-1\/\$invoke\/cli-reserve'/)
       assert.match(ship.stdout, /stuck +it waits for its child 'ship-1\/\$invoke\/cli-reserve' \(cli-reserve\), which is stuck: no live worker registers flow type 'cli-reserve'/)
       assert.match(ship.stdout, /\nCHILDREN\n {2}└─ ship-1\/\$invoke\/cli-reserve {2}cli-reserve {2}pending {2}started \+\S+/)
+      // The wait it is on, though the journal holds nothing for it yet; the worker that ran it last.
+      assert.match(ship.stdout, /^ {2}\+\S+ +child +cli-reserve +waiting +ship-1\/\$invoke\/cli-reserve is pending$/m)
+      assert.match(ship.stdout, /last run by +orders\/[0-9a-f]{8} \(epoch 1\)/)
 
       const reminder = await ergon(["show", "reminder-1", "--db", db])
       assert.match(reminder.stdout, /waits for +a timer \(\$sleep\), fires at \+1h 00m \(in (\d+m \d\ds|1h 00m)\)/)

@@ -78,6 +78,21 @@ const waitText = (reason: unknown, start: number, now: number): string => {
   }
 }
 
+/** The wait a suspended flow is on, when no journal entry stands for it (a child's, a signal's without a deadline). */
+const pendingWait = (
+  history: Client.FlowHistory
+): { readonly kind: string; readonly name: string; readonly detail: string } | undefined => {
+  const reason = history.suspended?.reason as Record<string, unknown> | undefined
+  if (reason === undefined || typeof reason.key !== "string") return undefined
+  if (history.entries.some((entry) => entry.key === reason.key)) return undefined
+  if (reason._tag === "Child") {
+    const child = history.children.find((c) => c.id === reason.childId)
+    return { kind: "child", name: child?.type ?? String(reason.childId), detail: `${String(reason.childId)} is ${child?.status ?? "not started"}` }
+  }
+  if (reason._tag === "Signal") return { kind: "signal", name: String(reason.name), detail: "no signal yet" }
+  return undefined
+}
+
 const outcomeText = (history: Client.FlowHistory): string => {
   const outcome = history.outcome
   if (outcome === undefined) return Output.status(history.flow.status)
@@ -140,12 +155,14 @@ const render = (
   if (flow.status === "pending" && flow.runAfter !== null) {
     info.push(["due", `${offset(flow.runAfter, start)} (${ago(flow.runAfter, now)})`])
   }
-  if (history.lease !== undefined && (flow.status === "running" || flow.status === "pending" || flow.status === "suspended")) {
+  if (history.lease !== undefined) {
     const expires = history.lease.expiresAt
-    info.push([
-      "lease",
-      `${history.lease.owner} (epoch ${history.lease.epoch}${expires === null ? "" : `, expires ${ago(expires, now)}`})`
-    ])
+    // A lease is held while the flow runs; otherwise it only says which worker ran it last.
+    info.push(
+      flow.status === "running"
+        ? ["lease", `${history.lease.owner} (epoch ${history.lease.epoch}${expires === null ? "" : `, expires ${ago(expires, now)}`})`]
+        : ["last run by", `${history.lease.owner} ${style.dim(`(epoch ${history.lease.epoch})`)}`]
+    )
   }
   if (history.stuck !== undefined) info.push(["stuck", style.red(history.stuck.message)])
   if (flow.parentId !== null) info.push(["parent", `${flow.parentId} ${style.dim(`(${flow.parentKey ?? ""})`)}`])
@@ -154,22 +171,23 @@ const render = (
   out.push(Output.fields(info))
 
   out.push("", style.bold("TIMELINE") + style.dim("  (times from its creation)"))
-  if (history.entries.length === 0) out.push(style.dim("  nothing recorded yet"))
-  else {
-    out.push(Output.table(
-      ["AT", "KIND", "ENTRY", "STATUS", "TOOK", "TRIES", "DETAIL"],
-      history.entries.map((entry) => [
-        entry.startedAt === null ? "" : offset(entry.startedAt, start),
-        entry.kind,
-        entry.scope === "" || entry.kind === "dag" ? entry.name : `${style.dim(`${entry.scope}/`)}${entry.name}`,
-        entryStatus(entry),
-        entry.startedAt !== null && entry.completedAt !== null ? duration(entry.completedAt - entry.startedAt) : "",
-        entry.kind === "step" ? String(entry.attempts) : "",
-        entryDetail(entry, start, now)
-      ]),
-      "  "
-    ))
+  const rows = history.entries.map((entry) => [
+    entry.startedAt === null ? "" : offset(entry.startedAt, start),
+    entry.kind,
+    entry.scope === "" || entry.kind === "dag" ? entry.name : `${style.dim(`${entry.scope}/`)}${entry.name}`,
+    entryStatus(entry),
+    entry.startedAt !== null && entry.completedAt !== null ? duration(entry.completedAt - entry.startedAt) : "",
+    entry.kind === "step" ? String(entry.attempts) : "",
+    entryDetail(entry, start, now)
+  ])
+  // The wait it is suspended on, when the journal holds nothing for it yet (a child, a signal
+  // without a deadline): the last line of the timeline.
+  const current = pendingWait(history)
+  if (current !== undefined) {
+    rows.push([offset(flow.updatedAt, start), current.kind, current.name, Output.status("waiting"), "", "", style.yellow(current.detail)])
   }
+  if (rows.length === 0) out.push(style.dim("  nothing recorded yet"))
+  else out.push(Output.table(["AT", "KIND", "ENTRY", "STATUS", "TOOK", "TRIES", "DETAIL"], rows, "  "))
 
   if (history.signals.length > 0) {
     out.push("", style.bold("SIGNALS"))
