@@ -142,7 +142,7 @@ const program = Effect.gen(function*() {
   const worker = Worker.make("orders").withVersion("1.0.0").register(OrderFlow, ShipFlow).withTimers().withPollInterval("50 millis")
   const running = yield* Effect.fork(worker.run())
   // Registered in the store once it has started: `schedule` sees it (and would warn otherwise).
-  while (!(yield* Client.workers).some((w) => w.name === "orders" && w.live)) yield* Effect.sleep("20 millis")
+  while (!(yield* Client.workers()).some((w) => w.name === "orders" && w.live)) yield* Effect.sleep("20 millis")
 
   yield* say("--- 2. two orders scheduled inside the web handler's span; the worker runs them")
   const scheduler = Scheduler.make().withVersion("1.0.0")

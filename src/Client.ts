@@ -403,18 +403,20 @@ export interface WorkerInfo extends WorkerRow {
 }
 
 /**
- * The workers registered in the store, live and dead (by name, then start time). Dead
- * registrations are pruned a day after they expire.
+ * The workers registered in the store, live and dead (by name, then start time), or only the live
+ * ones with `{ live: true }`. Dead registrations are pruned a day after they expire.
  *
  * @since 0.1.0
  * @category Combinators
  */
-export const workers: Effect.Effect<ReadonlyArray<WorkerInfo>, StoreError, ExecutionLog> = Effect.gen(function*() {
-  const log = yield* ExecutionLogTag
-  const now = yield* Clock.currentTimeMillis
-  const rows = yield* log.listWorkers()
-  return rows.map((row): WorkerInfo => ({ ...row, live: isLive(row, now) }))
-})
+export const workers = (options?: { readonly live?: boolean | undefined }): Effect.Effect<ReadonlyArray<WorkerInfo>, StoreError, ExecutionLog> =>
+  Effect.gen(function*() {
+    const log = yield* ExecutionLogTag
+    const now = yield* Clock.currentTimeMillis
+    const rows = yield* log.listWorkers()
+    const all = rows.map((row): WorkerInfo => ({ ...row, live: isLive(row, now) }))
+    return options?.live === true ? all.filter((worker) => worker.live) : all
+  })
 
 // ---------------------------------------------------------------------------------------------
 // Stuck flows

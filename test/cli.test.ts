@@ -91,7 +91,7 @@ const prepare = Effect.gen(function*() {
   // Waits shorter than a minute (the retries' backoffs) are spent in memory; the reminder's hour suspends it.
   const worker = Worker.make("orders").withVersion("1.0.0").register(OrderFlow, ShipFlow, ReminderFlow).withPollInterval("20 millis")
   yield* Effect.forkDaemon(worker.run())
-  yield* until("the worker", Effect.map(Client.workers, (workers) => workers.some((w) => w.name === "orders" && w.live)))
+  yield* until("the worker", Effect.map(Client.workers(), (workers) => workers.some((w) => w.name === "orders" && w.live)))
   const v1 = Scheduler.make().withVersion("1.0.0")
   yield* v1.schedule(OrderFlow, { id: "ok", cents: 2000 }, { id: "order-ok" })
   yield* statusIs("order-ok", "completed")
@@ -251,7 +251,7 @@ const suite = (name: string, open: () => Promise<string>) =>
       assert.deepStrictEqual(row(both.stdout, "doomed")!.slice(3, 4), ["live"])
 
       proc.kill("SIGKILL")
-      await run(until("the killed worker to be dead", Effect.map(Client.workers, (workers) => workers.some((w) => w.name === "doomed" && !w.live))))
+      await run(until("the killed worker to be dead", Effect.map(Client.workers(), (workers) => workers.some((w) => w.name === "doomed" && !w.live))))
       const after = await ergon(["workers", "--db", db])
       assert.deepStrictEqual(row(after.stdout, "doomed")!.slice(3, 4), ["dead"])
       assert.include(after.stdout, "1 live, 1 dead")

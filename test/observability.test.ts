@@ -69,7 +69,7 @@ describe("observability", () => {
         Worker.make("registry").withVersion("2.1.0").register(A, B).withTimers().withConcurrency(3).withLease("300 millis").run()
       )
       const first = yield* eventually("the registration", () =>
-        Effect.map(Client.workers, (workers) => workers.find((worker) => worker.name === "registry")))
+        Effect.map(Client.workers(), (workers) => workers.find((worker) => worker.name === "registry")))
       assert.isTrue(first.live)
       assert.match(first.id, /^registry\/[0-9a-f]{8}$/)
       assert.strictEqual(first.version, "2.1.0")
@@ -80,16 +80,16 @@ describe("observability", () => {
       assert.strictEqual(first.pid, process.pid)
       // After more than a lease's length it is still live: its heartbeat refreshed it.
       yield* Effect.sleep("700 millis")
-      const later = (yield* Client.workers).find((worker) => worker.id === first.id)!
+      const later = (yield* Client.workers()).find((worker) => worker.id === first.id)!
       assert.isTrue(later.live)
       assert.isAbove(later.heartbeatAt, first.heartbeatAt)
       assert.strictEqual(later.startedAt, first.startedAt)
       yield* Fiber.interrupt(fiber)
-      assert.isUndefined((yield* Client.workers).find((worker) => worker.id === first.id))
+      assert.isUndefined((yield* Client.workers()).find((worker) => worker.id === first.id))
       // A registration nobody refreshes is dead once it expires (a killed worker's).
       const log = yield* ExecutionLog.ExecutionLog
       yield* log.registerWorker({ ...first, id: "killed/1", expiresAt: first.startedAt - 1 })
-      const dead = (yield* Client.workers).find((worker) => worker.id === "killed/1")!
+      const dead = (yield* Client.workers()).find((worker) => worker.id === "killed/1")!
       assert.isFalse(dead.live)
     }).pipe(Effect.provide(ExecutionLog.layerMemory)))
 

@@ -47,7 +47,7 @@ const stuckWarning = (logs: ReadonlyArray<Logged>, from: "schedule" | "worker", 
 
 const liveWorker = (name: string) =>
   eventually(`worker '${name}' to be live`, () =>
-    Effect.map(Client.workers, (workers) => workers.find((worker) => worker.name === name && worker.live)))
+    Effect.map(Client.workers(), (workers) => workers.find((worker) => worker.name === name && worker.live)))
 
 const statusIs = (id: string, status: string) =>
   eventually(`flow '${id}' to be ${status}`, () => Effect.map(Client.status(id), (current) => (current === status ? current : undefined)))

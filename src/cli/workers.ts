@@ -26,8 +26,7 @@ export const command = Command.make(
   },
   (options) =>
     Effect.gen(function*() {
-      const all = yield* Client.workers
-      const workers = options.live ? all.filter((worker) => worker.live) : all
+      const workers = yield* Client.workers({ live: options.live })
       if (options.json) return yield* Output.printJson(workers)
       if (workers.length === 0) return yield* Output.print(Output.style.dim("no workers registered"))
       const now = yield* Clock.currentTimeMillis
