@@ -49,7 +49,12 @@ const charge = Step.make("charge-card", {
 })
 
 const pack = Step.make("pack", { success: Schema.String, run: (id: string) => Effect.succeed(`box-${id}`) })
-const ShipFlow = Flow.make("ship", { input: Schema.String, success: Schema.String, run: (id) => pack(id) })
+// The courier is booked two seconds later: meanwhile the parent, with nothing else to do, suspends.
+const ShipFlow = Flow.make("ship", {
+  input: Schema.String,
+  success: Schema.String,
+  run: (id) => Effect.zipRight(Flow.sleep("2 seconds"), pack(id))
+})
 
 const OrderFlow = Flow.make("order", {
   input: Order,
@@ -93,7 +98,8 @@ const printTraces = Effect.sync(() => {
   const name = (id: string | undefined) => finished.find((span) => span.spanContext().spanId === id)?.name ?? "another process's span"
   const lines: Array<string> = []
   const walk = (parent: string, depth: number) => {
-    for (const span of finished.filter((s) => s.parentSpanContext?.spanId === parent)) {
+    // Ergon's spans (the SQL client's own, `sql.transaction`, are left out).
+    for (const span of finished.filter((s) => s.parentSpanContext?.spanId === parent && s.name.startsWith("ergon."))) {
       const a = span.attributes
       const what = span.name === "ergon.step"
         ? `${a["ergon.step.key"]} attempt ${a["ergon.step.attempt"]}${a["ergon.step.replayed"] ? " (replayed)" : ""}`

@@ -11,6 +11,7 @@ import type * as Exit from "effect/Exit"
 import type * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
 import {
+  type EntryKind as ExecutionLogEntryKind,
   ExecutionLog as ExecutionLogTag,
   type FlowFilter,
   type FlowStatus,
@@ -226,7 +227,7 @@ export const count = (filter: FlowFilter): Effect.Effect<number, StoreError, Exe
  * @since 0.1.0
  * @category Models
  */
-export type EntryKind = "step" | "timer" | "signal" | "child" | "value" | "dag"
+export type EntryKind = ExecutionLogEntryKind
 
 /**
  * One entry of a flow's journal, as `history` gives it.
@@ -248,6 +249,8 @@ export interface HistoryEntry {
   readonly completedAt: number | null
   /** When a retrying step tries again, or when a waiting timer fires. */
   readonly nextAttemptAt: number | null
+  /** Its place in the order in which the flow's entries were completed (absent on older entries and DAG nodes). */
+  readonly seq: number | undefined
   /** How a completed entry ended; `undefined` while it has not. */
   readonly outcome: "success" | "failure" | undefined
   /** A successful entry's value, encoded (a step's result, a recorded value, a signal's payload, a child's result). */

@@ -34,7 +34,10 @@ describe("examples/observability.ts", () => {
       out,
       /ergon\.execute order-o-1 \(execution 1, suspended\), linked to ergon\.schedule\n {2}ergon\.step charge-card attempt 1\n {2}ergon\.wait retry charge-card\n {2}ergon\.step charge-card attempt 2\n {2}ergon\.wait timer \$sleep\n {2}ergon\.wait child \$invoke\/ship \(suspended\)\n/
     )
-    assert.match(out, /ergon\.execute order-o-1\/\$invoke\/ship \(execution 1, completed\), linked to ergon\.wait\n {2}ergon\.step pack attempt 1\n/)
+    assert.match(
+      out,
+      /ergon\.execute order-o-1\/\$invoke\/ship \(execution 1, completed\), linked to ergon\.execute\n {2}ergon\.wait timer \$sleep\n {2}ergon\.step pack attempt 1\n/
+    )
     assert.match(out, /ergon\.execute order-o-1 \(execution 2, completed\), linked to ergon\.schedule\n {2}ergon\.step charge-card attempt 2 \(replayed\)\n/)
     assert.match(out, /ergon\.execute order-o-2 \(execution 1, failed\), linked to ergon\.schedule/)
     // Metrics, as the SDK's reader collected them.

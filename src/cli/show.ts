@@ -60,9 +60,12 @@ const treeLines = (nodes: ReadonlyArray<ChildNode>, start: number, now: number, 
     return [line, ...treeLines(node.children, start, now, `${prefix}${last ? "   " : "│  "}`)]
   })
 
-/** Why a suspended flow waits, from its suspend reason. */
+/** Why a suspended flow waits, from its suspend reason (several waits at once: each of them). */
 const waitText = (reason: unknown, start: number, now: number): string => {
   const r = (typeof reason === "object" && reason !== null ? reason : {}) as Record<string, unknown>
+  if (r._tag === "Any" && Array.isArray(r.reasons)) {
+    return `whichever comes first of ${r.reasons.map((one) => waitText(one, start, now)).join("; ")}`
+  }
   const at = (time: unknown) => (typeof time === "number" ? `${offset(time, start)} (${ago(time, now)})` : "?")
   switch (r._tag) {
     case "Timer":
@@ -78,19 +81,24 @@ const waitText = (reason: unknown, start: number, now: number): string => {
   }
 }
 
-/** The wait a suspended flow is on, when no journal entry stands for it (a child's, a signal's without a deadline). */
-const pendingWait = (
+/** The waits a suspended flow is on that no journal entry stands for yet (a child's, a signal's without a deadline). */
+const pendingWaits = (
   history: Client.FlowHistory
-): { readonly kind: string; readonly name: string; readonly detail: string } | undefined => {
-  const reason = history.suspended?.reason as Record<string, unknown> | undefined
-  if (reason === undefined || typeof reason.key !== "string") return undefined
-  if (history.entries.some((entry) => entry.key === reason.key)) return undefined
-  if (reason._tag === "Child") {
-    const child = history.children.find((c) => c.id === reason.childId)
-    return { kind: "child", name: child?.type ?? String(reason.childId), detail: `${String(reason.childId)} is ${child?.status ?? "not started"}` }
-  }
-  if (reason._tag === "Signal") return { kind: "signal", name: String(reason.name), detail: "no signal yet" }
-  return undefined
+): ReadonlyArray<{ readonly kind: string; readonly name: string; readonly detail: string }> => {
+  const suspended = history.suspended?.reason as Record<string, unknown> | undefined
+  if (suspended === undefined) return []
+  const reasons = (suspended._tag === "Any" && Array.isArray(suspended.reasons) ? suspended.reasons : [suspended]) as ReadonlyArray<
+    Record<string, unknown>
+  >
+  return reasons.flatMap((reason) => {
+    if (typeof reason.key !== "string" || history.entries.some((entry) => entry.key === reason.key)) return []
+    if (reason._tag === "Child") {
+      const child = history.children.find((c) => c.id === reason.childId)
+      return [{ kind: "child", name: child?.type ?? String(reason.childId), detail: `${String(reason.childId)} is ${child?.status ?? "not started"}` }]
+    }
+    if (reason._tag === "Signal") return [{ kind: "signal", name: String(reason.name), detail: "no signal yet" }]
+    return []
+  })
 }
 
 const outcomeText = (history: Client.FlowHistory): string => {
@@ -182,9 +190,8 @@ const render = (
   ])
   // The wait it is suspended on, when the journal holds nothing for it yet (a child, a signal
   // without a deadline): the last line of the timeline.
-  const current = pendingWait(history)
-  if (current !== undefined) {
-    rows.push([offset(flow.updatedAt, start), current.kind, current.name, Output.status("waiting"), "", "", style.yellow(current.detail)])
+  for (const wait of pendingWaits(history)) {
+    rows.push([offset(flow.updatedAt, start), wait.kind, wait.name, Output.status("waiting"), "", "", style.yellow(wait.detail)])
   }
   if (rows.length === 0) out.push(style.dim("  nothing recorded yet"))
   else out.push(Output.table(["AT", "KIND", "ENTRY", "STATUS", "TOOK", "TRIES", "DETAIL"], rows, "  "))

@@ -30,16 +30,27 @@ const withoutOccurrence = (text: string): string => text.replace(occurrence, "")
 
 /**
  * What a journal entry is: its kind, the name it was called with, and the key scope it is in
- * (`Flow.scope`, a DAG node's). Read from the key's shape (`$signal/<name>`, `$invoke/<child>`,
- * `$sleep`, `$now`, `$random`, `$uuid`, `$node`; any other key is a step's). This is the one place
- * that knows how kinds are told apart.
+ * (`Flow.scope`, a DAG node's). The journal records the kind and the scope; for entries written
+ * before it did, they are read from the key's shape (`$signal/<name>`, `$invoke/<child>`, `$sleep`,
+ * `$now`, `$random`, `$uuid`, `$node`; any other key is a step's). This is the one place that
+ * knows how kinds are told apart.
  */
-export const describeEntry = (step: Pick<ExecutionLog.StepRecord, "key">): {
+export const describeEntry = (step: Pick<ExecutionLog.StepRecord, "key" | "kind" | "scope">): {
   readonly kind: EntryKind
   readonly name: string
   readonly scope: string
 } => {
-  const segments = step.key.split("/")
+  const fromKey = describeKey(step.key)
+  return {
+    kind: step.kind ?? fromKey.kind,
+    name: fromKey.name,
+    // A DAG node's entry is shown in the scope around the DAG (its own scope is the node).
+    scope: step.scope !== undefined && (step.kind ?? fromKey.kind) !== "dag" ? step.scope : fromKey.scope
+  }
+}
+
+const describeKey = (key: string): { readonly kind: EntryKind; readonly name: string; readonly scope: string } => {
+  const segments = key.split("/")
   const at = segments.findIndex((segment) => segment.startsWith("$"))
   if (at < 0) {
     return { kind: "step", name: withoutOccurrence(segments[segments.length - 1]!), scope: segments.slice(0, -1).join("/") }
@@ -69,14 +80,15 @@ export const describeEntry = (step: Pick<ExecutionLog.StepRecord, "key">): {
 const depth = (scope: string): number => (scope === "" ? 0 : scope.split("/").length)
 
 /**
- * The order of a timeline: by start (or end), then outer scopes first (a DAG node before the steps
- * inside it), then end, then key. Entries of one millisecond are only ordered this far: the journal
- * does not record the order of calls.
+ * The order of a timeline: by start (or end), then, within one millisecond, in the order the
+ * entries were completed (the journal's `seq`), then outer scopes first (a DAG node before the
+ * steps inside it), then end, then key.
  */
 const compareEntries = (a: HistoryEntry, b: HistoryEntry): number => {
   const startA = a.startedAt ?? a.completedAt ?? Number.POSITIVE_INFINITY
   const startB = b.startedAt ?? b.completedAt ?? Number.POSITIVE_INFINITY
   if (startA !== startB) return startA < startB ? -1 : 1
+  if (a.seq !== undefined && b.seq !== undefined && a.seq !== b.seq) return a.seq - b.seq
   const depthA = depth(a.scope)
   const depthB = depth(b.scope)
   if (depthA !== depthB) return depthA - depthB
@@ -170,6 +182,7 @@ const entryOf = (step: ExecutionLog.StepRecord, decodeError: ErrorDecoder): Hist
     startedAt: step.startedAt,
     completedAt: step.completedAt,
     nextAttemptAt: step.nextAttemptAt,
+    seq: step.seq,
     recorded: step.exit
   }
   if (step.status !== "completed") {

@@ -70,8 +70,25 @@ export const timerWait = (
   suspendReason: unknown,
   now: number
 ): { readonly wait: "Timer" | "Retry" | "SignalTimeout"; readonly wakeAt: number } | undefined => {
-  if (typeof suspendReason !== "object" || suspendReason === null) return undefined
-  const reason = suspendReason as { readonly _tag?: unknown; readonly until?: unknown; readonly at?: unknown; readonly timeoutAt?: unknown }
+  const reasons = waitsOf(suspendReason)
+  const timers = reasons.map((reason) => timerOf(reason, now))
+  // Several waits at once (a race): stuck on timers only when each of them is a timer.
+  if (timers.length === 0 || timers.some((timer) => timer === undefined)) return undefined
+  return timers.reduce((earliest, timer) => (timer!.wakeAt < earliest!.wakeAt ? timer : earliest))
+}
+
+type Reason = { readonly _tag?: unknown; readonly [field: string]: unknown }
+
+/** The waits of a suspend reason: one, or each of an `Any`. */
+const waitsOf = (suspendReason: unknown): ReadonlyArray<Reason> => {
+  if (typeof suspendReason !== "object" || suspendReason === null) return []
+  const reason = suspendReason as Reason
+  return reason._tag === "Any" && Array.isArray(reason.reasons)
+    ? reason.reasons.filter((r): r is Reason => typeof r === "object" && r !== null)
+    : [reason]
+}
+
+const timerOf = (reason: Reason, now: number): { readonly wait: "Timer" | "Retry" | "SignalTimeout"; readonly wakeAt: number } | undefined => {
   if (reason._tag === "Timer" && typeof reason.until === "number") return { wait: "Timer", wakeAt: reason.until }
   if (reason._tag === "Retry" && typeof reason.at === "number") return { wait: "Retry", wakeAt: reason.at }
   if (reason._tag === "Signal" && typeof reason.timeoutAt === "number" && reason.timeoutAt <= now) {
@@ -80,11 +97,11 @@ export const timerWait = (
   return undefined
 }
 
-/** The child a suspended flow waits for, from its suspend reason. */
+/** The child a suspended flow waits for, when that is all it waits for. */
 const childWait = (suspendReason: unknown): string | undefined => {
-  if (typeof suspendReason !== "object" || suspendReason === null) return undefined
-  const reason = suspendReason as { readonly _tag?: unknown; readonly childId?: unknown }
-  return reason._tag === "Child" && typeof reason.childId === "string" ? reason.childId : undefined
+  const reasons = waitsOf(suspendReason)
+  const reason = reasons.length === 1 ? reasons[0]! : undefined
+  return reason?._tag === "Child" && typeof reason.childId === "string" ? reason.childId : undefined
 }
 
 /**
