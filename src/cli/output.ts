@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 
 // ---------------------------------------------------------------------------------------------
@@ -184,20 +185,13 @@ export const brief = (value: unknown, max = 80): string => {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Writes text (and a newline) to stdout.
+ * Writes a line to stdout, through Effect's `Console` (so a test can capture it).
  *
  * @since 0.1.0
  * @category Combinators
  */
-export const print = (text: string): Effect.Effect<void> => Effect.sync(() => void process.stdout.write(`${text}\n`))
+export const print = (text: string): Effect.Effect<void> => Console.log(text)
 
-/**
- * Writes text (and a newline) to stderr.
- *
- * @since 0.1.0
- * @category Combinators
- */
-export const printError = (text: string): Effect.Effect<void> => Effect.sync(() => void process.stderr.write(`${text}\n`))
 
 /**
  * Writes a value as JSON to stdout (for `--json`).
@@ -254,9 +248,11 @@ export const progress = (label: string): Progress => {
       }
     },
     done: (summary) =>
-      Effect.sync(() => {
-        if (drawn) process.stderr.write("\r\x1b[2K")
-        process.stderr.write(`${summary}\n`)
-      })
+      Effect.zipRight(
+        Effect.sync(() => {
+          if (drawn) process.stderr.write("\r\x1b[2K")
+        }),
+        Console.error(summary)
+      )
   }
 }
