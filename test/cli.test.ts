@@ -18,7 +18,7 @@ import * as Server from "./pg/server.js"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const build = fs.mkdtempSync(path.join(os.tmpdir(), "ergon-cli-"))
-const bin = path.join(build, "cli", "main.js")
+const bin = path.join(build, "cli", "bin.js")
 
 beforeAll(() => {
   // The package as it is published: built by tsc, resolving its dependencies from node_modules.
