@@ -70,13 +70,14 @@ const suite = (name: string, store: () => Layer.Layer<ExecutionLog.ExecutionLog,
         yield* liveWorker("orders-old")
 
         const handle = yield* Scheduler.make().withVersion("1.0.1").schedule(Order, 21)
-        const atSchedule = stuckWarning(logs, "schedule", "NoWorkerForVersion", Order.name)
-        assert.isDefined(atSchedule, "schedule warns at once")
+        // Said once the grace period has passed with nobody taking it.
+        const atSchedule = yield* eventually("schedule's warning", () =>
+          Effect.succeed(stuckWarning(logs, "schedule", "NoWorkerForVersion", Order.name)))
         assert.strictEqual(atSchedule!.annotations["ergon.flow.id"], handle.id)
         assert.strictEqual(atSchedule!.annotations["ergon.flow.version"], "1.0.1")
         assert.strictEqual(
           atSchedule!.message,
-          `ergon: flow '${handle.id}' was scheduled, but no live worker takes version '1.0.1' of '${Order.name}' (the live workers that register it take '1.0.0') at the moment: it waits until one does (see 'ergon stuck')`
+          `ergon: flow '${handle.id}' was scheduled, but no live worker takes version '1.0.1' of '${Order.name}' (the live workers that register it take '1.0.0'): it waits until one does (see 'ergon stuck')`
         )
 
         const stuck = yield* stuckFlow(handle.id)

@@ -283,9 +283,29 @@ export const warnUnserved = (log: ExecutionLog.Service, graceMillis: number): Ef
   })
 
 /**
- * `schedule`'s check of what it has just written: when no live worker takes the flow's type and
- * version, one warning per reason (then at most one every ten minutes). Reads the registrations at
- * most every few seconds; never fails the scheduling.
+ * How long `schedule` gives the workers before it says that none takes what it wrote: a worker
+ * forked just before the `schedule` call (or starting beside it in another process) registers
+ * within this time, and is not a reason to warn.
+ */
+export const SCHEDULE_GRACE_MILLIS = 2_000
+
+/** The reasons a look after the grace period is already under way for, per store. */
+const looking = new WeakMap<ExecutionLog.Service, Set<string>>()
+
+/** Waits in real time without keeping the process alive (a program that ends does not wait for it). */
+const sleepUnref = (millis: number): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    const timer = setTimeout(() => resume(Effect.void), millis)
+    timer.unref()
+    return Effect.sync(() => clearTimeout(timer))
+  })
+
+/**
+ * `schedule`'s check of what it has just written. When no live worker takes the flow's type and
+ * version, it looks again after `SCHEDULE_GRACE_MILLIS`, in a fiber of its own, and warns (once
+ * per reason, then at most once every ten minutes) only if nobody has taken the flow by then and
+ * still no live worker would. Reads the registrations at most every few seconds on the caller's
+ * path; never fails or delays the scheduling.
  */
 export const warnIfUnserved = (
   log: ExecutionLog.Service,
@@ -295,18 +315,37 @@ export const warnIfUnserved = (
   liveWorkers: Effect.Effect<ReadonlyArray<WorkerRow>, StoreError>
 ): Effect.Effect<void> =>
   Effect.gen(function*() {
-    const live = yield* liveWorkers
-    const reason = unserved(live, type, version)
-    if (reason === undefined || !(yield* shouldWarn(log, `schedule/${reasonKey(reason)}`))) return
-    yield* logs.log(
-      "Warning",
-      `ergon: flow '${flowId}' was scheduled, but ${describe(reason)} at the moment: it waits until one does (see 'ergon stuck')`,
-      {
-        "ergon.event": "stuck",
-        "ergon.stuck.reason": reason._tag,
-        "ergon.flow.id": flowId,
-        "ergon.flow.type": type,
-        "ergon.flow.version": version
-      }
-    )
+    const first = unserved(yield* liveWorkers, type, version)
+    if (first === undefined) return
+    const key = reasonKey(first)
+    let keys = looking.get(log)
+    if (keys === undefined) {
+      keys = new Set()
+      looking.set(log, keys)
+    }
+    if (keys.has(key)) return
+    keys.add(key)
+    const done = keys
+    const lookAgain = Effect.gen(function*() {
+      yield* sleepUnref(SCHEDULE_GRACE_MILLIS)
+      const flow = yield* log.getFlow(flowId)
+      // Taken (or ended, or gone) meanwhile: somebody does take it.
+      if (Option.isNone(flow) || flow.value.status !== "pending" || flow.value.attempts > 0) return
+      const now = yield* Clock.currentTimeMillis
+      const live = (yield* log.listWorkers()).filter((worker) => isLive(worker, now))
+      const reason = unserved(live, type, version)
+      if (reason === undefined || !(yield* shouldWarn(log, `schedule/${reasonKey(reason)}`))) return
+      yield* logs.log(
+        "Warning",
+        `ergon: flow '${flowId}' was scheduled, but ${describe(reason)}: it waits until one does (see 'ergon stuck')`,
+        {
+          "ergon.event": "stuck",
+          "ergon.stuck.reason": reason._tag,
+          "ergon.flow.id": flowId,
+          "ergon.flow.type": type,
+          "ergon.flow.version": version
+        }
+      )
+    }).pipe(Effect.ignore, Effect.ensuring(Effect.sync(() => done.delete(key))))
+    yield* Effect.forkDaemon(lookAgain)
   }).pipe(Effect.ignore)
