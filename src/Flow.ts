@@ -10,6 +10,11 @@
  * `Flow.uuid`, which record their value on the first run. Concurrent calls of the same step get
  * deterministic keys only inside distinct key scopes (`Flow.scope`).
  *
+ * A flow's types come from its schemas only: without `success` it returns `void`, without
+ * `error` it cannot fail with a typed error, and a `run` that does otherwise is a compile error at
+ * `Flow.make`. Its `versions` are checked there too: each a semantic-version literal, and
+ * including every version of the pinned children it invokes.
+ *
  * @since 0.1.0
  */
 import type * as Duration from "effect/Duration"
@@ -20,12 +25,15 @@ import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Random from "effect/Random"
 import * as Schema from "effect/Schema"
 import type { Types } from "effect"
+import { FlowDefinitionError, type SignalTimeout, VersionMismatchError } from "./FlowError.js"
 import { FlowInstance, scoped } from "./internal/instance.js"
-import type { SignalTimeout } from "./FlowError.js"
 import * as journal from "./internal/journal.js"
 import * as children from "./internal/child.js"
 import * as signal from "./internal/signal.js"
 import * as timer from "./internal/timer.js"
+import type { InStep } from "./Step.js"
+import type { Fails, Returns, SchemaNoContext, TypeError } from "./TypeLevel.js"
+import * as Version from "./Version.js"
 
 export {
   /**
@@ -109,6 +117,9 @@ export interface Any extends Pipeable {
 }
 
 /**
+ * Extractors of a flow's types; also exported one level up (`Flow.Success<F>`), which is how the
+ * documentation writes them.
+ *
  * @since 0.1.0
  */
 export declare namespace Flow {
@@ -149,72 +160,272 @@ export declare namespace Flow {
 }
 
 /**
+ * The name of a flow.
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type Name<F> = Flow.Name<F>
+
+/**
+ * The input of a flow (the `Type` of its `input` schema).
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type Input<F> = Flow.Input<F>
+
+/**
+ * The result of a flow (the `Type` of its `success` schema).
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type Success<F> = Flow.Success<F>
+
+/**
+ * The typed errors of a flow (the `Type` of its `error` schema).
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type Error<F> = Flow.Error<F>
+
+/**
+ * The services a flow needs (what a worker running it must be provided with).
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type Context<F> = Flow.Context<F>
+
+/**
+ * The versions a flow is pinned to, or `string` when it is not pinned.
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type Versions<F> = Flow.Versions<F>
+
+/**
+ * What an in-flow operation requires: a running flow. A step call, `Dag.run` and every `Flow.*`
+ * operation require one, named by `Message`, the sentence tsc prints when the Effect is run
+ * anywhere but in a flow:
+ *
+ * ```text
+ * Type 'InFlow<"ergon: step 'charge-card' runs only inside a flow; call it from a flow's run (Flow.make)">' is not assignable to type 'never'.
+ * ```
+ *
+ * It is a `FlowInstance` (the service the engine provides a flow's program with), so
+ * `Flow.make` and `Effect.provideService(FlowInstance, …)` remove every one of them at once, and an
+ * Effect annotated as requiring `FlowInstance` accepts them.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface InFlow<Message extends string> extends FlowInstance {
+  readonly [InFlowTypeId]: Message
+}
+
+declare const InFlowTypeId: unique symbol
+
+/**
+ * The `InFlow` of `Flow.invoke` for a child pinned to `Versions`: the running flow must be on one
+ * of them. `Flow.make` checks it against the parent's own `versions`, and `Dag.step` passes it on
+ * (unlike the other `InFlow`s, which a DAG's run requires once for all its nodes).
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface InvokesPinned<Message extends string, Versions extends string> extends InFlow<Message> {
+  readonly [InvokesPinnedTypeId]: Versions
+}
+
+declare const InvokesPinnedTypeId: unique symbol
+
+/**
+ * The sentence of an `InFlow` for the operation `What`.
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type InFlowMessage<What extends string> =
+  `ergon: ${What} runs only inside a flow; call it from a flow's run (Flow.make)`
+
+/**
+ * The requirements of an Effect that a flow passes on: its services, and the pinned children it
+ * invokes; every other `InFlow` (and `FlowInstance`) is dropped, since the flow provides it.
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type PassedOn<Requirements> = Requirements extends FlowInstance
+  ? Requirements extends InvokesPinned<string, string> ? Requirements : never
+  : Requirements
+
+/** Narrows the requirement of an in-flow operation to its `InFlow` marker. */
+const inFlow = <A, E, What extends string>(
+  effect: Effect.Effect<A, E, FlowInstance>
+): Effect.Effect<A, E, InFlow<InFlowMessage<What>>> => effect as Effect.Effect<A, E, InFlow<InFlowMessage<What>>>
+
+/**
  * @since 0.1.0
  * @category Guards
  */
 export const isFlow = (u: unknown): u is Any => typeof u === "object" && u !== null && TypeId in u
 
 /**
- * The options of `Flow.make`.
+ * The options of `Flow.make`, apart from `versions` (see `Pinned`).
+ *
+ * `Input`, `Success` and `Error` are the schemas themselves; the flow's types are theirs. `run`
+ * must return `Success["Type"]` (`void` when there is no `success`) and may fail only with
+ * `Error["Type"]` (nothing, when there is no `error`); `Requirements` are the services it needs.
  *
  * @since 0.1.0
  * @category Models
  */
-export interface Options<Input, InputEncoded, Success, SuccessEncoded, Error, ErrorEncoded, Requirements, Version> {
-  readonly input: Schema.Schema<Input, InputEncoded, never>
-  /** Defaults to `Schema.Void`. */
-  readonly success?: Schema.Schema<Success, SuccessEncoded, never> | undefined
-  /** Defaults to `Schema.Never`. */
-  readonly error?: Schema.Schema<Error, ErrorEncoded, never> | undefined
-  /**
-   * The deployment versions that may run this flow. A versioned scheduler or worker must be of
-   * one of them; an unversioned one cannot take the flow. Omit to let any deployment run it.
-   */
-  readonly versions?: readonly [Version, ...Array<Version>] | undefined
-  readonly run: (input: Input) => Effect.Effect<Success, Error, Requirements>
+export interface Options<
+  Input extends SchemaNoContext,
+  Success extends SchemaNoContext,
+  Error extends SchemaNoContext,
+  Requirements
+> {
+  readonly input: Input
+  /** The schema of the flow's result. Defaults to `Schema.Void`: `run` returns nothing. */
+  readonly success?: Success | undefined
+  /** The schema of the flow's typed errors. Defaults to `Schema.Never`: it fails with none. */
+  readonly error?: Error | undefined
+  readonly run: (input: Input["Type"]) => Effect.Effect<Returns<Success>, Fails<Error>, Requirements>
 }
 
 /**
+ * The `versions` option of `Flow.make`: the deployment versions that may run the flow, each a
+ * semantic-version literal (`Version.Pin`). A versioned scheduler or worker must be of one of
+ * them; an unversioned one cannot take the flow. Omit it to let any deployment run the flow.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Pinned<Versions extends string> {
+  readonly versions?: readonly [Version.Pin<Versions>, ...Array<Version.Pin<Versions>>] | undefined
+}
+
+/**
+ * The type `Flow.make` accepts as the flow's name: the name itself when what `run` requires passes
+ * the checks, otherwise a `TypeError` saying what is wrong. `run` must not use what only a step's
+ * run provides (`Step.idempotencyKey`, `Step.attempt`, `Step.Current`), and a flow pinned to
+ * `Versions` must not invoke a pinned child that is not pinned to each of them. The check sits on
+ * the name (the first line of the definition) rather than on the options: it is resolved once
+ * inference is done, at a fraction of the cost.
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type FlowName<Name extends string, Versions extends string, Requirements> =
+  [Extract<Requirements, journal.StepContext>] extends [never]
+    ? string extends Versions ? Name : PinsChecked<Name, Versions, Extract<Requirements, InvokesPinned<string, string>>>
+    : TypeError<
+      `ergon: flow '${Name}' cannot use ${StepOperation<
+        Extract<Requirements, journal.StepContext>
+      >} in its run: it is available only inside a step's run; move that code into a step`
+    >
+
+/** The operation an `InStep` is about, read back from its sentence. */
+type StepOperation<Marker> = Marker extends InStep<`ergon: ${infer What} is available only${string}`> ? What
+  : "Step.Current"
+
+/** `Name` when every pinned child `Invoked` is pinned to each of `Versions`; a `TypeError` per missing pin otherwise. */
+type PinsChecked<Name extends string, Versions extends string, Invoked> = [Invoked] extends [never] ? Name
+  : [ChildPinsMessage<Name, Versions, Invoked>] extends [never] ? Name
+  : TypeError<ChildPinsMessage<Name, Versions, Invoked>>
+
+type ChildPinsMessage<Name extends string, Versions extends string, Invoked> = Invoked extends
+  InvokesPinned<`ergon: Flow.invoke('${infer Child}')${string}`, infer ChildVersions>
+  ? MissingPin<Name, Child, Exclude<Versions, ChildVersions>>
+  : never
+
+type MissingPin<Name extends string, Child extends string, Missing extends string> = Missing extends unknown
+  ? `ergon: flow '${Name}' may run on '${Missing}', but invokes flow '${Child}', which is not pinned to '${Missing}'; add '${Missing}' to the versions of '${Child}' once it has been reviewed for it`
+  : never
+
+/**
  * Defines a flow.
+ *
+ * The flow's input, result and typed errors are the types of `input`, `success` (default
+ * `Schema.Void`) and `error` (default `Schema.Never`), whatever `run` infers: a `run` that returns
+ * something `success` does not describe, or can fail with something `error` does not, is a
+ * compile error on the `run` line. So is a `run` that uses `Step.idempotencyKey` (or another
+ * operation of a step's own run).
+ *
+ * `versions` pins the flow to deployment versions: each must be a semantic-version literal (a
+ * plain `string` is refused), and each must be a version every pinned child it invokes is pinned
+ * to as well. A list that is empty or holds a string that is not a semantic version (possible only
+ * through a cast) makes `Flow.make` throw a `FlowDefinitionError`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Flow } from "ergon"
+ *
+ * const Greet = Flow.make("greet", {
+ *   input: Schema.String,
+ *   success: Schema.String,
+ *   versions: ["1.4.0"],
+ *   run: (name) => Effect.succeed(`hello ${name}`)
+ * })
+ * ```
  *
  * @since 0.1.0
  * @category Constructors
  */
 export const make = <
   const Name extends string,
-  Input,
-  InputEncoded,
-  Success = void,
-  SuccessEncoded = void,
-  Error = never,
-  ErrorEncoded = never,
+  Input extends SchemaNoContext,
+  Success extends SchemaNoContext = typeof Schema.Void,
+  Error extends SchemaNoContext = typeof Schema.Never,
   Requirements = never,
-  const Version extends string = string
+  const Versions extends string = string
 >(
-  name: Name,
-  options: Options<Input, InputEncoded, Success, SuccessEncoded, Error, ErrorEncoded, Requirements, Version>
+  name: FlowName<Name, Versions, Requirements>,
+  options: Options<Input, Success, Error, Requirements> & Pinned<Versions>
 ): Flow<Name, {
-  readonly input: Input
-  readonly success: Success
-  readonly error: Error
+  readonly input: Input["Type"]
+  readonly success: Success["Type"]
+  readonly error: Error["Type"]
   readonly context: Exclude<Requirements, FlowInstance>
-  readonly versions: Version
+  readonly versions: Versions
 }> => {
-  const success = options.success ?? (Schema.Void as unknown as Schema.Schema<Success, SuccessEncoded>)
-  const error = options.error ?? (Schema.Never as unknown as Schema.Schema<Error, ErrorEncoded>)
+  // The checks of `FlowName` are over once the call compiles: the name is the name.
+  const flowName = name as Name
+  const versions = options.versions as ReadonlyArray<string> | undefined
+  if (versions !== undefined) checkVersions(flowName, versions)
+  const success = (options.success ?? Schema.Void) as Schema.Schema<any, any>
+  const error = (options.error ?? Schema.Never) as Schema.Schema<any, any>
   return {
     [TypeId]: TypeId as never,
-    name,
-    input: options.input,
+    name: flowName,
+    input: options.input as Schema.Schema<any, any>,
     success,
     error,
-    versions: options.versions,
+    versions: versions as never,
     run: options.run as never,
     exitCodec: journal.exitCodec(success, error),
     pipe() {
       return pipeArguments(this, arguments)
     }
   }
+}
+
+/** Throws a `FlowDefinitionError` when `versions` is not a non-empty list of semantic versions. */
+const checkVersions = (name: string, versions: ReadonlyArray<string>): void => {
+  const problems = !Array.isArray(versions) || versions.length === 0
+    ? ["versions must list at least one semantic version"]
+    : versions.flatMap((version) => {
+      if (typeof version !== "string") return [`versions: ${String(version)} is not a string`]
+      const parsed = Version.parse(version, `the versions of flow '${name}'`)
+      return parsed._tag === "Left" ? [`versions: '${version}' is not a semantic version: ${parsed.left.detail}`] : []
+    })
+  if (problems.length > 0) throw new FlowDefinitionError({ name, detail: problems.join("; ") })
 }
 
 /**
@@ -239,7 +450,9 @@ export const scope: {
  * @since 0.1.0
  * @category Combinators
  */
-export const id: Effect.Effect<string, never, FlowInstance> = Effect.map(FlowInstance, (instance) => instance.flowId)
+export const id: Effect.Effect<string, never, InFlow<InFlowMessage<"Flow.id">>> = inFlow(
+  Effect.map(FlowInstance, (instance) => instance.flowId)
+)
 
 const nowCodec = journal.exitCodec(Schema.Number, Schema.Never)
 const uuidCodec = journal.exitCodec(Schema.String, Schema.Never)
@@ -251,10 +464,8 @@ const uuidCodec = journal.exitCodec(Schema.String, Schema.Never)
  * @since 0.1.0
  * @category Combinators
  */
-export const now: Effect.Effect<number, never, FlowInstance> = journal.recordValue(
-  "$now",
-  nowCodec,
-  Effect.clockWith((clock) => clock.currentTimeMillis)
+export const now: Effect.Effect<number, never, InFlow<InFlowMessage<"Flow.now">>> = inFlow(
+  journal.recordValue("$now", nowCodec, Effect.clockWith((clock) => clock.currentTimeMillis))
 )
 
 /**
@@ -264,7 +475,9 @@ export const now: Effect.Effect<number, never, FlowInstance> = journal.recordVal
  * @since 0.1.0
  * @category Combinators
  */
-export const random: Effect.Effect<number, never, FlowInstance> = journal.recordValue("$random", nowCodec, Random.next)
+export const random: Effect.Effect<number, never, InFlow<InFlowMessage<"Flow.random">>> = inFlow(
+  journal.recordValue("$random", nowCodec, Random.next)
+)
 
 /**
  * A random UUID (v4), recorded on the first run and the same on every replay.
@@ -272,10 +485,8 @@ export const random: Effect.Effect<number, never, FlowInstance> = journal.record
  * @since 0.1.0
  * @category Combinators
  */
-export const uuid: Effect.Effect<string, never, FlowInstance> = journal.recordValue(
-  "$uuid",
-  uuidCodec,
-  Effect.sync(() => crypto.randomUUID())
+export const uuid: Effect.Effect<string, never, InFlow<InFlowMessage<"Flow.uuid">>> = inFlow(
+  journal.recordValue("$uuid", uuidCodec, Effect.sync(() => crypto.randomUUID()))
 )
 
 /**
@@ -286,9 +497,9 @@ export const uuid: Effect.Effect<string, never, FlowInstance> = journal.recordVa
  * @since 0.1.0
  * @category Combinators
  */
-export const sleep = (duration: Duration.DurationInput): Effect.Effect<void, never, FlowInstance> => {
+export const sleep = (duration: Duration.DurationInput): Effect.Effect<void, never, InFlow<InFlowMessage<"Flow.sleep">>> => {
   const millis = DurationModule.toMillis(duration)
-  return timer.sleepUntil("$sleep", (now) => now + millis)
+  return inFlow(timer.sleepUntil("$sleep", (now) => now + millis))
 }
 
 /**
@@ -297,9 +508,9 @@ export const sleep = (duration: Duration.DurationInput): Effect.Effect<void, nev
  * @since 0.1.0
  * @category Combinators
  */
-export const sleepUntil = (time: Date | number): Effect.Effect<void, never, FlowInstance> => {
+export const sleepUntil = (time: Date | number): Effect.Effect<void, never, InFlow<InFlowMessage<"Flow.sleepUntil">>> => {
   const at = typeof time === "number" ? time : time.getTime()
-  return timer.sleepUntil("$sleep", () => at)
+  return inFlow(timer.sleepUntil("$sleep", () => at))
 }
 
 /**
@@ -308,7 +519,7 @@ export const sleepUntil = (time: Date | number): Effect.Effect<void, never, Flow
  * @since 0.1.0
  * @category Models
  */
-export type FlowExit<F> = Exit.Exit<Flow.Success<F>, Flow.Error<F>>
+export type FlowExit<F> = Exit.Exit<Success<F>, Error<F>>
 
 /**
  * Waits for a signal named `name` sent to this flow, and returns its payload decoded with
@@ -325,13 +536,41 @@ export type FlowExit<F> = Exit.Exit<Flow.Success<F>, Flow.Error<F>>
  * @category Combinators
  */
 export const awaitSignal: {
-  <A, I>(name: string, schema: Schema.Schema<A, I, never>): Effect.Effect<A, never, FlowInstance>
+  <A, I>(name: string, schema: Schema.Schema<A, I, never>): Effect.Effect<A, never, InFlow<InFlowMessage<"Flow.awaitSignal">>>
   <A, I>(
     name: string,
     schema: Schema.Schema<A, I, never>,
     options: { readonly timeout: Duration.DurationInput }
-  ): Effect.Effect<A, SignalTimeout, FlowInstance>
-} = signal.awaitSignalTyped
+  ): Effect.Effect<A, SignalTimeout, InFlow<InFlowMessage<"Flow.awaitSignal">>>
+} = signal.awaitSignalTyped as typeof awaitSignal
+
+/**
+ * The sentence of the `InFlow` of `Flow.invoke(child)`.
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type InvokeMessage<Child extends string> = InFlowMessage<`Flow.invoke('${Child}')`>
+
+/**
+ * What `Flow.invoke(child)` requires: a running flow, and when the child is pinned, a running flow
+ * on one of its versions (`InvokesPinned`, which `Flow.make` checks against the parent's pins).
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type InvokeRequirements<F> = string extends Versions<F> ? InFlow<InvokeMessage<Name<F>>>
+  : InvokesPinned<InvokeMessage<Name<F>>, Versions<F>>
+
+/**
+ * The errors of `Flow.invoke(child)`: the child's typed errors, and a `VersionMismatchError` when
+ * the child is pinned (the parent's version, which the child would inherit, is known only at run
+ * time for a parent that is not pinned itself).
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type InvokeError<F> = string extends Versions<F> ? Error<F> : Error<F> | VersionMismatchError
 
 /**
  * Runs a child flow and waits for its result (its success, or its typed failure).
@@ -342,12 +581,25 @@ export const awaitSignal: {
  * registered, while the parent is suspended until the child ends. Cancelling the parent cancels
  * its children.
  *
+ * A child pinned to versions (`versions: [...]`) inherits the parent's version, which must be one
+ * of them. For a parent pinned itself, `Flow.make` checks that at compile time (every version of
+ * the parent must be one of the child's). At run time, a parent whose version is not one of the
+ * child's (a parent that is not pinned, run unversioned or on another version) gets a typed
+ * `VersionMismatchError` from the invoke, and no child is started: a child no worker may run would
+ * keep the parent waiting forever. So the invoke of a pinned child has `VersionMismatchError` in
+ * its error type: handle it, or declare it in the parent's `error` schema.
+ *
  * @since 0.1.0
  * @category Combinators
  */
 export const invoke = <F extends Any>(
   child: F,
-  input: Flow.Input<F>,
+  input: Input<F>,
   options?: { readonly key?: string | undefined }
-): Effect.Effect<Flow.Success<F>, Flow.Error<F>, FlowInstance | Flow.Context<F>> =>
-  children.invoke(child, input, options)
+): Effect.Effect<Success<F>, InvokeError<F>, Context<F> | InvokeRequirements<F>> =>
+  Effect.flatMap(FlowInstance, (instance) => {
+    const pins = child.versions
+    return pins !== undefined && (instance.version === null || !pins.includes(instance.version))
+      ? Effect.fail(new VersionMismatchError({ flowType: child.name, versions: [...pins], deployment: instance.version }))
+      : children.invoke(child, input, options)
+  }) as Effect.Effect<Success<F>, InvokeError<F>, Context<F> | InvokeRequirements<F>>

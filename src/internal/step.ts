@@ -175,7 +175,7 @@ const runAttempts = (
   })
 
 /** `Step.make`. `any`: the step is a function with properties, typed by `Step.make`'s overloads. */
-export const make: any = (name: string, options: Options<any, any, any, any, any, any> & { readonly input?: Schema.Schema<any, any> }) => {
+export const make: any = (name: string, options: Options<any, any, any, any> & { readonly input?: Schema.Schema<any, any> }) => {
   const success: Schema.Schema<any, any> = options.success ?? Schema.Void
   const error = (options.error ?? Schema.Never) as Schema.Schema<any, any>
   const retry = options.retry ?? RetryPolicy.none
