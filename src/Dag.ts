@@ -29,11 +29,10 @@ import type * as Effect from "effect/Effect"
 import type { Pipeable } from "effect/Pipeable"
 import type { Types } from "effect"
 import type { ExecutionLog } from "./ExecutionLog.js"
-import type { InFlow, InFlowMessage, PassedOn } from "./Flow.js"
 import type { StoreError } from "./FlowError.js"
 import * as internal from "./internal/dag.js"
 import type { FlowInstance } from "./internal/instance.js"
-import type { Simplify, TypeError } from "./TypeLevel.js"
+import type { InFlow, InFlowMessage, PassedOn, Simplify, TypeError } from "./TypeLevel.js"
 
 /**
  * The identifier every DAG carries, under which its phantom types live.

@@ -32,7 +32,7 @@ import * as children from "./internal/child.js"
 import * as signal from "./internal/signal.js"
 import * as timer from "./internal/timer.js"
 import type { InStep } from "./Step.js"
-import type { Fails, Returns, SchemaNoContext, TypeError } from "./TypeLevel.js"
+import type { Fails, InFlow, InFlowMessage, InvokesPinned, Returns, SchemaNoContext, TypeError } from "./TypeLevel.js"
 import * as Version from "./Version.js"
 
 export {
@@ -44,6 +44,39 @@ export {
    */
   FlowInstance
 }
+
+export type {
+  /**
+   * What an in-flow operation requires: a running flow, named by the sentence tsc prints where the
+   * Effect is run outside one. A `FlowInstance`, so the flow's executor provides every one at once.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  InFlow,
+  /**
+   * The sentence of an `InFlow` for an operation.
+   *
+   * @since 0.1.0
+   * @category Type-level
+   */
+  InFlowMessage,
+  /**
+   * What `Flow.invoke` of a pinned child requires: a running flow on one of the child's versions.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  InvokesPinned,
+  /**
+   * The requirements of an Effect that a flow passes on: its services and the pinned children it
+   * invokes.
+   *
+   * @since 0.1.0
+   * @category Type-level
+   */
+  PassedOn
+} from "./TypeLevel.js"
 
 /**
  * @since 0.1.0
@@ -207,62 +240,6 @@ export type Context<F> = Flow.Context<F>
  */
 export type Versions<F> = Flow.Versions<F>
 
-/**
- * What an in-flow operation requires: a running flow. A step call, `Dag.run` and every `Flow.*`
- * operation require one, named by `Message`, the sentence tsc prints when the Effect is run
- * anywhere but in a flow:
- *
- * ```text
- * Type 'InFlow<"ergon: step 'charge-card' runs only inside a flow; call it from a flow's run (Flow.make)">' is not assignable to type 'never'.
- * ```
- *
- * It is a `FlowInstance` (the service the engine provides a flow's program with), so
- * `Flow.make` and `Effect.provideService(FlowInstance, …)` remove every one of them at once, and an
- * Effect annotated as requiring `FlowInstance` accepts them.
- *
- * @since 0.1.0
- * @category Models
- */
-export interface InFlow<Message extends string> extends FlowInstance {
-  readonly [InFlowTypeId]: Message
-}
-
-declare const InFlowTypeId: unique symbol
-
-/**
- * The `InFlow` of `Flow.invoke` for a child pinned to `Versions`: the running flow must be on one
- * of them. `Flow.make` checks it against the parent's own `versions`, and `Dag.step` passes it on
- * (unlike the other `InFlow`s, which a DAG's run requires once for all its nodes).
- *
- * @since 0.1.0
- * @category Models
- */
-export interface InvokesPinned<Message extends string, Versions extends string> extends InFlow<Message> {
-  readonly [InvokesPinnedTypeId]: Versions
-}
-
-declare const InvokesPinnedTypeId: unique symbol
-
-/**
- * The sentence of an `InFlow` for the operation `What`.
- *
- * @since 0.1.0
- * @category Type-level
- */
-export type InFlowMessage<What extends string> =
-  `ergon: ${What} runs only inside a flow; call it from a flow's run (Flow.make)`
-
-/**
- * The requirements of an Effect that a flow passes on: its services, and the pinned children it
- * invokes; every other `InFlow` (and `FlowInstance`) is dropped, since the flow provides it.
- *
- * @since 0.1.0
- * @category Type-level
- */
-export type PassedOn<Requirements> = Requirements extends FlowInstance
-  ? Requirements extends InvokesPinned<string, string> ? Requirements : never
-  : Requirements
-
 /** Narrows the requirement of an in-flow operation to its `InFlow` marker. */
 const inFlow = <A, E, What extends string>(
   effect: Effect.Effect<A, E, FlowInstance>
@@ -323,7 +300,7 @@ export interface Pinned<Versions extends string> {
  */
 export type FlowName<Name extends string, Versions extends string, Requirements> =
   [Extract<Requirements, journal.StepContext>] extends [never]
-    ? string extends Versions ? Name : PinsChecked<Name, Versions, Extract<Requirements, InvokesPinned<string, string>>>
+    ? string extends Versions ? Name : PinsChecked<Name, Versions, Extract<Requirements, InvokesPinned<string, string, string>>>
     : TypeError<
       `ergon: flow '${Name}' cannot use ${StepOperation<
         Extract<Requirements, journal.StepContext>
@@ -340,7 +317,7 @@ type PinsChecked<Name extends string, Versions extends string, Invoked> = [Invok
   : TypeError<ChildPinsMessage<Name, Versions, Invoked>>
 
 type ChildPinsMessage<Name extends string, Versions extends string, Invoked> = Invoked extends
-  InvokesPinned<`ergon: Flow.invoke('${infer Child}')${string}`, infer ChildVersions>
+  InvokesPinned<string, infer Child, infer ChildVersions>
   ? MissingPin<Name, Child, Exclude<Versions, ChildVersions>>
   : never
 
@@ -545,22 +522,16 @@ export const awaitSignal: {
 } = signal.awaitSignalTyped as typeof awaitSignal
 
 /**
- * The sentence of the `InFlow` of `Flow.invoke(child)`.
- *
- * @since 0.1.0
- * @category Type-level
- */
-export type InvokeMessage<Child extends string> = InFlowMessage<`Flow.invoke('${Child}')`>
-
-/**
  * What `Flow.invoke(child)` requires: a running flow, and when the child is pinned, a running flow
  * on one of its versions (`InvokesPinned`, which `Flow.make` checks against the parent's pins).
+ * The sentence does not name the child: a flow's requirements are the union of what its
+ * operations require, and one member per child would cost every flow that many members.
  *
  * @since 0.1.0
  * @category Type-level
  */
-export type InvokeRequirements<F> = string extends Versions<F> ? InFlow<InvokeMessage<Name<F>>>
-  : InvokesPinned<InvokeMessage<Name<F>>, Versions<F>>
+export type InvokeRequirements<F> = string extends Versions<F> ? InFlow<InFlowMessage<"Flow.invoke">>
+  : InvokesPinned<InFlowMessage<"Flow.invoke">, Name<F>, Versions<F>>
 
 /**
  * The errors of `Flow.invoke(child)`: the child's typed errors, and a `VersionMismatchError` when

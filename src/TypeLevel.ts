@@ -10,6 +10,7 @@
  * @since 0.1.0
  */
 import type * as Schema from "effect/Schema"
+import type { FlowInstance } from "./internal/instance.js"
 
 /**
  * @since 0.1.0
@@ -120,3 +121,61 @@ export type Fails<Error extends SchemaNoContext> = [Error["Type"]] extends [neve
     "ergon: no error schema (or Schema.Never), so run must not fail with a typed error; declare error: <its schema>, or handle the error in run"
   >
   : Error["Type"]
+
+/**
+ * What an in-flow operation requires: a running flow. A step call, `Dag.run` and every `Flow.*`
+ * operation require one, named by `Message`, the sentence tsc prints when the Effect is run
+ * anywhere but in a flow:
+ *
+ * ```text
+ * Type 'InFlow<"ergon: Flow.sleep runs only inside a flow; call it from a flow's run (Flow.make)">' is not assignable to type 'never'.
+ * ```
+ *
+ * It is a `FlowInstance` (the service the engine provides a flow's program with), so
+ * `Flow.make` and `Effect.provideService(FlowInstance, …)` remove every one of them at once, and an
+ * Effect annotated as requiring `FlowInstance` accepts them.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface InFlow<Message extends string> extends FlowInstance {
+  readonly [InFlowTypeId]: Message
+}
+
+declare const InFlowTypeId: unique symbol
+
+/**
+ * The `InFlow` of `Flow.invoke` for the child `Child`, pinned to `Versions`: the running flow must
+ * be on one of them. `Flow.make` checks it against the parent's own `versions`, and `Dag.step` passes it on
+ * (unlike the other `InFlow`s, which a DAG's run requires once for all its nodes).
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface InvokesPinned<Message extends string, Child extends string, Versions extends string>
+  extends InFlow<Message>
+{
+  readonly [InvokesPinnedTypeId]: { readonly child: Child; readonly versions: Versions }
+}
+
+declare const InvokesPinnedTypeId: unique symbol
+
+/**
+ * The sentence of an `InFlow` for the operation `What`.
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type InFlowMessage<What extends string> =
+  `ergon: ${What} runs only inside a flow; call it from a flow's run (Flow.make)`
+
+/**
+ * The requirements of an Effect that a flow passes on: its services, and the pinned children it
+ * invokes; every other `InFlow` (and `FlowInstance`) is dropped, since the flow provides it.
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type PassedOn<Requirements> = Requirements extends FlowInstance
+  ? Requirements extends InvokesPinned<string, string, string> ? Requirements : never
+  : Requirements

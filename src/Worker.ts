@@ -90,13 +90,17 @@ type ChooseVersioningFirst =
 type AlreadyVersioned = "ergon: this worker is already versioned; choose one of withVersion, unversioned or fromEnv, once"
 
 /**
- * The names of the flows of the tuple `Flows`, as a tuple. Read from the flows' type arguments
- * (`Flow.Name`), not from their `name` property, which would resolve every member of each flow.
+ * The names of the flows of the tuple `Flows` that are literals, as a tuple (`never` in place of a
+ * name that is a `string` or a template with holes: it would match every other name). Read from
+ * the flows' type arguments (`Flow.Name`), not from their `name` property, which would resolve
+ * every member of each flow.
  *
  * @since 0.1.0
  * @category Type-level
  */
-export type NamesOf<Flows extends ReadonlyArray<Flow.Any>> = { readonly [K in keyof Flows]: Flow.Name<Flows[K]> }
+export type NamesOf<Flows extends ReadonlyArray<Flow.Any>> = { readonly [K in keyof Flows]: LiteralName<Flows[K]> }
+
+type LiteralName<F> = F extends Flow.Flow<infer Name, any> ? {} extends Record<Name, unknown> ? never : Name : never
 
 /**
  * The positions of the names of the tuple `Names`: `{ order: "0", shipping: "1" }`. A name that
@@ -110,30 +114,18 @@ export type Positions<Names extends ReadonlyArray<string>> = {
 }
 
 /**
- * The literal names of the tuple `Names` that are registered a second time: names already in
- * `Registered` (on the worker before), and names that occur more than once in `Names` (found
- * through `Positions`, in one pass). Names that are not literals (a `string`, or a template with
- * holes) are not compared.
+ * The names of the tuple `Names` (see `NamesOf`) that are registered a second time: names already
+ * in `Registered` (on the worker before), and names that occur more than once in `Names` (found
+ * through `Positions`, in one pass).
  *
  * @since 0.1.0
  * @category Type-level
  */
 export type Duplicated<Names extends ReadonlyArray<string>, Registered extends string> = {
-  readonly [K in keyof Names]: {} extends Record<Names[K], unknown> ? never
-    : Names[K] extends Registered ? Names[K]
+  readonly [K in keyof Names]: Names[K] extends Registered ? Names[K]
     : [Positions<Names>[Names[K]]] extends [K] ? never
     : Names[K]
 }[number]
-
-/**
- * The members of `Names` that are literals: a `string` (or a template with holes) among the
- * registered names would match every later name.
- *
- * @since 0.1.0
- * @category Type-level
- */
-export type Literal<Names extends string> = Names extends unknown ? {} extends Record<Names, unknown> ? never : Names
-  : never
 
 /**
  * What `register` accepts for the flow `F`: anything (`unknown`, the flow is taken as it is), or a
@@ -187,7 +179,7 @@ export interface Worker<Mode extends Version.Mode, Requirements, Names extends s
   register<const Flows extends ReadonlyArray<Flow.Any>>(
     this: Version.WhenConfigured<Mode, Worker<Mode, Requirements, Names>, ChooseVersioningFirst>,
     ...flows: Flows & { readonly [K in keyof Flows]: Registrable<Mode, Flows[K], Duplicated<NamesOf<Flows>, Names>> }
-  ): Worker<Mode, Requirements | Flow.Context<Flows[number]>, Names | Literal<Flow.Name<Flows[number]>>>
+  ): Worker<Mode, Requirements | Flow.Context<Flows[number]>, Names | NamesOf<Flows>[number]>
   /** Sets how many flows run at once (default 16). */
   withConcurrency(concurrency: number): Worker<Mode, Requirements, Names>
   /** Sets the lease of claimed flows (default 30 seconds); the heartbeat renews it every third of it. */

@@ -92,7 +92,7 @@ describe("Dag.step", () => {
   it("passes on the pins of the children its nodes invoke, for Flow.make to check", () => {
     const Child = Flow.make("child", { input: Schema.Void, versions: ["1.0.0"], run: () => Effect.void })
     const d = Dag.make("invokes").step("child", Flow.invoke(Child, undefined))
-    type Pinned = Flow.InvokesPinned<"ergon: Flow.invoke('child') runs only inside a flow; call it from a flow's run (Flow.make)", "1.0.0">
+    type Pinned = Flow.InvokesPinned<"ergon: Flow.invoke runs only inside a flow; call it from a flow's run (Flow.make)", "child", "1.0.0">
     expectTypeOf(d).toEqualTypeOf<Dag.Dag<"invokes", { readonly child: void }, VersionMismatchError, Pinned>>()
     expectTypeOf<Dag.Requirements<typeof d>>().toEqualTypeOf<never>()
     expectTypeOf<Dag.RunRequirements<typeof d>>().toEqualTypeOf<

@@ -53,9 +53,12 @@ const Child13 = Flow.make("child-13", { input: Schema.Number, success: Schema.Nu
 const Child1314 = Flow.make("child-13-14", { input: Schema.Number, versions: ["1.3.0", "1.4.0"], run: () => Effect.void })
 const Unpinned = Flow.make("unpinned", { input: Schema.Number, error: CardDeclined, run: () => Effect.void })
 type InvokesChild13 = Flow.InvokesPinned<
-  "ergon: Flow.invoke('child-13') runs only inside a flow; call it from a flow's run (Flow.make)",
+  "ergon: Flow.invoke runs only inside a flow; call it from a flow's run (Flow.make)",
+  "child-13",
   "1.3.0"
 >
+/** What invoking a child that is not pinned requires. */
+type InvokesAny = Flow.InFlow<"ergon: Flow.invoke runs only inside a flow; call it from a flow's run (Flow.make)">
 
 describe("Flow.make", () => {
   it("takes the flow's types from its schemas", () => {
@@ -172,18 +175,10 @@ describe("what a flow's run may use", () => {
 describe("Flow.invoke", () => {
   it("returns the child's types, from its schemas", () => {
     expectTypeOf(Flow.invoke(Unpinned, 1)).toEqualTypeOf<
-      Effect.Effect<
-        void,
-        CardDeclined,
-        Flow.InFlow<"ergon: Flow.invoke('unpinned') runs only inside a flow; call it from a flow's run (Flow.make)">
-      >
+      Effect.Effect<void, CardDeclined, InvokesAny>
     >()
     expectTypeOf(Flow.invoke(OrderFlow, { id: "o", sku: "s" })).toEqualTypeOf<
-      Effect.Effect<
-        Receipt,
-        OutOfStock,
-        Inventory | Flow.InFlow<"ergon: Flow.invoke('order') runs only inside a flow; call it from a flow's run (Flow.make)">
-      >
+      Effect.Effect<Receipt, OutOfStock, Inventory | InvokesAny>
     >()
   })
 
@@ -227,7 +222,7 @@ describe("in-flow operations outside a flow", () => {
     Effect.runPromise(Flow.sleep("1 second"))
     // @ts-expect-error Type 'InFlow<"ergon: Flow.awaitSignal runs only inside a flow; call it from a flow's run (Flow.make)">' is not assignable to type 'never'.
     Effect.runPromise(Flow.awaitSignal("go", Schema.String))
-    // @ts-expect-error Type 'InFlow<"ergon: Flow.invoke('unpinned') runs only inside a flow; call it from a flow's run (Flow.make)">' is not assignable to type 'never'.
+    // @ts-expect-error Type 'InFlow<"ergon: Flow.invoke runs only inside a flow; call it from a flow's run (Flow.make)">' is not assignable to type 'never'.
     Effect.runPromise(Effect.either(Flow.invoke(Unpinned, 1)))
     // @ts-expect-error Type 'InFlow<"ergon: Flow.now runs only inside a flow; call it from a flow's run (Flow.make)">' is not assignable to type 'never'.
     Effect.runSync(Flow.now)
