@@ -128,8 +128,7 @@ export type Duplicated<Names extends ReadonlyArray<string>, Registered extends s
 }[number]
 
 /**
- * What `register` accepts for the flow `F`: anything (`unknown`, the flow is taken as it is), or a
- * sentence saying why not: its name is `Taken` (see `Duplicated`), or it is not
+ * What `register` accepts for the flow `F`: the flow itself, or a sentence saying why not: its name is `Taken` (see `Duplicated`), or it is not
  * `Scheduler.Compatible` with the worker's versioning.
  *
  * @since 0.1.0
@@ -178,7 +177,7 @@ export interface Worker<Mode extends Version.Mode, Requirements, Names extends s
    */
   register<const Flows extends ReadonlyArray<Flow.Any>>(
     this: Version.WhenConfigured<Mode, Worker<Mode, Requirements, Names>, ChooseVersioningFirst>,
-    ...flows: Flows & { readonly [K in keyof Flows]: Registrable<Mode, Flows[K], Duplicated<NamesOf<Flows>, Names>> }
+    ...flows: { readonly [K in keyof Flows]: Registrable<Mode, Flows[K], Duplicated<NamesOf<Flows>, Names>> }
   ): Worker<Mode, Requirements | Flow.Context<Flows[number]>, Names | NamesOf<Flows>[number]>
   /** Sets how many flows run at once (default 16). */
   withConcurrency(concurrency: number): Worker<Mode, Requirements, Names>
