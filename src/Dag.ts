@@ -97,14 +97,14 @@ export interface Dag<Name extends string, Steps, Error, Requirements> extends Pi
    */
   step<
     const StepName extends string,
-    const Deps extends ReadonlyArray<Dag.Dependency<Steps>>,
+    const Deps extends ReadonlyArray<keyof Steps>,
     Success,
     StepError,
     StepRequirements
   >(
     name: Dag.StepName<StepName, Steps>,
-    deps: Deps,
-    f: (results: { readonly [K in Extract<Deps[number], keyof Steps>]: Steps[K] }) => Effect.Effect<Success, StepError, StepRequirements>
+    deps: Dag.Dependencies<Deps, Steps>,
+    f: (results: { readonly [K in Deps[number]]: Steps[K] }) => Effect.Effect<Success, StepError, StepRequirements>
   ): Dag<
     Name,
     Steps & { readonly [K in StepName]: Success },
@@ -210,16 +210,16 @@ export declare namespace Dag {
    */
   export type Name<D> = D extends Dag<infer N, any, any, any> ? N : never
   /**
-   * What `.step` accepts as a dependency: the name of a node declared before. In a DAG without
+   * What `.step` accepts as its dependencies: names of nodes declared before. In a DAG without
    * nodes yet there is none, and tsc's own message would read `Type 'string' is not assignable to
    * type 'never'`; it prints this sentence instead.
    *
    * @since 0.1.0
    * @category Type-level
    */
-  export type Dependency<Steps> = [keyof Steps] extends [never]
+  export type Dependencies<Deps, Steps> = [keyof Steps] extends [never]
     ? TypeError<"ergon: the first step of a DAG has no step declared before it to depend on; give it no dependencies">
-    : keyof Steps
+    : Deps
   /**
    * The type `.step` accepts as the name `StepName` of a new node: the name itself, or a branded
    * error when an earlier node has it (`ergon: duplicate step '<name>'`) or when it is not a

@@ -7,7 +7,7 @@ import { Clock, Effect, type Layer, Schema } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Client, Dag, ExecutionLog, Executor, Flow, Retryable, RetryPolicy, Scheduler, Step } from "../src/index.js"
+import { Client, Dag, ExecutionLog, Executor, Flow, Retryable, RetryPolicy, Scheduler, SignalTimeout, Step } from "../src/index.js"
 import * as Sqlite from "../src/sqlite.js"
 import * as Testing from "../src/testing.js"
 
@@ -41,6 +41,7 @@ const flows = (tag: string) => {
   const Everything = Flow.make(`everything-${tag}`, {
     input: Schema.Number,
     success: Schema.String,
+    error: GatewayTimeout,
     run: (cents) =>
       Effect.gen(function*() {
         const payment = yield* charge(cents)
@@ -61,6 +62,7 @@ const flows = (tag: string) => {
   const Waiting = Flow.make(`waiting-${tag}`, {
     input: Schema.Void,
     success: Schema.String,
+    error: SignalTimeout,
     run: () => Effect.map(Flow.awaitSignal("approval", Approval, { timeout: "1 day" }), (a) => a.by)
   })
   return { Everything, Declined, Waiting, Child }

@@ -220,7 +220,7 @@ describe("observability", () => {
         retry: RetryPolicy.fixed({ maxAttempts: 3, delay: "10 millis" }),
         run: () => Effect.suspend(() => (++calls % 2 === 1 ? Effect.fail(new Flaky()) : Effect.succeed(calls)))
       })
-      const Good = Flow.make(`good-${tag}`, { input: Schema.Number, success: Schema.Number, run: () => flaky() })
+      const Good = Flow.make(`good-${tag}`, { input: Schema.Number, success: Schema.Number, error: Flaky, run: () => flaky() })
       const Bad = Flow.make(`bad-${tag}`, { input: Schema.Number, error: Declined, run: () => Effect.fail(new Declined({ reason: "no" })) })
       const type = (flow: Flow.Any) => ({ [Observability.Attributes.flowType]: flow.name })
       const fiber = yield* Effect.fork(Worker.make("metrics").unversioned().register(Good, Bad).withPollInterval("20 millis").run())
