@@ -145,7 +145,7 @@ export interface StepRow {
  * @since 0.2.0
  * @category Models
  */
-export type EntryKind = "step" | "timer" | "signal" | "child" | "value" | "dag"
+export type EntryKind = "step" | "timer" | "signal" | "child" | "value" | "dag" | "patch"
 
 /**
  * A flow's suspension, as `suspendFlow` writes it: the flow waits for any of these signals or

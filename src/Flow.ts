@@ -32,7 +32,16 @@ import * as children from "./internal/child.js"
 import * as signal from "./internal/signal.js"
 import * as timer from "./internal/timer.js"
 import type { InStep } from "./Step.js"
-import type { Fails, InFlow, InFlowMessage, InvokesPinned, Returns, SchemaNoContext, TypeError } from "./TypeLevel.js"
+import type {
+  Fails,
+  InFlow,
+  InFlowMessage,
+  InvokesPinned,
+  Returns,
+  SchemaNoContext,
+  TypeError,
+  UsesPatch
+} from "./TypeLevel.js"
 import * as Version from "./Version.js"
 
 export {
@@ -68,6 +77,14 @@ export type {
    * @category Models
    */
   InvokesPinned,
+  /**
+   * What `Flow.patched(id)` and `Flow.deprecatePatch(id)` require: a running flow that declares the
+   * patch `id` in its `patches`.
+   *
+   * @since 0.3.0
+   * @category Models
+   */
+  UsesPatch,
   /**
    * The requirements of an Effect that a flow passes on: its services and the pinned children it
    * invokes.
@@ -126,6 +143,8 @@ export interface Flow<Name extends string, S extends Shape> extends Pipeable {
   readonly error: Schema.Schema<S["error"], any>
   /** The deployment versions that may run this flow; `undefined` when it is not pinned. */
   readonly versions: ReadonlyArray<S["versions"]> | undefined
+  /** The patches the flow's code declares (`Flow.make({ patches })`); empty when none. */
+  readonly patches: ReadonlyArray<string>
   readonly run: (input: S["input"]) => Effect.Effect<S["success"], S["error"], S["context"] | FlowInstance>
   /** @internal */
   readonly exitCodec: journal.ExitCodec<S["success"], S["error"]>
@@ -144,6 +163,7 @@ export interface Any extends Pipeable {
   readonly success: Schema.Schema.All
   readonly error: Schema.Schema.All
   readonly versions: ReadonlyArray<string> | undefined
+  readonly patches: ReadonlyArray<string>
   readonly run: (input: any) => Effect.Effect<any, any, any>
   /** @internal */
   readonly exitCodec: journal.ExitCodec<any, any>
@@ -288,6 +308,18 @@ export interface Pinned<Versions extends string> {
 }
 
 /**
+ * The `patches` option of `Flow.make`: the ids of the patches the flow's code has, each used by
+ * `Flow.patched(id)` or `Flow.deprecatePatch(id)` in its `run`. Using an id the flow does not
+ * declare is a compile error naming it.
+ *
+ * @since 0.3.0
+ * @category Models
+ */
+export interface Patched<Patches extends string> {
+  readonly patches?: readonly [Patches, ...Array<Patches>] | undefined
+}
+
+/**
  * The type `Flow.make` accepts as the flow's name: the name itself when what `run` requires passes
  * the checks, otherwise a `TypeError` saying what is wrong. `run` must not use what only a step's
  * run provides (`Step.idempotencyKey`, `Step.attempt`, `Step.Current`), and a flow pinned to
@@ -298,14 +330,28 @@ export interface Pinned<Versions extends string> {
  * @since 0.1.0
  * @category Type-level
  */
-export type FlowName<Name extends string, Versions extends string, Requirements> =
-  [Extract<Requirements, journal.StepContext>] extends [never]
-    ? string extends Versions ? Name : PinsChecked<Name, Versions, Extract<Requirements, InvokesPinned<string, string, string>>>
+export type FlowName<Name extends string, Versions extends string, Requirements, Patches extends string = never> =
+  [Extract<Requirements, journal.StepContext>] extends [never] ? PatchesChecked<
+      string extends Versions ? Name : PinsChecked<Name, Versions, Extract<Requirements, InvokesPinned<string, string, string>>>,
+      Name,
+      Exclude<PatchIds<Requirements>, Patches>
+    >
     : TypeError<
       `ergon: flow '${Name}' cannot use ${StepOperation<
         Extract<Requirements, journal.StepContext>
       >} in its run: it is available only inside a step's run; move that code into a step`
     >
+
+/** The ids of the patches that `Requirements` use. */
+type PatchIds<Requirements> = Requirements extends UsesPatch<string, infer Id> ? Id : never
+
+/** `Checked` when no patch is used undeclared; a `TypeError` naming the first one otherwise. */
+type PatchesChecked<Checked, Name extends string, Undeclared extends string> = [Undeclared] extends [never] ? Checked
+  : TypeError<UndeclaredPatch<Name, Undeclared>>
+
+type UndeclaredPatch<Name extends string, Id extends string> = Id extends unknown
+  ? `ergon: flow '${Name}' uses patch '${Id}', which it does not declare; add '${Id}' to its patches`
+  : never
 
 /** The operation an `InStep` is about, read back from its sentence. */
 type StepOperation<Marker> = Marker extends InStep<`ergon: ${infer What} is available only${string}`> ? What
@@ -361,10 +407,11 @@ export const make = <
   Success extends SchemaNoContext = typeof Schema.Void,
   Error extends SchemaNoContext = typeof Schema.Never,
   Requirements = never,
-  const Versions extends string = string
+  const Versions extends string = string,
+  const Patches extends string = never
 >(
-  name: FlowName<Name, Versions, Requirements>,
-  options: Options<Input, Success, Error, Requirements> & Pinned<Versions>
+  name: FlowName<Name, Versions, Requirements, Patches>,
+  options: Options<Input, Success, Error, Requirements> & Pinned<Versions> & Patched<Patches>
 ): Flow<Name, {
   readonly input: Input["Type"]
   readonly success: Success["Type"]
@@ -376,6 +423,8 @@ export const make = <
   const flowName = name as Name
   const versions = options.versions as ReadonlyArray<string> | undefined
   if (versions !== undefined) checkVersions(flowName, versions)
+  const patches = options.patches as ReadonlyArray<string> | undefined
+  if (patches !== undefined) checkPatches(flowName, patches)
   const success = (options.success ?? Schema.Void) as Schema.Schema<any, any>
   const error = (options.error ?? Schema.Never) as Schema.Schema<any, any>
   return {
@@ -385,6 +434,7 @@ export const make = <
     success,
     error,
     versions: versions as never,
+    patches: patches ?? [],
     run: options.run as never,
     exitCodec: journal.exitCodec(success, error),
     pipe() {
@@ -402,6 +452,20 @@ const checkVersions = (name: string, versions: ReadonlyArray<string>): void => {
       const parsed = Version.parse(version, `the versions of flow '${name}'`)
       return parsed._tag === "Left" ? [`versions: '${version}' is not a semantic version: ${parsed.left.detail}`] : []
     })
+  if (problems.length > 0) throw new FlowDefinitionError({ name, detail: problems.join("; ") })
+}
+
+/** Throws a `FlowDefinitionError` when `patches` is not a non-empty list of distinct, non-empty ids without `/`. */
+const checkPatches = (name: string, patches: ReadonlyArray<string>): void => {
+  const problems = !Array.isArray(patches) || patches.length === 0
+    ? ["patches must list at least one patch id"]
+    : patches.flatMap((id, index) =>
+      typeof id !== "string" || id === "" || id.includes("/")
+        ? [`patches: ${JSON.stringify(id)} is not a patch id (a non-empty string without '/')`]
+        : patches.indexOf(id) !== index
+        ? [`patches: '${id}' is declared twice`]
+        : []
+    )
   if (problems.length > 0) throw new FlowDefinitionError({ name, detail: problems.join("; ") })
 }
 
@@ -574,3 +638,54 @@ export const invoke = <F extends Any>(
       ? Effect.fail(new VersionMismatchError({ flowType: child.name, versions: [...pins], deployment: instance.version }))
       : children.invoke(child, input, options)
   }) as Effect.Effect<Success<F>, InvokeError<F>, Context<F> | InvokeRequirements<F>>
+
+/**
+ * Tells whether this execution runs the patch `id` at this point: `true` when it reaches the point
+ * under code that has the patch (a new execution, or one that gets here for the first time after
+ * the deploy), `false` when this is a replay of an execution that went past this point before the
+ * patch existed. Branch on it to change a flow's code under executions in flight:
+ *
+ * ```ts
+ * if (yield* Flow.patched("skip-fraud-check")) {
+ *   // the new code
+ * } else {
+ *   yield* checkFraud(order) // exactly what the old code did here
+ * }
+ * ```
+ *
+ * The answer is recorded in the journal (a marker entry, written the first time it is `true`), so
+ * it is the same on every later replay, on any worker. The marker takes no place among the flow's
+ * operations: the code around the patch point keeps the places it had. `id` must be declared in
+ * the flow's `patches` (`Flow.make(name, { patches: ["skip-fraud-check"], … })`): an id it does not
+ * declare is a compile error naming it. Each call is its own patch point: a second
+ * `Flow.patched(id)` of the same id in the same scope is decided on its own.
+ *
+ * The lifecycle of a patch (docs/versioning.md): add it (`if (yield* Flow.patched(id))`, old path
+ * in the `else`); once every execution started before it has ended, replace the branch by
+ * `yield* Flow.deprecatePatch(id)` and the new path alone; once every execution that ran the
+ * patched code has ended, remove the call and the id.
+ *
+ * @since 0.3.0
+ * @category Combinators
+ */
+export const patched = <const Id extends string>(
+  id: Id
+): Effect.Effect<boolean, never, UsesPatch<InFlowMessage<"Flow.patched">, Id>> =>
+  journal.patchPoint(id, false) as Effect.Effect<boolean, never, UsesPatch<InFlowMessage<"Flow.patched">, Id>>
+
+/**
+ * The second step of a patch's lifecycle: the code keeps only the new path, and this call stands
+ * where `Flow.patched(id)` was. It records the patch's marker as `Flow.patched` would (so a worker
+ * still running the code with `Flow.patched(id)` takes the new path for executions started here),
+ * and decides nothing. Deploy it once every execution that passed the patch point before the patch
+ * existed has ended; a replay of one that has not fails the step-order check with a
+ * `NonDeterminismError` naming the patch (its `patch` field). `id` must be declared in the flow's
+ * `patches`.
+ *
+ * @since 0.3.0
+ * @category Combinators
+ */
+export const deprecatePatch = <const Id extends string>(
+  id: Id
+): Effect.Effect<void, never, UsesPatch<InFlowMessage<"Flow.deprecatePatch">, Id>> =>
+  Effect.asVoid(journal.patchPoint(id, true)) as Effect.Effect<void, never, UsesPatch<InFlowMessage<"Flow.deprecatePatch">, Id>>

@@ -41,6 +41,12 @@ export class NonDeterminismError extends Schema.TaggedError<NonDeterminismError>
   recordedHash: Schema.optional(Schema.String),
   /** For `input`: the hash of the input now. */
   currentHash: Schema.optional(Schema.String),
+  /**
+   * For `order`: the patch that would have guarded the change, when the run took the old path at
+   * a patch point (`Flow.patched` answered `false`, or `Flow.deprecatePatch` came too early) before
+   * the mismatch.
+   */
+  patch: Schema.optional(Schema.String),
   /** Which fields differ, and what to do. */
   detail: Schema.String
 }) {

@@ -161,6 +161,19 @@ export interface InvokesPinned<Message extends string, Child extends string, Ver
 declare const InvokesPinnedTypeId: unique symbol
 
 /**
+ * The `InFlow` of `Flow.patched(id)` and `Flow.deprecatePatch(id)`: the running flow must declare
+ * the patch `Id` in its `patches`. `Flow.make` checks it, and `Dag.step` passes it on.
+ *
+ * @since 0.3.0
+ * @category Models
+ */
+export interface UsesPatch<Message extends string, Id extends string> extends InFlow<Message> {
+  readonly [UsesPatchTypeId]: Id
+}
+
+declare const UsesPatchTypeId: unique symbol
+
+/**
  * The sentence of an `InFlow` for the operation `What`.
  *
  * @since 0.1.0
@@ -170,12 +183,12 @@ export type InFlowMessage<What extends string> =
   `ergon: ${What} runs only inside a flow; call it from a flow's run (Flow.make)`
 
 /**
- * The requirements of an Effect that a flow passes on: its services, and the pinned children it
- * invokes; every other `InFlow` (and `FlowInstance`) is dropped, since the flow provides it.
+ * The requirements of an Effect that a flow passes on: its services, the pinned children it
+ * invokes and the patches it uses; every other `InFlow` (and `FlowInstance`) is dropped, since the flow provides it.
  *
  * @since 0.1.0
  * @category Type-level
  */
 export type PassedOn<Requirements> = Requirements extends FlowInstance
-  ? Requirements extends InvokesPinned<string, string, string> ? Requirements : never
+  ? Requirements extends InvokesPinned<string, string, string> | UsesPatch<string, string> ? Requirements : never
   : Requirements

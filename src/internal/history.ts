@@ -63,6 +63,8 @@ const describeKey = (key: string): { readonly kind: EntryKind; readonly name: st
       return { kind: "signal", name: rest, scope }
     case "$invoke":
       return { kind: "child", name: rest, scope }
+    case "$patch":
+      return { kind: "patch", name: rest, scope }
     case "$sleep":
       return { kind: "timer", name: "sleep", scope }
     case "$now":

@@ -176,9 +176,24 @@ export declare namespace FlowInstance {
     readonly clock: Clock.Clock
     /** Replayed results waiting for their turn, by completion order. */
     readonly replayWaiting: Map<number, () => void>
+    /**
+     * The patch points this run reached that took the old path (`Flow.patched` answered `false`,
+     * or `Flow.deprecatePatch` met an execution that passed it before the patch): what a
+     * step-order mismatch after them names as the patch that would have guarded the change.
+     */
+    readonly unpatched: Array<PatchPoint>
     /** Wakes the run's supervisor: a wait was parked or left, an operation ended, the run must stop. */
     readonly poke: () => void
   }
+}
+
+/** A patch point that took the old path: the patch, and where in its scope it was reached. */
+export interface PatchPoint {
+  readonly id: string
+  readonly scope: string
+  /** The place the next operation of the scope took (the marker itself takes none). */
+  readonly position: number
+  readonly deprecated: boolean
 }
 
 /** The current key scope (`""` at the top of a flow). */

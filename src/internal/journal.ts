@@ -17,6 +17,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
@@ -33,6 +34,7 @@ import * as json from "./json.js"
 import * as telemetry from "./telemetry.js"
 import {
   abortWith,
+  currentScope,
   FlowInstance,
   halted,
   nextPlace,
@@ -226,13 +228,45 @@ const nonDeterminism = (
     readonly detail: string
     readonly recordedHash?: string | undefined
     readonly currentHash?: string | undefined
+    readonly patch?: string | undefined
   }
 ): Effect.Effect<never> =>
   abortWith(instance, new NonDeterminismError({ flowType: instance.flowType, flowId: instance.flowId, key, ...fields }))
 
 const changeAdvice =
-  "The flow's code changed under executions already in flight: deploy the change as a new version of the flow " +
-  "(`versions`, see docs/versioning.md), or keep the old path for executions that recorded it."
+  "The flow's code changed under executions already in flight: guard the change with a patch (declare an id in " +
+  "the flow's `patches` and branch on `Flow.patched(id)` there: new executions take the new path, executions " +
+  "recorded before take the old one), or deploy it as a new version of the flow (`versions`); see docs/versioning.md."
+
+/**
+ * What to do about a step-order mismatch at `place`: when this run took the old path at a patch
+ * point of the same scope before it, that patch is the one that would have guarded the change
+ * (the old path calls something else than it used to, or the patch was deprecated while
+ * executions that passed it before it existed still run); otherwise, guard the change with one.
+ */
+const orderAdvice = (
+  instance: FlowInstance.Service,
+  place: Place
+): { readonly detail: string; readonly patch?: string | undefined } => {
+  let point: FlowInstance.Service["unpatched"][number] | undefined
+  for (const candidate of instance.unpatched) {
+    if (candidate.scope === place.scope && candidate.position <= place.position) point = candidate
+  }
+  if (point === undefined) return { detail: changeAdvice }
+  return point.deprecated
+    ? {
+      patch: point.id,
+      detail: `This execution passed patch '${point.id}' before the patch existed, and Flow.deprecatePatch('${point.id}') ` +
+        `no longer keeps its old path: put back Flow.patched('${point.id}') and its old path until every execution ` +
+        `started before the patch has ended (see docs/versioning.md, the patch lifecycle).`
+    }
+    : {
+      patch: point.id,
+      detail: `Flow.patched('${point.id}') answered false here (this execution passed that point before the patch ` +
+        `existed), so the code run for false must call what the old code called; the change is not guarded by ` +
+        `patch '${point.id}': move it under Flow.patched('${point.id}') (see docs/versioning.md).`
+    }
+}
 
 /**
  * Begins a durable operation: its key (`name`, `name#2`, … in the current scope, or `key` when
@@ -265,13 +299,15 @@ export const begin = (
       }
       const there = instance.placed.get(place.scope)?.get(place.position)
       if (there !== undefined && there.key !== place.key) {
+        const advice = orderAdvice(instance, place)
         return nonDeterminism(instance, place.key, {
           reason: "order",
           recorded: describeEntry(there.kind, there.key),
           current: describeEntry(kind, place.key),
+          patch: advice.patch,
           detail: `Operation ${place.position} of ${
             place.scope === "" ? "the flow" : `scope '${place.scope}'`
-          } was recorded as ${describeEntry(there.kind, there.key)}. ${changeAdvice}`
+          } was recorded as ${describeEntry(there.kind, there.key)}. ${advice.detail}`
         })
       }
       return Effect.succeed<Begun>({ ...place, recorded: undefined })
@@ -599,6 +635,73 @@ export const park = <A>(
       )
     })
   ))
+
+// ---------------------------------------------------------------------------------------------
+// Patches
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Decides a patch point (`Flow.patched(id)`, `Flow.deprecatePatch(id)`): `true` when this
+ * execution reaches it under code that has the patch, `false` when it is a replay of an execution
+ * that passed it before the patch existed.
+ *
+ * The answer is recorded so that it is stable: a `true` writes a marker entry at the key
+ * `$patch/<id>` (with an occurrence counter, in the current scope). The marker takes no place
+ * among the scope's operations, so the code around it keeps the places it had without the patch
+ * (and removing the call once the patch is retired changes nothing). Then, at a patch point:
+ * - its marker is in the journal: `true` (it was decided so);
+ * - no marker, and the journal has an operation of this scope at the place the next operation
+ *   would take or later: the execution went past this point before the patch, `false` (nothing is
+ *   written: on every replay the same entries are there, so the answer is the same);
+ * - no marker, and nothing recorded from here on: the execution reaches this point for the first
+ *   time, under the patch: the marker is written, `true`.
+ */
+export const patchPoint = (id: string, deprecated: boolean): Effect.Effect<boolean, never, FlowInstance> =>
+  Effect.flatMap(FlowInstance, (instance) =>
+    Effect.zipRight(
+      stopped(instance),
+      Effect.flatMap(FiberRef.get(currentScope), (scope) => {
+        const name = `$patch/${id}`
+        const base = scope === "" ? name : `${scope}/${name}`
+        const n = (instance.counters.get(base) ?? 0) + 1
+        // The occurrence is taken whatever the answer, so each patch point keeps its own key.
+        instance.counters.set(base, n)
+        const key = n === 1 ? base : `${base}#${n}`
+        if (instance.journal.has(key)) return Effect.succeed(true)
+        const position = (instance.positions.get(scope) ?? 0) + 1
+        const placed = instance.placed.get(scope)
+        let passed = false
+        if (placed !== undefined) {
+          for (const at of placed.keys()) {
+            if (at >= position) {
+              passed = true
+              break
+            }
+          }
+        }
+        if (passed) {
+          instance.unpatched.push({ id, scope, position, deprecated })
+          return Effect.succeed(false)
+        }
+        return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.as(
+            write(instance, {
+              flowId: instance.flowId,
+              key,
+              inputHash: null,
+              status: "completed",
+              exit: { patch: id },
+              attempts: 1,
+              nextAttemptAt: null,
+              startedAt: now,
+              completedAt: now,
+              kind: "patch",
+              scope
+            }),
+            true
+          ))
+      })
+    ))
 
 // ---------------------------------------------------------------------------------------------
 // Recorded values

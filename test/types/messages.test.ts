@@ -20,7 +20,8 @@ const files = [
   "test/types/scheduler-worker.ts",
   "test/types/signal.ts",
   "test/types/step.ts",
-  "test/types/flow.ts"
+  "test/types/flow.ts",
+  "test/types/patch.ts"
 ]
 
 const DIRECTIVE = /^(\s*)\/\/ @ts-expect-error(.*)$/
