@@ -89,6 +89,13 @@ export interface FlowRow {
   readonly leaseExpiresAt: number | null
   /** How many times an execution of this flow has started. */
   readonly attempts: number
+  /**
+   * The deployment version of the worker that last claimed it (`null`: an unversioned one, or
+   * never claimed): the version it last ran under, which differs from `version` when a worker of
+   * a newer version took over an execution its flow lists both versions for. Absent on rows
+   * written before it was stored.
+   */
+  readonly ranVersion?: string | null | undefined
   readonly createdAt: number
   readonly updatedAt: number
   readonly completedAt: number | null
@@ -254,11 +261,30 @@ export interface ClaimOptions {
   /** Only flows stamped with one of these versions; `null` stands for unversioned flows. */
   readonly versions: ReadonlyArray<string | null>
   /**
+   * Also flows of these types stamped with these other versions: the executions this worker can
+   * replay (its flow lists both their version and the worker's). Defaults to none.
+   */
+  readonly replays?: ReadonlyArray<Replays> | undefined
+  /** The version of the claimer, written as the claimed flows' `ranVersion`. Defaults to `null`. */
+  readonly runVersion?: string | null | undefined
+  /**
    * Whether to claim `suspended` flows whose wake-up time has come (timers, retry backoffs, signal
    * timeouts). Defaults to `true`; a worker without `withTimers()` passes `false` and takes only
    * `pending` flows (new, woken by a signal or a child) and expired leases.
    */
   readonly timers?: boolean | undefined
+}
+
+/**
+ * Executions of `type` stamped with one of `versions` that a worker of another version takes:
+ * its definition of the flow lists both their version and its own.
+ *
+ * @since 0.3.0
+ * @category Models
+ */
+export interface Replays {
+  readonly type: string
+  readonly versions: ReadonlyArray<string>
 }
 
 /**
@@ -295,6 +321,12 @@ export interface WorkerRow {
   readonly version: string | null
   /** The flow types it has registered. */
   readonly types: ReadonlyArray<string>
+  /**
+   * The versions each pinned flow type it registered lists (its `versions`), by type; unpinned
+   * types are absent. A versioned worker also takes the executions of a type stamped with another
+   * version of this list, when its own is in it. Absent on rows written before it was stored.
+   */
+  readonly pins?: Readonly<Record<string, ReadonlyArray<string>>> | undefined
   /** Whether it resumes flows whose timer is due (`withTimers()`). */
   readonly timers: boolean
   /** Whether it delivers signals from a `SignalSource` (`withSignals()`). */
@@ -399,8 +431,15 @@ export interface Encoded {
   readonly releaseFlow: (id: string, fence: Fence, now: number) => Effect.Effect<boolean, StoreError>
   /** Makes a `suspended` flow ready now (`pending`, `run_after = now`): a signal came, a child ended. */
   readonly wakeFlow: (id: string, now: number) => Effect.Effect<boolean, StoreError>
-  /** The earliest `run_after` of a `pending`/`suspended` flow these types and versions could claim, or of a running flow's lease expiry. */
-  readonly nextWakeAt: (types: ReadonlyArray<string>, versions: ReadonlyArray<string | null>) => Effect.Effect<Option.Option<number>, StoreError>
+  /**
+   * The earliest `run_after` of a `pending`/`suspended` flow these types and versions (and
+   * `replays`, as `claimFlows` reads them) could claim, or of a running flow's lease expiry.
+   */
+  readonly nextWakeAt: (
+    types: ReadonlyArray<string>,
+    versions: ReadonlyArray<string | null>,
+    replays?: ReadonlyArray<Replays> | undefined
+  ) => Effect.Effect<Option.Option<number>, StoreError>
   /**
    * Appends a signal (the next `seq` for this flow and name) and returns its seq, atomically with
    * the flow's state: only while the flow exists and has not ended (`FlowNotFoundError`,
@@ -466,6 +505,12 @@ export interface Encoded {
   readonly countFlows: (filter: FlowFilter) => Effect.Effect<number, StoreError>
   /** The flows that have not ended, counted by type, version and status (see `FlowGroup`). */
   readonly flowGroups: (now: number) => Effect.Effect<ReadonlyArray<FlowGroup>, StoreError>
+  /**
+   * Re-stamps the flows of `type` stamped `from` that have not ended (`pending`, `running`,
+   * `suspended`) with the version `to`, in one statement; returns how many. `updated_at` becomes
+   * `now`; nothing else changes (a running flow's lease stays its worker's).
+   */
+  readonly restampFlows: (type: string, from: string, to: string, now: number) => Effect.Effect<number, StoreError>
 }
 
 /**
@@ -552,6 +597,7 @@ export declare namespace ExecutionLog {
     readonly pageFlows: (query: FlowPageQuery) => Effect.Effect<ReadonlyArray<FlowRecord>, StoreError>
     readonly countFlows: Encoded["countFlows"]
     readonly flowGroups: Encoded["flowGroups"]
+    readonly restampFlows: Encoded["restampFlows"]
   }
 
   /**

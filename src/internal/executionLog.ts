@@ -12,6 +12,7 @@ import type {
   FlowRow,
   FlowStatus,
   FlowWithSteps,
+  Replays,
   SignalRow,
   StepRow,
   WorkerRow
@@ -249,7 +250,8 @@ export const makeUnsafe = (backend: Encoded, options?: json.LimitsOptions | unde
       (rows) => (query.payloads === true ? Effect.forEach(rows, flowFromRow) : Effect.succeed(rows.map(stateOf)))
     ),
   countFlows: backend.countFlows,
-  flowGroups: backend.flowGroups
+  flowGroups: backend.flowGroups,
+  restampFlows: backend.restampFlows
   }
 }
 
@@ -303,12 +305,20 @@ const matchesFilter = (row: FlowRow, filter: FlowFilter): boolean => {
 
 const compareText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
 
-/** Whether a flow's type and version are among those given (`null`: unversioned). */
+/**
+ * Whether a flow's type and version are among those given (`null`: unversioned), or among the
+ * other versions of its type that the claimer replays.
+ */
 const matchesTypes = (
   row: FlowRow,
   types: ReadonlyArray<string>,
-  versions: ReadonlyArray<string | null>
-): boolean => types.includes(row.type) && versions.includes(row.version)
+  versions: ReadonlyArray<string | null>,
+  replays: ReadonlyArray<Replays> | undefined
+): boolean =>
+  (types.includes(row.type) && versions.includes(row.version)) ||
+  (row.version !== null &&
+    replays !== undefined &&
+    replays.some((replay) => replay.type === row.type && replay.versions.includes(row.version!)))
 
 /** When a flow is (or was) due: its `run_after`, or its lease's expiry. */
 const dueAt = (row: FlowRow): number | null => row.runAfter ?? row.leaseExpiresAt
@@ -428,7 +438,7 @@ export const makeMemoryBackend = (): Encoded => {
       Effect.sync(() => {
         const { leaseMillis, now, owner, types, versions } = options
         const picked = Array.from(flows.values())
-          .filter((row) => matchesTypes(row, types, versions) && isReady(row, now, options.timers ?? true))
+          .filter((row) => matchesTypes(row, types, versions, options.replays) && isReady(row, now, options.timers ?? true))
           .sort(compareClaimOrder)
           .slice(0, sliceEnd(options.limit))
         const claimed = picked.map((row): FlowRow => ({
@@ -440,6 +450,7 @@ export const makeMemoryBackend = (): Encoded => {
           attempts: row.attempts + 1,
           error: null,
           suspendReason: null,
+          ranVersion: options.runVersion ?? null,
           updatedAt: now
         }))
         for (const row of claimed) flows.set(row.id, row)
@@ -478,11 +489,11 @@ export const makeMemoryBackend = (): Encoded => {
         flows.set(id, { ...flow, status: "pending", runAfter: now, updatedAt: now })
         return true
       }),
-    nextWakeAt: (types, versions) =>
+    nextWakeAt: (types, versions, replays) =>
       Effect.sync(() => {
         let earliest: number | null = null
         for (const row of flows.values()) {
-          if (!matchesTypes(row, types, versions)) continue
+          if (!matchesTypes(row, types, versions, replays)) continue
           const at = row.status === "pending" || row.status === "suspended"
             ? row.runAfter
             : row.status === "running"
@@ -616,6 +627,17 @@ export const makeMemoryBackend = (): Encoded => {
           }
         }
         return Array.from(groups.values())
+      }),
+    restampFlows: (type, from, to, now) =>
+      Effect.sync(() => {
+        let count = 0
+        for (const row of flows.values()) {
+          if (row.type !== type || row.version !== from) continue
+          if (row.status !== "pending" && row.status !== "running" && row.status !== "suspended") continue
+          flows.set(row.id, { ...row, version: to, updatedAt: now })
+          count++
+        }
+        return count
       })
   }
 }

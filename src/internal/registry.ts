@@ -20,10 +20,17 @@ export const isLive = (row: WorkerRow, now: number): boolean => row.expiresAt >=
 
 /**
  * Whether a worker takes flows of `type` at `version`: it registered the type, and a versioned
- * worker takes its version and unversioned flows, an unversioned one only unversioned flows.
+ * worker takes its version and unversioned flows, an unversioned one only unversioned flows; a
+ * versioned worker whose flow of that type lists both its version and `version` takes those too.
  */
 export const accepts = (row: WorkerRow, type: string, version: string | null): boolean =>
-  row.types.includes(type) && (version === null || row.version === version)
+  row.types.includes(type) &&
+  (version === null || row.version === version || (row.version !== null && replays(row, type, row.version, version)))
+
+const replays = (row: WorkerRow, type: string, own: string, version: string): boolean => {
+  const pins = row.pins?.[type]
+  return pins !== undefined && pins.includes(own) && pins.includes(version)
+}
 
 /** How long a dead worker's registration is kept (shown as dead) before a starting worker prunes it. */
 const KEEP_DEAD_MILLIS = Duration.toMillis("1 day")
@@ -34,6 +41,7 @@ export interface Registration {
   readonly name: string
   readonly version: string | null
   readonly types: ReadonlyArray<string>
+  readonly pins: Readonly<Record<string, ReadonlyArray<string>>>
   readonly timers: boolean
   readonly signals: boolean
   readonly concurrency: number

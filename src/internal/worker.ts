@@ -6,7 +6,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
-import { ExecutionLog } from "../ExecutionLog.js"
+import { ExecutionLog, type Replays } from "../ExecutionLog.js"
 import type * as Flow from "../Flow.js"
 import {
   type ExecutionError,
@@ -120,6 +120,26 @@ const logExecutionError = (
 }
 
 /**
+ * The executions of other versions a worker of `version` takes: for each flow that lists
+ * `version`, the other versions it lists (its code can run, and replay, executions stamped with
+ * any of them). None for an unversioned worker.
+ */
+export const replaysOf = (
+  flows: ReadonlyArray<Flow.Any>,
+  version: string | null
+): ReadonlyArray<Replays> =>
+  version === null ? [] : flows.flatMap((flow) => {
+    const pins = flow.versions
+    if (pins === undefined || !pins.includes(version)) return []
+    const others = pins.filter((pin) => pin !== version)
+    return others.length === 0 ? [] : [{ type: flow.name, versions: others }]
+  })
+
+/** The versions each pinned flow lists, by type: what the registry of live workers records. */
+export const pinsOf = (flows: ReadonlyArray<Flow.Any>): Record<string, ReadonlyArray<string>> =>
+  Object.fromEntries(flows.flatMap((flow) => (flow.versions === undefined ? [] : [[flow.name, [...flow.versions]]])))
+
+/**
  * The worker loop: claim ready flows under a lease, run each in its own fiber through the
  * executor (every write fenced by the lease), renew leases by heartbeat, and sleep until the next
  * due time or an in-process wake-up. On interruption it interrupts its executions and releases
@@ -140,6 +160,9 @@ export const run = (
     const registry = new Map(config.flows.map((flow) => [flow.name, flow]))
     const types = Array.from(registry.keys())
     const versions: ReadonlyArray<string | null> = version === null ? [null] : [version, null]
+    // A flow that lists this worker's version replays the executions of the other versions it lists.
+    const replays = replaysOf(config.flows, version)
+    const pins = pinsOf(config.flows)
     const owner = `${config.name}/${crypto.randomUUID().slice(0, 8)}`
     const leaseMillis = Duration.toMillis(config.lease)
     const running = new Map<string, Running>()
@@ -231,6 +254,7 @@ export const run = (
       name: config.name,
       version,
       types,
+      pins,
       timers: config.timers,
       signals: config.signals,
       concurrency: config.concurrency
@@ -289,7 +313,17 @@ export const run = (
       let claimed: ReadonlyArray<ExecutionLog.FlowRecord> = []
       if (free > 0 && (yield* clockAgrees)) {
         const now = yield* Clock.currentTimeMillis
-        claimed = yield* log.claimFlows({ owner, now, leaseMillis, limit: free, types, versions, timers: config.timers })
+        claimed = yield* log.claimFlows({
+          owner,
+          now,
+          leaseMillis,
+          limit: free,
+          types,
+          versions,
+          replays,
+          runVersion: version,
+          timers: config.timers
+        })
         for (const row of claimed) {
           if (row.runAfter !== null) yield* telemetry.recordClaimLatency(row.type, now - row.runAfter)
           yield* start(row)
@@ -299,7 +333,7 @@ export const run = (
       // Sleep until the next due time this worker knows of (on the Clock), a wake-up in this
       // process, or the poll for other processes' work (on the real clock).
       const now = yield* Clock.currentTimeMillis
-      const next = yield* log.nextWakeAt(types, versions)
+      const next = yield* log.nextWakeAt(types, versions, replays)
       const due = Option.getOrUndefined(next)
       // Something is due that this worker did not claim (a timer, without withTimers): not a reason to spin.
       if (due === undefined || due > now || claimed.length === 0) {

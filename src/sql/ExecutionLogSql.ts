@@ -22,6 +22,7 @@ import type {
   FlowRow,
   FlowStatus,
   FlowWithSteps,
+  Replays,
   SignalRow,
   StepRow,
   StepStatus,
@@ -107,7 +108,8 @@ const flowColumns = [
   "created_at",
   "updated_at",
   "completed_at",
-  "trace_context"
+  "trace_context",
+  "ran_version"
 ] as const
 
 const stepColumns = [
@@ -148,7 +150,8 @@ const flowParams = (row: FlowRow): ReadonlyArray<unknown> => [
   row.createdAt,
   row.updatedAt,
   row.completedAt,
-  row.traceContext ?? null
+  row.traceContext ?? null,
+  row.ranVersion ?? null
 ]
 
 const stepParams = (row: StepRow): ReadonlyArray<unknown> => [
@@ -189,7 +192,8 @@ const flowFromRow = (row: Row): FlowRow => ({
   createdAt: num(row.created_at),
   updatedAt: num(row.updated_at),
   completedAt: numOrNull(row.completed_at),
-  traceContext: textOrNull(row.trace_context)
+  traceContext: textOrNull(row.trace_context),
+  ranVersion: textOrNull(row.ran_version)
 })
 
 const signalColumns = ["flow_id", "name", "seq", "payload", "consumed_by", "created_at"] as const
@@ -216,7 +220,8 @@ const workerColumns = [
   "in_flight",
   "started_at",
   "heartbeat_at",
-  "expires_at"
+  "expires_at",
+  "pins"
 ] as const
 
 const workerParams = (row: WorkerRow): ReadonlyArray<unknown> => [
@@ -232,7 +237,8 @@ const workerParams = (row: WorkerRow): ReadonlyArray<unknown> => [
   row.inFlight,
   row.startedAt,
   row.heartbeatAt,
-  row.expiresAt
+  row.expiresAt,
+  row.pins === undefined ? null : JSON.stringify(row.pins)
 ]
 
 // `types` is a JSON array written by `workerParams`; a row that is not (edited by hand) fails the
@@ -240,7 +246,19 @@ const workerParams = (row: WorkerRow): ReadonlyArray<unknown> => [
 const workerFromRow = (row: Row): WorkerRow => {
   const types: unknown = JSON.parse(String(row.types))
   if (!Array.isArray(types)) throw new Error(`the worker '${String(row.id)}' has types that are not a JSON array`)
+  const pins: unknown = row.pins === null || row.pins === undefined ? undefined : JSON.parse(String(row.pins))
+  if (pins !== undefined && (typeof pins !== "object" || pins === null || Array.isArray(pins))) {
+    throw new Error(`the worker '${String(row.id)}' has pins that are not a JSON object`)
+  }
   return {
+    ...(pins === undefined ? {} : {
+      pins: Object.fromEntries(
+        Object.entries(pins as Record<string, unknown>).map(([type, versions]) => [
+          type,
+          Array.isArray(versions) ? versions.map(String) : []
+        ])
+      )
+    }),
     id: String(row.id),
     name: String(row.name),
     version: textOrNull(row.version),
@@ -513,17 +531,25 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
       sql`SELECT ${sql.literal(signalColumnList)} FROM ergon_signals WHERE flow_id = ${P} ORDER BY name, seq`
     )
 
-    // `type IN (...) AND version IN (...)`, where a `null` version stands for `version IS NULL`.
-    // Both lists must be non-empty.
+    // `type IN (...) AND version IN (...)`, where a `null` version stands for `version IS NULL`,
+    // or, for each type the claimer replays other versions of, `type = ... AND version IN (...)`.
+    // `types` and `versions` must be non-empty.
     const typesAndVersions = (
       types: ReadonlyArray<string>,
-      versions: ReadonlyArray<string | null>
+      versions: ReadonlyArray<string | null>,
+      replays: ReadonlyArray<Replays> | undefined
     ): Statement.Fragment => {
       const named = versions.filter((version): version is string => version !== null)
       const version: Array<Statement.Fragment> = []
       if (named.length > 0) version.push(sql`version IN ${sql.in(named)}`)
       if (named.length < versions.length) version.push(sql.literal("version IS NULL"))
-      return sql`type IN ${sql.in(types)} AND ${sql.or(version)}`
+      const own = sql`type IN ${sql.in(types)} AND ${sql.or(version)}`
+      const others = (replays ?? []).filter((replay) => replay.versions.length > 0)
+      if (others.length === 0) return own
+      return sql.or([
+        own,
+        ...others.map((replay) => sql`type = ${replay.type} AND version IN ${sql.in(replay.versions)}`)
+      ])
     }
 
     // PostgreSQL: a statement is never cancelled by interrupting its fiber (a heartbeat dropping a
@@ -564,7 +590,8 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
       pruneWorkers: guarded("pruneWorkers"),
       pageFlows: guarded("pageFlows"),
       countFlows: guarded("countFlows"),
-      flowGroups: guarded("flowGroups")
+      flowGroups: guarded("flowGroups"),
+      restampFlows: guarded("restampFlows")
     }
     const changed = (raw: unknown): boolean => dialect.affectedRows(raw) > 0
     // The filters shared by `listFlows`, `pageFlows` and `countFlows`.
@@ -607,6 +634,11 @@ FROM (SELECT type, version, status, CASE
     WHEN status IN ('pending', 'suspended') AND run_after <= ${P} THEN run_after
   END AS ready FROM ergon_flows WHERE status IN ('pending', 'running', 'suspended')) AS open
 GROUP BY type, version, status`
+    )
+
+    const restampFlowsSql = text(
+      sql`UPDATE ergon_flows SET version = ${P}, updated_at = ${P}
+WHERE type = ${P} AND version = ${P} AND status IN ('pending', 'running', 'suspended')`
     )
 
     const write = (
@@ -763,14 +795,16 @@ GROUP BY type, version, status`
         const { leaseMillis, now, owner, types, versions } = options
         const limit = sqlLimit(options.limit)
         if (types.length === 0 || versions.length === 0 || limit === 0) return Effect.succeed([])
-        const pick = sql`SELECT id FROM ergon_flows WHERE ${
-          typesAndVersions(types, versions)
-        } AND ((status IN (${sql.literal(options.timers === false ? "'pending'" : "'pending', 'suspended'")}) AND run_after IS NOT NULL AND run_after <= ${now}) OR (status = 'running' AND lease_expires_at IS NOT NULL AND lease_expires_at < ${now})) ORDER BY priority DESC, COALESCE(run_after, lease_expires_at), id LIMIT ${limit}${
+        const pick = sql`SELECT id FROM ergon_flows WHERE (${
+          typesAndVersions(types, versions, options.replays)
+        }) AND ((status IN (${sql.literal(options.timers === false ? "'pending'" : "'pending', 'suspended'")}) AND run_after IS NOT NULL AND run_after <= ${now}) OR (status = 'running' AND lease_expires_at IS NOT NULL AND lease_expires_at < ${now})) ORDER BY priority DESC, COALESCE(run_after, lease_expires_at), id LIMIT ${limit}${
           sql.literal(dialect.skipLocked)
         }`
         const set = sql`SET status = 'running', lease_owner = ${owner}, lease_epoch = lease_epoch + 1, lease_expires_at = ${
           now + leaseMillis
-        }, attempts = attempts + 1, error = NULL, suspend_reason = NULL, updated_at = ${now}`
+        }, attempts = attempts + 1, error = NULL, suspend_reason = NULL, ran_version = ${
+          options.runVersion ?? null
+        }, updated_at = ${now}`
         const returning = sql.literal(stateColumnList)
         return guards.claimFlows(
           Effect.map(
@@ -802,7 +836,7 @@ GROUP BY type, version, status`
       releaseFlow: (id, fence, now) =>
         write("releaseFlow", releaseFlowSql, [now, now, id, fence.owner, fence.epoch]),
       wakeFlow: (id, now) => write("wakeFlow", wakeFlowSql, [now, now, id]),
-      nextWakeAt: (types, versions) =>
+      nextWakeAt: (types, versions, replays) =>
         types.length === 0 || versions.length === 0
           ? Effect.succeedNone
           : guards.nextWakeAt(
@@ -811,11 +845,11 @@ GROUP BY type, version, status`
               // pending and suspended, lease index for running), not one MIN over every parked flow.
               queryStatement(
                 sql<Row>`SELECT MIN(wake_at) AS wake_at FROM (SELECT (SELECT run_after FROM ergon_flows WHERE status = 'pending' AND run_after IS NOT NULL AND ${
-                  typesAndVersions(types, versions)
+                  typesAndVersions(types, versions, replays)
                 } ORDER BY run_after LIMIT 1) AS wake_at UNION ALL SELECT (SELECT run_after FROM ergon_flows WHERE status = 'suspended' AND run_after IS NOT NULL AND ${
-                  typesAndVersions(types, versions)
+                  typesAndVersions(types, versions, replays)
                 } ORDER BY run_after LIMIT 1) UNION ALL SELECT (SELECT lease_expires_at FROM ergon_flows WHERE status = 'running' AND lease_expires_at IS NOT NULL AND ${
-                  typesAndVersions(types, versions)
+                  typesAndVersions(types, versions, replays)
                 } ORDER BY lease_expires_at LIMIT 1)) AS wakes`,
                 false
               ),
@@ -936,6 +970,13 @@ GROUP BY type, version, status`
               retried && dropKeys.length > 0
                 ? Effect.as(sql`DELETE FROM ergon_steps WHERE flow_id = ${id} AND "key" IN ${sql.in(dropKeys)}`, true)
                 : Effect.succeed(retried))
+          )
+        ),
+      restampFlows: (type, from, to, now) =>
+        guards.restampFlows(
+          Effect.map(
+            execute(restampFlowsSql, [to, now, type, from]),
+            (result) => dialect.affectedRows(result)
           )
         )
     }

@@ -250,6 +250,15 @@ const workersV4 = (dialect: Dialect): ReadonlyArray<string> => {
   ]
 }
 
+// Upgrades: the version a flow last ran under (a worker of a newer version may take over an
+// execution its flow lists both versions for), and the pins of the flow types a worker registered
+// (which versions of a type a live worker can take, for `Client.versions` and `Client.migrate`).
+// Ids 5 and 6 are left to migrations of other work.
+const upgradesV7 = (_dialect: Dialect): ReadonlyArray<string> => [
+  `ALTER TABLE ergon_flows ADD COLUMN ran_version TEXT`,
+  `ALTER TABLE ergon_workers ADD COLUMN pins TEXT`
+]
+
 const runAll = (statements: (dialect: Dialect) => ReadonlyArray<string>): Effect.Effect<void, unknown, SqlClient.SqlClient> =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
     Effect.forEach(statements(dialectOf(sql)), (statement) => sql.unsafe(statement).withoutTransform, {
@@ -267,7 +276,8 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
   "1_create_store": runAll(schemaV1),
   "2_notify": runAll(notifyV2),
   "3_journal_order": runAll(journalOrderV3),
-  "4_workers": runAll(workersV4)
+  "4_workers": runAll(workersV4),
+  "7_upgrades": runAll(upgradesV7)
 }
 
 /**

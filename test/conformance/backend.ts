@@ -490,7 +490,8 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog, unknown>): 
           createdAt: T0,
           updatedAt: T0,
           completedAt: null,
-          traceContext: null
+          traceContext: null,
+          ranVersion: null
         } as const
         assert.isTrue(yield* backend.insertFlow(row))
         assert.deepStrictEqual(yield* yield* backend.getFlow(id), row)
