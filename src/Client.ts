@@ -1,7 +1,8 @@
 /**
  * Reads and controls flows from any process that can reach the store: status, result, listing,
  * cancellation, signals, and retrying a failed flow; a flow's whole history, the live workers,
- * and the flows that no live worker can make progress on. The `ergon` command line is built on it.
+ * and the flows that no live worker can make progress on; the versions unfinished flows are stamped
+ * with, and the migration of stranded ones. The `ergon` command line is built on it.
  *
  * @since 0.1.0
  */
@@ -28,12 +29,15 @@ import type {
   FlowFailedError,
   FlowNotFoundError,
   InvalidSignalError,
-  StoreError
+  InvalidVersionError,
+  StoreError,
+  VersionMigrationError
 } from "./FlowError.js"
 import * as internal from "./internal/client.js"
 import * as internalHistory from "./internal/history.js"
 import { isLive } from "./internal/registry.js"
 import * as internalStuck from "./internal/stuck.js"
+import * as internalVersions from "./internal/versions.js"
 
 /**
  * The status of a flow (`pending`, `running`, `suspended`, `completed`, `failed`, `cancelled`).
@@ -324,7 +328,14 @@ export type HistoryOutcome<A, E> =
 export interface FlowSummary {
   readonly id: string
   readonly type: string
+  /** The deployment version it was stamped with when scheduled (or re-stamped by `migrate`). */
   readonly version: string | null
+  /**
+   * The version of the worker that last ran it (`null`: never claimed by a versioned worker):
+   * another than `version` when a worker of a newer version took over an execution its flow lists
+   * both versions for.
+   */
+  readonly ranVersion: string | null
   readonly status: FlowStatus
   /** The input, encoded. */
   readonly input: unknown
@@ -507,3 +518,90 @@ export const stuck = (options?: StuckOptions): Effect.Effect<ReadonlyArray<Stuck
  * @category Combinators
  */
 export const describeStuck: (reason: StuckReason) => string = internalStuck.describe
+
+// ---------------------------------------------------------------------------------------------
+// Versions: stranded executions, and their migration
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The executions of one flow type stamped with one deployment version that have not ended
+ * (`pending`, `running`, `suspended`), and the live workers that take them. A versioned worker
+ * takes the executions of its own version, and those of another version when its definition of
+ * the flow lists both (it registers the versions of each pinned type in the store). `stranded`:
+ * no live worker takes them; they wait until one that can comes, or until `migrate` re-stamps them.
+ *
+ * @since 0.3.0
+ * @category Models
+ */
+export interface VersionGroup extends internalVersions.VersionGroup {}
+
+/**
+ * The unfinished executions by flow type and stamped version, each with the live workers that
+ * can take them and whether they are stranded (see `VersionGroup`): by type, then version in
+ * semver order (unversioned first). Reads the store only.
+ *
+ * @since 0.3.0
+ * @category Combinators
+ */
+export const versions = (): Effect.Effect<ReadonlyArray<VersionGroup>, StoreError, ExecutionLog> =>
+  Effect.flatMap(ExecutionLogTag, internalVersions.report).pipe(Effect.withSpan("Client.versions"))
+
+/**
+ * What `migrate` re-stamps: the unfinished executions of the flow type `type` (its name, or its
+ * definition, whose `versions` are then checked too) stamped `from`, to be stamped `to`.
+ *
+ * @since 0.3.0
+ * @category Models
+ */
+export interface MigrateOptions extends internalVersions.MigrateOptions {}
+
+/**
+ * What `migrate` did: how many executions it re-stamped, and the live workers that take them now.
+ *
+ * @since 0.3.0
+ * @category Models
+ */
+export interface Migrated extends internalVersions.Migrated {}
+
+/**
+ * Re-stamps the unfinished executions (`pending`, `running`, `suspended`) of a flow type from one
+ * deployment version to another, in one store statement: the operator's step for executions
+ * stranded on a version no worker runs any more. It is logged (`ergon.event` `versions-migrated`).
+ *
+ * It is refused, with nothing changed, unless it is safe:
+ * - `from` and `to` must be semantic versions (`InvalidVersionError`) and differ (`SameVersion`);
+ * - the type must be known: a flow of it in the store, or a live worker registering it (`UnknownType`);
+ * - the flow must list both versions in its `versions`, or not be pinned (`NotPinnedToBoth`): the
+ *   definition's, when `type` is one, and the pins each live worker that would take the executions
+ *   registered for the type (a worker records its flows' `versions` in the store);
+ * - some live worker must take them once stamped `to` (`WouldStrand`): start those workers first.
+ *
+ * A pinned flow whose `versions` list both is taken over without a migration, by any worker of
+ * either version; `migrate` is for unpinned flows (claimed by their own version only) and for
+ * stamps to be made explicit. A running execution keeps its lease; its next claim goes by the new
+ * stamp.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Client } from "ergon"
+ *
+ * const program = Effect.gen(function*() {
+ *   for (const group of yield* Client.versions()) {
+ *     if (group.stranded) console.log(`${group.type}@${group.version}: stranded`)
+ *   }
+ *   yield* Client.migrate({ type: "order", from: "1.3.0", to: "1.4.0" })
+ * })
+ * ```
+ *
+ * @since 0.3.0
+ * @category Combinators
+ */
+export const migrate = (
+  options: MigrateOptions
+): Effect.Effect<Migrated, VersionMigrationError | InvalidVersionError | StoreError, ExecutionLog> =>
+  Effect.flatMap(ExecutionLogTag, (log) => internalVersions.migrate(log, options)).pipe(
+    Effect.withSpan("Client.migrate", {
+      attributes: { type: typeof options.type === "string" ? options.type : options.type.name, from: options.from, to: options.to }
+    })
+  )

@@ -412,3 +412,32 @@ export class NoFlowsRegisteredError extends Data.TaggedError("NoFlowsRegisteredE
     return `ergon: worker '${this.worker}' has no registered flows; call register(...flows) before run()`
   }
 }
+
+/**
+ * `Client.migrate` (and `ergon versions migrate`) refused to re-stamp executions, and changed
+ * nothing. `reason` says why:
+ *
+ * - `UnknownType`: no flow of that type is in the store and no live worker registers it;
+ * - `SameVersion`: `from` and `to` are the same version;
+ * - `NotPinnedToBoth`: the flow's `versions` (the definition given, or the pins a live worker
+ *   registered for the type) do not list both `from` and `to`: the code of `to` was not declared
+ *   able to replay executions of `from`;
+ * - `WouldStrand`: no live worker would take the executions once stamped `to` (start workers of
+ *   that version first).
+ *
+ * `detail` is the sentence to show.
+ *
+ * @since 0.3.0
+ * @category Errors
+ */
+export class VersionMigrationError extends Schema.TaggedError<VersionMigrationError>()("VersionMigrationError", {
+  reason: Schema.Literal("UnknownType", "SameVersion", "NotPinnedToBoth", "WouldStrand"),
+  flowType: Schema.String,
+  from: Schema.String,
+  to: Schema.String,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `ergon: cannot migrate flows of '${this.flowType}' from ${this.from} to ${this.to}: ${this.detail}`
+  }
+}

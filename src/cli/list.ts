@@ -90,6 +90,7 @@ export const summary = (flow: ExecutionLog.FlowRecord) => ({
   id: flow.id,
   type: flow.type,
   version: flow.version,
+  ranVersion: flow.ranVersion ?? null,
   status: flow.status,
   attempts: flow.attempts,
   parentId: flow.parentId,
@@ -109,12 +110,25 @@ export const flowRows = (flows: ReadonlyArray<ExecutionLog.FlowRecord>, now: num
   flows.map((flow) => [
     flow.id,
     flow.type,
-    flow.version ?? Output.style.dim("—"),
+    versionText(flow),
     Output.status(flow.status),
     String(flow.attempts),
     Output.ago(flow.createdAt, now),
     Output.ago(flow.updatedAt, now)
   ])
+
+/**
+ * A flow's stamped version, and the version it last ran under when that is another one
+ * (`1.3.0 → 1.4.0`: stamped 1.3.0, last run by a 1.4.0 worker).
+ *
+ * @since 0.3.0
+ * @category Combinators
+ */
+export const versionText = (flow: Pick<ExecutionLog.FlowRecord, "version" | "ranVersion">): string => {
+  const stamped = flow.version ?? Output.style.dim("—")
+  const ran = flow.ranVersion ?? null
+  return ran === null || ran === flow.version ? stamped : `${stamped} ${Output.style.dim("→")} ${ran}`
+}
 
 /**
  * The header of `flowRows`.

@@ -151,7 +151,8 @@ const render = (
   const { flow } = history
   const start = flow.createdAt
   const out: Array<string> = []
-  out.push(`${style.bold(flow.id)}  ${style.dim(`${flow.type}, ${flow.version === null ? "unversioned" : `version ${flow.version}`}`)}`)
+  const ran = flow.ranVersion !== null && flow.ranVersion !== flow.version ? `, last ran under ${flow.ranVersion}` : ""
+  out.push(`${style.bold(flow.id)}  ${style.dim(`${flow.type}, ${flow.version === null ? "unversioned" : `version ${flow.version}`}${ran}`)}`)
   const info: Array<readonly [string, string]> = [
     ["status", outcomeText(history)],
     ["created", `${Output.timestamp(start)} (${ago(start, now)})`]

@@ -275,6 +275,7 @@ const build = (
       id: flow.id,
       type: flow.type,
       version: flow.version,
+      ranVersion: flow.ranVersion ?? null,
       status: flow.status,
       input: flow.input,
       parentId: flow.parentId,
