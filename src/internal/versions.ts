@@ -6,6 +6,7 @@ import type * as Flow from "../Flow.js"
 import { type InvalidVersionError, type StoreError, VersionMigrationError } from "../FlowError.js"
 import * as Version from "../Version.js"
 import * as logs from "./logs.js"
+import * as wake from "./wake.js"
 import { accepts, isLive } from "./registry.js"
 
 /**
@@ -142,6 +143,8 @@ export const migrate = (
       }
     }
     const count = yield* log.restampFlows(type, from, to, now)
+    // Workers of this process look again at once (on PostgreSQL, the store notifies the others).
+    yield* wake.notify(log)
     yield* logs.log(
       "Info",
       `ergon: migrated ${count} unfinished flow${count === 1 ? "" : "s"} of '${type}' from version ${from} to ${to} (operator step)`,

@@ -253,10 +253,17 @@ const workersV4 = (dialect: Dialect): ReadonlyArray<string> => {
 // Upgrades: the version a flow last ran under (a worker of a newer version may take over an
 // execution its flow lists both versions for), and the pins of the flow types a worker registered
 // (which versions of a type a live worker can take, for `Client.versions` and `Client.migrate`).
+// On PostgreSQL, a re-stamp (`Client.migrate`) notifies the workers: they may take the flows now.
 // Ids 5 and 6 are left to migrations of other work.
-const upgradesV7 = (_dialect: Dialect): ReadonlyArray<string> => [
+const upgradesV7 = (dialect: Dialect): ReadonlyArray<string> => [
   `ALTER TABLE ergon_flows ADD COLUMN ran_version TEXT`,
-  `ALTER TABLE ergon_workers ADD COLUMN pins TEXT`
+  `ALTER TABLE ergon_workers ADD COLUMN pins TEXT`,
+  ...(dialect.name === "pg"
+    ? [
+      `CREATE TRIGGER ergon_flows_version_notify AFTER UPDATE OF version ON ergon_flows
+  FOR EACH ROW WHEN (OLD.version IS DISTINCT FROM NEW.version) EXECUTE FUNCTION ergon_notify()`
+    ]
+    : [])
 ]
 
 const runAll = (statements: (dialect: Dialect) => ReadonlyArray<string>): Effect.Effect<void, unknown, SqlClient.SqlClient> =>
