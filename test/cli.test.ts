@@ -310,6 +310,46 @@ const suite = (name: string, open: () => Promise<string>) =>
       assert.deepStrictEqual(ids(fromEnv.stdout), ["ship-1"])
       assert.strictEqual((await ergon(["frobnicate", "--db", db])).code, 2)
     })
+
+    it("versions: unfinished flows by type and version, stranded ones warned (--fail exits 6); migrate refused with the reason, then done", async () => {
+      const shown = await ergon(["versions", "--db", db])
+      assert.strictEqual(shown.code, 0, shown.stderr)
+      assert.match(shown.stdout.split("\n")[0]!, /^TYPE +VERSION +PENDING +RUNNING +SUSPENDED +TAKEN BY$/)
+      assert.deepStrictEqual(row(shown.stdout, "cli-order"), ["cli-order", "1.0.1", "1", "0", "0", "nobody: stranded"])
+      assert.deepStrictEqual(row(shown.stdout, "cli-ship"), ["cli-ship", "1.0.0", "0", "0", "1", "orders (1.0.0)"])
+      assert.deepStrictEqual(row(shown.stdout, "cli-reserve")?.slice(0, 2), ["cli-reserve", "1.0.0"])
+      assert.include(
+        shown.stdout,
+        "warning: 1 flow of 'cli-order' stamped 1.0.1 is stranded: no live worker takes that version. Start a worker that does, or re-stamp them: ergon versions migrate --type cli-order --from 1.0.1"
+      )
+      assert.strictEqual((await ergon(["versions", "--db", db, "--fail"])).code, 6)
+      const json = JSON.parse((await ergon(["versions", "--db", db, "--json"])).stdout) as ReadonlyArray<Client.VersionGroup>
+      const order = json.find((group) => group.type === "cli-order")!
+      assert.deepStrictEqual([order.version, order.pending, order.stranded, order.workers], ["1.0.1", 1, true, []])
+
+      const migrate = (...args: ReadonlyArray<string>) => ergon(["versions", "migrate", "--db", db, ...args])
+      const same = await migrate("--type", "cli-order", "--from", "1.0.1", "--to", "1.0.1")
+      assert.strictEqual(same.code, 4)
+      assert.include(same.stderr, "from and to are the same version")
+      const bad = await migrate("--type", "cli-order", "--from", "1.0", "--to", "1.0.0")
+      assert.strictEqual(bad.code, 2)
+      assert.include(bad.stderr, "'1.0'")
+      const unknown = await migrate("--type", "cli-nope", "--from", "1.0.1", "--to", "1.0.0")
+      assert.strictEqual(unknown.code, 4)
+      assert.include(unknown.stderr, "no flow of type 'cli-nope' is in the store")
+      const strand = await migrate("--type", "cli-order", "--from", "1.0.1", "--to", "3.0.0")
+      assert.strictEqual(strand.code, 4)
+      assert.include(strand.stderr, "start workers of version '3.0.0' first")
+      assert.strictEqual(await run(Client.status("order-next")), "pending")
+
+      const done = await migrate("--type", "cli-order", "--from", "1.0.1", "--to", "1.0.0")
+      assert.strictEqual(done.code, 0, done.stderr)
+      assert.include(done.stdout, "migrated 1 unfinished flow of 'cli-order' from 1.0.1 to 1.0.0")
+      // The live 1.0.0 worker takes it now.
+      assert.strictEqual(await run(Client.awaitResult(OrderFlow, "order-next")), "pay-next")
+      const after = await ergon(["versions", "--db", db])
+      assert.isUndefined(row(after.stdout, "cli-order"))
+    })
   })
 
 suite("SQLite", async () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ergon-cli-db-")), "store.db"))

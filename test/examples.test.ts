@@ -57,4 +57,16 @@ describe("examples", () => {
     assert.include(out, "req-2: completed: notified: req-2 escalated: no answer before the deadline")
     assert.include(out, "the flow's handler ran 0 times")
   })
+
+  it("upgrade.ts: 1.3.0 flows stopped mid-flight are finished by a 1.4.0 worker; the patch applies to new and not-yet-reached points, not to replays", () => {
+    const out = run("upgrade.ts")
+    assert.include(out, "[1.3.0] order-1 passed its fraud check and waits to ship; order-2 waits for approval (fraud checks so far: 1)")
+    assert.include(out, "[versions] no worker: order 1.3.0: 0 pending, 0 running, 2 suspended; STRANDED (no live worker takes it)")
+    assert.include(out, "[versions] worker-1.4.0 up: order 1.3.0: 0 pending, 0 running, 2 suspended; taken by worker-1.4.0")
+    assert.include(out, "order-1  stamped 1.3.0, last ran under 1.4.0, no patch marker: shipped order-1; approved by maria; fraud checked for order-1")
+    assert.include(out, "order-2  stamped 1.3.0, last ran under 1.4.0, patch marker recorded: shipped order-2; approved by li; fraud check skipped (patched path)")
+    assert.include(out, "order-3  stamped 1.4.0, last ran under 1.4.0, patch marker recorded: shipped order-3; approved by sam; fraud check skipped (patched path)")
+    // order-1's fraud check ran once, under 1.3.0, and was replayed under 1.4.0.
+    assert.include(out, "fraud checks run in all: 1")
+  })
 })

@@ -1,8 +1,9 @@
 /**
  * The `ergon` command line: the root command and its subcommands, one group per file of
  * `src/cli/`. A new group is one entry in `subcommands`. The commands on a store (`list`, `show`,
- * `cancel`, `retry`, `signal`, `workers`, `stuck`) exit with the codes of `./store.js`
- * (`ExitCode`): 3 not found, 4 refused, 5 store unreachable, 6 stuck flows (with `stuck --fail`).
+ * `cancel`, `retry`, `signal`, `workers`, `stuck`, `versions`) exit with the codes of `./store.js`
+ * (`ExitCode`): 2 a version that is not one, 3 not found, 4 refused (a migration among them), 5 store
+ * unreachable, 6 stuck flows or stranded versions (with `stuck --fail`, `versions --fail`).
  *
  * It runs on `@effect/cli` and `@effect/platform-node`, optional peer dependencies of the package
  * that only the command line needs; `bin.ts` says what to install when they are missing.
@@ -27,6 +28,7 @@ import * as Signal from "./signal.js"
 import { CliError, ExitCode } from "./store.js"
 import * as Stuck from "./stuck.js"
 import * as VersionCommand from "./version.js"
+import * as Versions from "./versions.js"
 import * as Workers from "./workers.js"
 
 /**
@@ -43,7 +45,8 @@ export const subcommands = [
   Retry.command,
   Signal.command,
   Workers.command,
-  Stuck.command
+  Stuck.command,
+  Versions.command
 ] as const
 
 /**
@@ -98,7 +101,10 @@ const failureOf = (cause: Cause.Cause<unknown>): { readonly code: number; readon
       return { code: ExitCode.notFound, message }
     case "FlowEndedError":
     case "InvalidSignalError":
+    case "VersionMigrationError":
       return { code: ExitCode.refused, message }
+    case "InvalidVersionError":
+      return { code: ExitCode.usage, message }
     case "StoreError":
       return { code: ExitCode.unreachable, message: `the store failed: ${message}` }
     default:

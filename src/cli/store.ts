@@ -17,7 +17,7 @@ import type { ExecutionLog } from "../ExecutionLog.js"
  * The exit codes of `ergon`: `0` done; `1` an unexpected failure; `2` a usage error (unknown
  * command, missing or bad argument); `3` a flow was not found; `4` refused (the flow has ended,
  * the payload does not fit, a bulk action without `--yes`); `5` the store is unreachable (cannot be
- * opened, a query failed); `6` `stuck --fail` found stuck flows.
+ * opened, a query failed); `6` `stuck --fail` found stuck flows, or `versions --fail` stranded versions.
  *
  * @since 0.1.0
  * @category Models
