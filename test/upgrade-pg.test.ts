@@ -38,7 +38,7 @@ const SCHEMA = "upgrade_pg"
 const OLD_FLOWS = 80
 const NEW_FLOWS = 40
 /** The 1.3.0 flows become due over this window, so that some are in flight at each phase. */
-const SPREAD_MILLIS = 8_000
+const SPREAD_MILLIS = 20_000
 /** The share of 1.3.0 flows completed when the 1.4.0 workers start, and when the 1.3.0 workers stop. */
 const DEPLOY_AT = 0.2
 const DRAIN_AT = 0.4
@@ -126,13 +126,13 @@ describe("a rolling deploy from 1.3.0 to 1.4.0 on PostgreSQL, with worker proces
 
       // -- drain: only 1.4.0 workers left, with 1.3.0 flows in flight ------------------------------
       await until("more 1.3.0 flows", async () => (await completedOf(runtime, "1.3.0")) >= OLD_FLOWS * DRAIN_AT, fleet.unexpected, began)
+      const leftAtDrain = OLD_FLOWS - (await completedOf(runtime, "1.3.0"))
       for (const worker of old) {
         worker.stopping = true
         worker.proc.kill("SIGTERM")
       }
       await Promise.all(old.map((worker) => worker.exited))
-      const leftAtDrain = OLD_FLOWS - (await completedOf(runtime, "1.3.0"))
-      assert.isAbove(leftAtDrain, 0, "1.3.0 flows were still in flight when the 1.3.0 workers stopped")
+      assert.isAbove(leftAtDrain, 0, "1.3.0 flows were still in flight when the 1.3.0 workers were stopped")
       const versions = await runtime.runPromise(Client.versions())
       const old13 = versions.find((group) => group.type === OrderV13.name && group.version === "1.3.0")
       if (old13 !== undefined) {
