@@ -390,6 +390,7 @@ const start = <A, E, R, I>(
     nextSeq: 1,
     replayOrder: [],
     replayWaiting: new Map(),
+    patches: flow.patches ?? [],
     unpatched: [],
     pokes,
     poke: () => {

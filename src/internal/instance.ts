@@ -176,6 +176,8 @@ export declare namespace FlowInstance {
     readonly clock: Clock.Clock
     /** Replayed results waiting for their turn, by completion order. */
     readonly replayWaiting: Map<number, () => void>
+    /** The patches the flow declares (`Flow.make({ patches })`). */
+    readonly patches: ReadonlyArray<string>
     /**
      * The patch points this run reached that took the old path (`Flow.patched` answered `false`,
      * or `Flow.deprecatePatch` met an execution that passed it before the patch): what a

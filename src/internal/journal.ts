@@ -25,6 +25,7 @@ import type { EntryKind, ExecutionLog, StepStatus } from "../ExecutionLog.js"
 import {
   CheckpointDecodeError,
   CheckpointEncodeError,
+  FlowDefinitionError,
   LeaseLostError,
   NonDeterminismError,
   StoreError
@@ -658,7 +659,15 @@ export const park = <A>(
  */
 export const patchPoint = (id: string, deprecated: boolean): Effect.Effect<boolean, never, FlowInstance> =>
   Effect.flatMap(FlowInstance, (instance) =>
-    Effect.zipRight(
+    // Undeclared ids are compile errors; one that a cast got past the types is a defect, at once.
+    !instance.patches.includes(id)
+      ? Effect.die(
+        new FlowDefinitionError({
+          name: instance.flowType,
+          detail: `it uses patch '${id}', which it does not declare; add '${id}' to its patches`
+        })
+      )
+      : Effect.zipRight(
       stopped(instance),
       Effect.flatMap(FiberRef.get(currentScope), (scope) => {
         const name = `$patch/${id}`

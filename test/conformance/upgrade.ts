@@ -8,6 +8,7 @@
  * variable the test changes between runs of the same execution.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
@@ -240,6 +241,23 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
             if (error._tag !== "NonDeterminismError") return
             assert.strictEqual(error.patch, "p1")
             assert.include(error.message, "Flow.patched('p1') answered false")
+          }))
+
+        it.effect("a patch id a cast got past the types is a defect naming it, and nothing is recorded for it", () =>
+          Effect.gen(function*() {
+            const flow = Flow.make(freshId("cast"), {
+              input: Schema.Void,
+              patches: ["declared"],
+              run: () => Effect.asVoid(Flow.patched("undeclared" as "declared"))
+            })
+            const id = freshId("cast")
+            const outcome = yield* Executor.execute(flow, undefined, { id })
+            assert.strictEqual(outcome._tag, "Completed")
+            const exit = outcome._tag === "Completed" ? outcome.exit : Exit.void
+            assert.isTrue(Exit.isFailure(exit))
+            const defect = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+            assert.include(String((defect as Error | undefined)?.message), "it uses patch 'undeclared', which it does not declare")
+            assert.deepStrictEqual((yield* journalOf(id)).steps.filter((step) => step.kind === "patch"), [])
           }))
 
         it.effect("each patch point of one id is decided on its own, in scopes too", () =>
