@@ -441,7 +441,8 @@ export const workers = (options?: { readonly live?: boolean | undefined }): Effe
  *
  * - `NoWorkerForType`: no live worker registers the flow's type;
  * - `NoWorkerForVersion`: live workers register the type, but none takes the flow's version (a
- *   versioned worker takes its own version and unversioned flows, an unversioned one only those);
+ *   versioned worker takes its own version and unversioned flows, and another version its flow
+ *   lists along with its own; an unversioned one only unversioned flows);
  * - `NoTimerWorker`: the flow waits on a timer (a sleep, a retry's backoff, or a signal's timeout
  *   that has passed), and no live worker that takes it runs `withTimers()`;
  * - `StuckChild`: the flow waits for a child flow that is stuck itself.

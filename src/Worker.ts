@@ -12,9 +12,12 @@
  * Effect.runFork(worker.run().pipe(Effect.provide(Layer.mergeAll(StoreLive, PaymentGatewayLive))))
  * ```
  *
- * - Version routing: a versioned worker claims flows of its version and unversioned ones; an
+ * - Version routing: a versioned worker claims flows of its version and unversioned ones, and the
+ *   flows of a pinned type stamped with another version that its definition lists along with its
+ *   own (`versions: ["1.3.0", "1.4.0"]` on a 1.4.0 worker takes over the 1.3.0 executions); an
  *   unversioned worker claims only unversioned flows. A flow type it has not registered is left
- *   to others.
+ *   to others. It registers, in the store's registry of live workers, the versions each pinned
+ *   flow lists (what `Client.versions` and `Client.migrate` read).
  * - Leases: each claimed flow is leased (owner + epoch + expiry) and the lease renewed by a
  *   heartbeat; every checkpoint is written under the lease, so a worker whose lease was taken
  *   over cannot write. A dead worker's flows are reclaimed once their lease expires, and replayed.
@@ -156,7 +159,10 @@ export interface Worker<Mode extends Version.Mode, Requirements, Names extends s
   readonly mode: Mode
   readonly flows: ReadonlyArray<Flow.Any>
   readonly options: Options
-  /** Versions this worker with a semantic-version literal; it claims flows of that version and unversioned ones. */
+  /**
+   * Versions this worker with a semantic-version literal; it claims flows of that version and
+   * unversioned ones, and flows of another version that a registered flow lists along with it.
+   */
   withVersion<const V extends string>(
     this: Version.WhenUnconfigured<Mode, Worker<Mode, Requirements, Names>, AlreadyVersioned>,
     version: Version.SemVer<V>
