@@ -261,8 +261,10 @@ export interface ClaimOptions {
   /** Only flows stamped with one of these versions; `null` stands for unversioned flows. */
   readonly versions: ReadonlyArray<string | null>
   /**
-   * Also flows of these types stamped with these other versions: the executions this worker can
-   * replay (its flow lists both their version and the worker's). Defaults to none.
+   * The pinned types among `types`, each with the other stamped versions this worker also takes
+   * (its flow lists both theirs and its own) and the versions an execution may have last run
+   * under (`ranVersion`) for this worker to take it: a type listed here is claimed by its entry
+   * alone. Defaults to none.
    */
   readonly replays?: ReadonlyArray<Replays> | undefined
   /** The version of the claimer, written as the claimed flows' `ranVersion`. Defaults to `null`. */
@@ -276,8 +278,12 @@ export interface ClaimOptions {
 }
 
 /**
- * Executions of `type` stamped with one of `versions` that a worker of another version takes:
- * its definition of the flow lists both their version and its own.
+ * How a worker claims the executions of one pinned flow type: those stamped with its own version
+ * (or unstamped, as for any type), and those stamped with one of `versions` (the other versions
+ * its definition lists); in either case only when the execution has not run yet (`ranVersion`
+ * null) or last ran under one of `ranUnder` (the versions its definition lists that are not newer
+ * than its own). So an execution never goes back to older code than it last ran under: a 1.3.0
+ * worker does not replay what a 1.4.0 worker's patched code recorded.
  *
  * @since 0.3.0
  * @category Models
@@ -285,6 +291,7 @@ export interface ClaimOptions {
 export interface Replays {
   readonly type: string
   readonly versions: ReadonlyArray<string>
+  readonly ranUnder: ReadonlyArray<string>
 }
 
 /**

@@ -306,19 +306,23 @@ const matchesFilter = (row: FlowRow, filter: FlowFilter): boolean => {
 const compareText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
 
 /**
- * Whether a flow's type and version are among those given (`null`: unversioned), or among the
- * other versions of its type that the claimer replays.
+ * Whether a claimer takes a flow: its type and version among those given (`null`: unversioned);
+ * for a pinned type listed in `replays`, its version also among the other versions listed, and
+ * the version it last ran under (if any) among `ranUnder`.
  */
 const matchesTypes = (
   row: FlowRow,
   types: ReadonlyArray<string>,
   versions: ReadonlyArray<string | null>,
   replays: ReadonlyArray<Replays> | undefined
-): boolean =>
-  (types.includes(row.type) && versions.includes(row.version)) ||
-  (row.version !== null &&
-    replays !== undefined &&
-    replays.some((replay) => replay.type === row.type && replay.versions.includes(row.version!)))
+): boolean => {
+  if (!types.includes(row.type)) return false
+  const replay = replays?.find((replay) => replay.type === row.type)
+  if (replay === undefined) return versions.includes(row.version)
+  const stamped = versions.includes(row.version) || (row.version !== null && replay.versions.includes(row.version))
+  const ran = row.ranVersion ?? null
+  return stamped && (ran === null || replay.ranUnder.includes(ran))
+}
 
 /** When a flow is (or was) due: its `run_after`, or its lease's expiry. */
 const dueAt = (row: FlowRow): number | null => row.runAfter ?? row.leaseExpiresAt

@@ -15,7 +15,7 @@ import {
   type StoreError,
   type VersionMismatchError
 } from "../FlowError.js"
-import type * as Version from "../Version.js"
+import * as Version from "../Version.js"
 import type { Options } from "../Worker.js"
 import * as SignalSource from "../SignalSource.js"
 import * as executor from "./executor.js"
@@ -120,9 +120,11 @@ const logExecutionError = (
 }
 
 /**
- * The executions of other versions a worker of `version` takes: for each flow that lists
- * `version`, the other versions it lists (its code can run, and replay, executions stamped with
- * any of them). None for an unversioned worker.
+ * How a worker of `version` claims each pinned flow it registered (see `ExecutionLog.Replays`):
+ * also the executions stamped with the other versions the flow lists (its code can run, and
+ * replay, executions stamped with any of them), and only those not last run under a newer
+ * version than its own, so an execution never goes back to older code. None for an unversioned
+ * worker (it registers no pinned flow).
  */
 export const replaysOf = (
   flows: ReadonlyArray<Flow.Any>,
@@ -131,8 +133,11 @@ export const replaysOf = (
   version === null ? [] : flows.flatMap((flow) => {
     const pins = flow.versions
     if (pins === undefined || !pins.includes(version)) return []
-    const others = pins.filter((pin) => pin !== version)
-    return others.length === 0 ? [] : [{ type: flow.name, versions: others }]
+    return [{
+      type: flow.name,
+      versions: pins.filter((pin) => pin !== version),
+      ranUnder: pins.filter((pin) => Version.compare(pin, version) <= 0)
+    }]
   })
 
 /** The versions each pinned flow lists, by type: what the registry of live workers records. */

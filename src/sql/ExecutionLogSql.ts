@@ -531,25 +531,35 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
       sql`SELECT ${sql.literal(signalColumnList)} FROM ergon_signals WHERE flow_id = ${P} ORDER BY name, seq`
     )
 
-    // `type IN (...) AND version IN (...)`, where a `null` version stands for `version IS NULL`,
-    // or, for each type the claimer replays other versions of, `type = ... AND version IN (...)`.
-    // `types` and `versions` must be non-empty.
+    // `type IN (...) AND version IN (...)`, where a `null` version stands for `version IS NULL`;
+    // a pinned type listed in `replays` has a clause of its own: its other versions too, and only
+    // executions not yet run or last run under one of `ranUnder`. `types` and `versions` must be
+    // non-empty.
     const typesAndVersions = (
       types: ReadonlyArray<string>,
       versions: ReadonlyArray<string | null>,
       replays: ReadonlyArray<Replays> | undefined
     ): Statement.Fragment => {
-      const named = versions.filter((version): version is string => version !== null)
-      const version: Array<Statement.Fragment> = []
-      if (named.length > 0) version.push(sql`version IN ${sql.in(named)}`)
-      if (named.length < versions.length) version.push(sql.literal("version IS NULL"))
-      const own = sql`type IN ${sql.in(types)} AND ${sql.or(version)}`
-      const others = (replays ?? []).filter((replay) => replay.versions.length > 0)
-      if (others.length === 0) return own
-      return sql.or([
-        own,
-        ...others.map((replay) => sql`type = ${replay.type} AND version IN ${sql.in(replay.versions)}`)
-      ])
+      const versionIn = (named: ReadonlyArray<string>, unversioned: boolean): Statement.Fragment => {
+        const clauses: Array<Statement.Fragment> = []
+        if (named.length > 0) clauses.push(sql`version IN ${sql.in(named)}`)
+        if (unversioned) clauses.push(sql.literal("version IS NULL"))
+        return sql.or(clauses)
+      }
+      const own = versions.filter((version): version is string => version !== null)
+      const unversioned = own.length < versions.length
+      const pinned = (replays ?? []).filter((replay) => types.includes(replay.type))
+      const pinnedTypes = new Set(pinned.map((replay) => replay.type))
+      const plain = types.filter((type) => !pinnedTypes.has(type))
+      const clauses: Array<Statement.Fragment> = []
+      if (plain.length > 0) clauses.push(sql`type IN ${sql.in(plain)} AND ${versionIn(own, unversioned)}`)
+      for (const replay of pinned) {
+        const ran = replay.ranUnder.length > 0
+          ? sql`(ran_version IS NULL OR ran_version IN ${sql.in(replay.ranUnder)})`
+          : sql.literal("ran_version IS NULL")
+        clauses.push(sql`type = ${replay.type} AND ${versionIn([...own, ...replay.versions], unversioned)} AND ${ran}`)
+      }
+      return sql.or(clauses)
     }
 
     // PostgreSQL: a statement is never cancelled by interrupting its fiber (a heartbeat dropping a

@@ -304,6 +304,8 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
               records.flowRecord(`${type}-14`, { status: "pending", version: "1.4.0", runAfter: T0 - 3 }),
               records.flowRecord(`${type}-12`, { status: "pending", version: "1.2.0", runAfter: T0 - 2 }),
               records.flowRecord(`${type}-none`, { status: "pending", version: null, runAfter: T0 - 1 }),
+              // Last run under a newer version than the claimer's: never back to older code.
+              records.flowRecord(`${type}-ran15`, { status: "pending", version: "1.3.0", ranVersion: "1.5.0", runAfter: T0 - 6 }),
               makeRecords(other).flowRecord(`${other}-13`, { status: "pending", version: "1.3.0", runAfter: T0 - 5 })
             ]
             for (const row of rows) assert.isTrue(yield* log.insertFlow(row))
@@ -314,14 +316,14 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
               limit: 10,
               types: [type, other],
               versions: ["1.4.0", null],
-              replays: [{ type, versions: ["1.3.0"] }],
+              replays: [{ type, versions: ["1.3.0"], ranUnder: ["1.3.0", "1.4.0"] }],
               runVersion: "1.4.0"
             }
             // Without replays, only its own version and unversioned flows.
             const own = yield* log.claimFlows({ ...options, replays: undefined, limit: 0 })
             assert.deepStrictEqual(own, [])
             assert.deepStrictEqual(
-              Option.getOrThrow(yield* log.nextWakeAt([type, other], ["1.4.0", null], [{ type, versions: ["1.3.0"] }])),
+              Option.getOrThrow(yield* log.nextWakeAt([type, other], ["1.4.0", null], [{ type, versions: ["1.3.0"], ranUnder: ["1.3.0", "1.4.0"] }])),
               T0 - 4
             )
             assert.deepStrictEqual(Option.getOrThrow(yield* log.nextWakeAt([type], ["1.4.0", null])), T0 - 3)
@@ -331,9 +333,25 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
             const stored = Option.getOrThrow(yield* log.getFlow(`${type}-13`))
             assert.strictEqual(stored.version, "1.3.0")
             assert.strictEqual(stored.ranVersion, "1.4.0")
-            // Another type stamped 1.3.0 is not replayed by this type's pins; 1.2.0 is not listed.
+            // Another type stamped 1.3.0 is not replayed by this type's pins; 1.2.0 is not listed;
+            // an execution last run under 1.5.0 is not taken back by 1.4.0 code.
             assert.strictEqual(Option.getOrThrow(yield* log.getFlow(`${other}-13`)).status, "pending")
             assert.strictEqual(Option.getOrThrow(yield* log.getFlow(`${type}-12`)).status, "pending")
+            assert.strictEqual(Option.getOrThrow(yield* log.getFlow(`${type}-ran15`)).status, "pending")
+            // A 1.3.0 worker (its flow pinned to 1.3.0) does not take back what 1.4.0 ran, once released.
+            yield* log.releaseFlow(`${type}-13`, { owner: "w-14", epoch: stored.leaseEpoch }, T0 + 1)
+            const old = yield* log.claimFlows({
+              ...options,
+              owner: "w-13",
+              now: T0 + 2,
+              versions: ["1.3.0", null],
+              replays: [{ type, versions: [], ranUnder: ["1.3.0"] }],
+              runVersion: "1.3.0"
+            })
+            // (It takes the other type's 1.3.0 flow, which is its own version.)
+            assert.deepStrictEqual(old.map((row) => row.id), [`${other}-13`])
+            const again = yield* log.claimFlows({ ...options, now: T0 + 2 })
+            assert.deepStrictEqual(again.map((row) => row.id), [`${type}-13`])
           }))
 
         it.effect("restampFlows re-stamps the unfinished executions of one type and version only", () =>
