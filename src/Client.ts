@@ -17,6 +17,7 @@ import type {
   FlowEndedError,
   FlowFailedError,
   FlowNotFoundError,
+  InvalidEventError,
   InvalidSignalError,
   StoreError
 } from "./FlowError.js"
@@ -83,13 +84,46 @@ export const list: (filter: FlowFilter) => Effect.Effect<ReadonlyArray<Execution
 
 /**
  * Cancels a flow that has not ended, and its children: a running step is interrupted (its worker's
- * lease is gone), and the flow ends `cancelled`. Cancelling an ended flow is a `FlowEndedError`.
+ * lease is gone), and the flow ends `cancelled`. The `reason`, when given, is recorded on the flow
+ * (`cancelReason` in `get`/`list`); children cancelled with it get `"parent canceled"`. Cancelling a
+ * flow already cancelled succeeds and changes nothing (its first reason stays); cancelling a
+ * completed flow is a `FlowEndedError`.
  *
  * @since 0.1.0
  * @category Combinators
  */
-export const cancel: (id: string) => Effect.Effect<void, FlowNotFoundError | FlowEndedError | StoreError, ExecutionLog> =
-  internal.cancel
+export const cancel: (
+  id: string,
+  options?: { readonly reason?: string | undefined } | undefined
+) => Effect.Effect<void, FlowNotFoundError | FlowEndedError | StoreError, ExecutionLog> = internal.cancel
+
+/**
+ * Emits the named event `name`, for every flow that awaits it (`Flow.awaitEvent`), now or later:
+ * stored unless one of that name was emitted before (the first emit wins), then the flows
+ * waiting for it are woken, in any process. Returns whether this emit stored the event. With
+ * `schema`, the payload is encoded with it first (`InvalidEventError`, nothing emitted). Called
+ * inside a flow, it is recorded as the flow's operation, so a replay does not emit again.
+ *
+ * @since 0.3.0
+ * @category Combinators
+ */
+export const emitEvent: <P, PI = P>(
+  name: string,
+  payload: P,
+  schema?: Schema.Schema<P, PI, never>
+) => Effect.Effect<boolean, InvalidEventError | StoreError, ExecutionLog> = internal.emitEvent
+
+/**
+ * The executions of a flow in order (1, 2, …): those ended by `Flow.continueAsNew` (status
+ * `"continued"`, with their input and journal size), then the current one.
+ *
+ * @since 0.3.0
+ * @category Combinators
+ */
+export const listExecutions: (
+  id: string
+) => Effect.Effect<ReadonlyArray<ExecutionLog.ExecutionRecord>, FlowNotFoundError | StoreError, ExecutionLog> =
+  internal.listExecutions
 
 /**
  * Sends a signal to a flow: written durably, then the flow is woken if it waits for that name. With

@@ -8,6 +8,7 @@
  *   the order of time and suspends the flow when every live branch waits;
  * - `settle`: record how the run ended (completed, suspended, failed by an engine error).
  */
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -31,13 +32,15 @@ import {
 import { hasEnded } from "./child.js"
 import { hashValue } from "./hash.js"
 import {
+  type Compensation,
   type EngineError,
   FlowInstance,
+  scoped,
   type SingleReason,
   SuspendReason,
   type Wait
 } from "./instance.js"
-import { formatParseError, indexJournal, skipUnclaimed } from "./journal.js"
+import { begin, complete, encodeExit, exitCodec, formatParseError, indexJournal, replay, skipUnclaimed } from "./journal.js"
 import * as json from "./json.js"
 import * as validate from "./validate.js"
 import { newFlow } from "./records.js"
@@ -66,6 +69,9 @@ export interface ExecuteOptions {
 }
 
 const DEFAULT_SUSPEND_AFTER = Duration.toMillis("1 minute")
+
+/** The journal limit of a flow that sets none (`Flow.make`'s `maxJournalEntries`). */
+export const DEFAULT_MAX_JOURNAL_ENTRIES = 20_000
 
 /** How often a run that waits for a signal or a child while a step runs looks at the store (real time). */
 const STORE_POLL = Duration.seconds(1)
@@ -148,7 +154,7 @@ export const run = <A, E, R, I>(
     const instance = start(log, flow, options, admitted, yield* Effect.clock)
     yield* flowEvent(options.id, flow.name, admitted.resumed ? "resumed" : "started", { journal: admitted.steps.length })
     const ended: Ended<A, E> = yield* runProgram(instance, flow.run(admitted.input), seenAtStart)
-    return yield* settle(log, flow, instance, admitted, ended, seenAtStart)
+    return yield* settle(log, flow, instance, admitted, ended, seenAtStart, options)
   }).pipe(Effect.withSpan("ergon.execute", {
     attributes: { "ergon.flow.id": options.id, "ergon.flow.type": flow.name },
     captureStackTrace: false
@@ -373,6 +379,9 @@ const start = <A, E, R, I>(
     nextSeq: 1,
     replayOrder: [],
     replayWaiting: new Map(),
+    compensations: [],
+    maxJournalEntries: flow.maxJournalEntries ?? DEFAULT_MAX_JOURNAL_ENTRIES,
+    encodeInput: Schema.encodeEither(flow.input as Schema.Schema<unknown, unknown>),
     pokes,
     poke: () => {
       pokes.count++
@@ -397,6 +406,7 @@ type Ended<A, E> =
   | { readonly _tag: "Suspended"; readonly reason: SuspendReason }
   | { readonly _tag: "Aborted"; readonly error: EngineError }
   | { readonly _tag: "Cancelled" }
+  | { readonly _tag: "ContinueAsNew"; readonly input: unknown }
 
 /** Waits for a poke newer than `seen`. */
 const nextPoke = (pokes: Pokes, seen: number): Effect.Effect<void> =>
@@ -459,6 +469,11 @@ const readyWaits = (instance: Started, now: number, lookInStore: boolean): Effec
       }
     }
     for (const wait of waits) {
+      if (wait.event === undefined) continue
+      const event = yield* instance.log.getEvent(wait.event)
+      if (Option.isSome(event)) ready.push({ wait, at: event.value.createdAt, resolution: "ready" })
+    }
+    for (const wait of waits) {
       if (wait.childId === undefined) continue
       const child = yield* instance.log.getFlow(wait.childId)
       if (Option.isSome(child) && hasEnded(child.value)) {
@@ -504,7 +519,7 @@ const runProgram = <A, E, R>(
   Effect.gen(function*() {
     const log = instance.log
     const fiber = yield* Effect.fork(
-      Effect.withClock(Effect.provideService(program, FlowInstance, instance), flowClock(instance))
+      Effect.withClock(Effect.provideService(compensated(instance, program), FlowInstance, instance), flowClock(instance))
     )
     fiber.addObserver(() => instance.poke())
     // Without a lease (a plain executor), a cancellation is seen through this process's wake-ups.
@@ -528,6 +543,9 @@ const runProgram = <A, E, R>(
       if (instance.abort !== undefined && instance.abort._tag === "EngineError") {
         return yield* stop({ _tag: "Aborted", error: instance.abort.error } as const)
       }
+      if (instance.abort !== undefined && instance.abort._tag === "ContinueAsNew") {
+        return yield* stop({ _tag: "ContinueAsNew", input: instance.abort.input } as const)
+      }
       if (done !== null) return { _tag: "Exit", exit: done } as const
       if (cancelled) return yield* stop({ _tag: "Cancelled" } as const)
 
@@ -538,7 +556,9 @@ const runProgram = <A, E, R>(
         continue
       }
 
-      const storeWaits = Array.from(instance.waits.values()).some((wait) => wait.signal !== undefined || wait.childId !== undefined)
+      const storeWaits = Array.from(instance.waits.values()).some((wait) =>
+        wait.signal !== undefined || wait.childId !== undefined || wait.event !== undefined
+      )
       // Notifications come for every change of the store (from every process, on PostgreSQL):
       // they make a parked run look again at most every STORE_LOOK_GAP.
       const notified = (yield* wake.version(log)) !== storeSeen && performance.now() - lastLook >= STORE_LOOK_GAP_MILLIS
@@ -599,6 +619,66 @@ const runProgram = <A, E, R>(
     }
   }).pipe(Effect.scoped)
 
+/**
+ * The program, then, if it failed (its typed error or a defect), the compensations it registered
+ * (`Flow.withCompensation`), newest first, before its end is written. Each is recorded in the
+ * journal once done, so a replay after a crash runs only those not done yet. A run that stops
+ * (suspension, engine error, continue-as-new) runs none: it has not ended. A compensation that
+ * fails is added to the flow's cause as a defect; the others still run.
+ */
+const compensated = <A, E, R>(
+  instance: Started,
+  program: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R | FlowInstance> =>
+  Effect.flatMap(Effect.exit(program), (exit) => {
+    const registered = instance.compensations ?? []
+    if (Exit.isSuccess(exit) || instance.abort !== undefined || registered.length === 0) return exit
+    if (Cause.isInterruptedOnly(exit.cause)) return exit
+    return Effect.flatMap(
+      Effect.forEach(registered.slice().reverse(), (compensation) => compensate(compensation, exit.cause)),
+      (failures) => {
+        const failed = failures.filter((cause): cause is Cause.Cause<unknown> => cause !== undefined)
+        return failed.length === 0
+          ? exit
+          : Exit.failCause(failed.reduce<Cause.Cause<E>>((cause, more) => Cause.sequential(cause, Cause.die(Cause.squash(more))), exit.cause))
+      }
+    )
+  })
+
+const compensationCodec = exitCodec(Schema.Void, Schema.Never)
+
+/** Runs one compensation as a journal entry of its own, unless it is recorded as done. */
+const compensate = (
+  compensation: Compensation,
+  cause: Cause.Cause<unknown>
+): Effect.Effect<Cause.Cause<unknown> | undefined, never, any> =>
+  Effect.flatMap(FlowInstance, (instance) =>
+    scoped(
+      "$compensation",
+      Effect.flatMap(begin(instance, "$compensate", "compensation"), (begun) => {
+        const recorded = begun.recorded
+        if (recorded?.status === "completed") {
+          return Effect.map(replay(instance, { ...begun, recorded }, compensationCodec), (exit) =>
+            Exit.isFailure(exit) ? exit.cause : undefined)
+        }
+        return Effect.gen(function*() {
+          const startedAt = yield* Clock.currentTimeMillis
+          const exit = yield* Effect.exit(compensation.run(cause))
+          if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
+          const recordedExit: Exit.Exit<void> = Exit.isSuccess(exit) ? Exit.void : Exit.die(Cause.squash(exit.cause))
+          const now = yield* Clock.currentTimeMillis
+          yield* complete(instance, begun, {
+            inputHash: null,
+            exit: yield* encodeExit(instance, begun.key, compensationCodec, recordedExit),
+            attempts: 1,
+            startedAt,
+            completedAt: now
+          })
+          return Exit.isFailure(recordedExit) ? recordedExit.cause : undefined
+        })
+      })
+    ))
+
 /** Records an engine error on the run (the supervisor then stops the program). */
 const abortRun = (instance: Started, error: EngineError): Effect.Effect<void> =>
   Effect.sync(() => {
@@ -629,6 +709,7 @@ const suspend = <A, E>(
       suspendReason: reason,
       signals: Array.from(new Set(waits.flatMap((wait) => (wait.signal === undefined ? [] : [wait.signal])))),
       children: waits.flatMap((wait) => (wait.childId === undefined ? [] : [wait.childId])),
+      events: Array.from(new Set(waits.flatMap((wait) => (wait.event === undefined ? [] : [wait.event])))),
       now
     }, instance.fence).pipe(Effect.onError(() => open))
     if (result === "suspended") {
@@ -661,8 +742,9 @@ const settle = <A, E, R, I>(
   instance: Started,
   admitted: Admitted<I>,
   ended: Ended<A, E>,
-  seenAtStart: number
-): Effect.Effect<Outcome<A, E>, ExecutionError> =>
+  seenAtStart: number,
+  options: ExecuteOptions
+): Effect.Effect<Outcome<A, E>, ExecutionError, R | ExecutionLog> =>
   Effect.gen(function*() {
     const flowId = instance.flowId
     const flowType = flow.name
@@ -670,6 +752,23 @@ const settle = <A, E, R, I>(
     switch (ended._tag) {
       case "Suspended":
         return { _tag: "Suspended", reason: ended.reason } as const
+      case "ContinueAsNew": {
+        const now = yield* Clock.currentTimeMillis
+        const continued = yield* log.continueAsNew(flowId, {
+          input: ended.input,
+          inputHash: hashValue(ended.input),
+          result: { _tag: "ContinueAsNew", input: ended.input },
+          now
+        }, fence)
+        if (!continued) return yield* leaseLost(flowId, fence)
+        yield* flowEvent(flowId, flowType, "continued-as-new")
+        // The next execution, at once, under the same lease: it admits the flow's stored row.
+        return yield* run(flow, { _tag: "Stored" }, {
+          ...options,
+          claimed: fence !== undefined,
+          claimedRow: undefined
+        })
+      }
       case "Cancelled":
         yield* flowEvent(flowId, flowType, "cancelled")
         return { _tag: "Completed", exit: Exit.interrupt(FiberId.none) } as const

@@ -24,6 +24,7 @@ import type { EntryKind, ExecutionLog, StepStatus } from "../ExecutionLog.js"
 import {
   CheckpointDecodeError,
   CheckpointEncodeError,
+  JournalLimitError,
   LeaseLostError,
   NonDeterminismError,
   StoreError
@@ -263,6 +264,13 @@ export const begin = (
           })
         }
         return Effect.succeed<Begun>({ ...place, recorded })
+      }
+      const limit = instance.maxJournalEntries
+      if (limit !== undefined && instance.journal.size >= limit) {
+        return abortWith(
+          instance,
+          new JournalLimitError({ flowType: instance.flowType, flowId: instance.flowId, limit })
+        )
       }
       const there = instance.placed.get(place.scope)?.get(place.position)
       if (there !== undefined && there.key !== place.key) {

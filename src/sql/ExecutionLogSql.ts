@@ -17,6 +17,7 @@ import type {
   ClaimOptions,
   Encoded,
   EntryKind,
+  ExecutionRow,
   FlowRow,
   FlowStatus,
   FlowWithSteps,
@@ -103,7 +104,9 @@ const flowColumns = [
   "attempts",
   "created_at",
   "updated_at",
-  "completed_at"
+  "completed_at",
+  "cancel_reason",
+  "execution"
 ] as const
 
 const stepColumns = [
@@ -143,7 +146,9 @@ const flowParams = (row: FlowRow): ReadonlyArray<unknown> => [
   row.attempts,
   row.createdAt,
   row.updatedAt,
-  row.completedAt
+  row.completedAt,
+  row.cancelReason ?? null,
+  row.execution ?? 1
 ]
 
 const stepParams = (row: StepRow): ReadonlyArray<unknown> => [
@@ -183,7 +188,9 @@ const flowFromRow = (row: Row): FlowRow => ({
   attempts: num(row.attempts),
   createdAt: num(row.created_at),
   updatedAt: num(row.updated_at),
-  completedAt: numOrNull(row.completed_at)
+  completedAt: numOrNull(row.completed_at),
+  cancelReason: textOrNull(row.cancel_reason),
+  execution: row.execution === null || row.execution === undefined ? 1 : num(row.execution)
 })
 
 const signalColumns = ["flow_id", "name", "seq", "payload", "consumed_by", "created_at"] as const
@@ -394,7 +401,7 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
       sql`UPDATE ergon_flows SET status = 'pending', run_after = ${P}, updated_at = ${P} WHERE id = ${P} AND status = 'suspended'`
     )
     const cancelFlowSql = text(
-      sql`UPDATE ergon_flows SET status = 'cancelled', completed_at = ${P}, updated_at = ${P}, lease_owner = NULL, lease_expires_at = NULL WHERE id = ${P} AND status NOT IN ('completed', 'cancelled')`
+      sql`UPDATE ergon_flows SET status = 'cancelled', completed_at = ${P}, updated_at = ${P}, cancel_reason = ${P}, lease_owner = NULL, lease_expires_at = NULL WHERE id = ${P} AND status NOT IN ('completed', 'cancelled')`
     )
     const retryFlowSql = text(
       sql`UPDATE ergon_flows SET status = 'pending', run_after = ${P}, result = NULL, error = NULL, suspend_reason = NULL, completed_at = NULL, updated_at = ${P} WHERE id = ${P} AND status IN ('completed', 'failed', 'cancelled')`
@@ -496,7 +503,11 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
       hasSignal: guarded("hasSignal"),
       listSignals: guarded("listSignals"),
       cancelFlow: guarded("cancelFlow"),
-      retryFlow: guarded("retryFlow")
+      retryFlow: guarded("retryFlow"),
+      emitEvent: guarded("emitEvent"),
+      getEvent: guarded("getEvent"),
+      continueAsNew: guarded("continueAsNew"),
+      listExecutions: guarded("listExecutions")
     }
     const changed = (raw: unknown): boolean => dialect.affectedRows(raw) > 0
     const write = (
@@ -588,6 +599,10 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
             })`
           )
         }
+        const events = suspension.events ?? []
+        if (events.length > 0) {
+          waits.push(sql`NOT EXISTS (SELECT 1 FROM ergon_events WHERE name IN ${sql.in(events)})`)
+        }
         if (suspension.children.length > 0) {
           waits.push(
             sql`NOT EXISTS (SELECT 1 FROM ergon_flows c WHERE c.id IN ${
@@ -615,9 +630,22 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
             return ours ? "satisfied" : "refused"
           }
         )
+        // The flow is registered as a waiter of its events first, in a statement of its own
+        // (committed before the check): an emitter that commits its event after the check reads
+        // this registration and wakes the flow; one that committed before is seen by the check.
+        const register = events.length === 0
+          ? Effect.void
+          : execute(
+            ...sql`INSERT INTO ergon_event_waiters (name, flow_id) VALUES ${
+              sql.csv(events.map((name) => sql`(${name}, ${id})`))
+            } ON CONFLICT (name, flow_id) DO NOTHING`.compile(true)
+          )
         return guards.suspendFlow(
-          sql.withTransaction(
-            Effect.zipRight(lock, Effect.flatMap(suspend, (done) => done ? Effect.succeed("suspended" as const) : why))
+          Effect.zipRight(
+            register,
+            sql.withTransaction(
+              Effect.zipRight(lock, Effect.flatMap(suspend, (done) => done ? Effect.succeed("suspended" as const) : why))
+            )
           )
         )
       },
@@ -751,7 +779,7 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
         guards.hasSignal(Effect.map(query(hasSignalSql, [flowId, name], false), (rows) => rows.length > 0)),
       listSignals: (flowId) =>
         guards.listSignals(Effect.map(query(listSignalsSql, [flowId], false), (rows) => rows.map(signalFromRow))),
-      cancelFlow: (id, now) => write("cancelFlow", cancelFlowSql, [now, now, id]),
+      cancelFlow: (id, now, reason) => write("cancelFlow", cancelFlowSql, [now, now, reason ?? null, id]),
       // The update first: it decides, and a retry that changed nothing deletes nothing.
       retryFlow: (id, now, dropKeys) =>
         guards.retryFlow(
@@ -761,7 +789,103 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
                 ? Effect.as(sql`DELETE FROM ergon_steps WHERE flow_id = ${id} AND "key" IN ${sql.in(dropKeys)}`, true)
                 : Effect.succeed(retried))
           )
-        )
+        ),
+      // The event is committed first (first emit wins), then its waiters are read and woken. On
+      // PostgreSQL the waiting flows' rows are locked before the update (a suspension in progress
+      // commits first), and the update is a statement of its own, which sees that suspension.
+      emitEvent: (name, payload, now) =>
+        guards.emitEvent(Effect.gen(function*() {
+          const inserted = changed(
+            yield* execute(
+              ...sql`INSERT INTO ergon_events (name, payload, created_at) VALUES (${name}, ${payload}, ${now}) ON CONFLICT (name) DO NOTHING`
+                .compile(true)
+            )
+          )
+          const waiters = (yield* query(
+            ...sql`SELECT flow_id FROM ergon_event_waiters WHERE name = ${name}`.compile(true),
+            false
+          )).map((row) => String(row.flow_id))
+          if (waiters.length > 0) {
+            yield* sql.withTransaction(Effect.gen(function*() {
+              if (lockFlowSql !== undefined) {
+                yield* sql`SELECT id FROM ergon_flows WHERE id IN ${sql.in(waiters)} ORDER BY id FOR UPDATE`
+              }
+              yield* sql`UPDATE ergon_flows SET status = 'pending', run_after = ${now}, updated_at = ${now} WHERE id IN ${
+                sql.in(waiters)
+              } AND status = 'suspended'`
+              yield* sql`DELETE FROM ergon_event_waiters WHERE name = ${name} AND flow_id IN ${sql.in(waiters)}`
+            }))
+          }
+          return inserted
+        })),
+      getEvent: (name) =>
+        guards.getEvent(Effect.map(
+          query(...sql`SELECT name, payload, created_at FROM ergon_events WHERE name = ${name}`.compile(true), false),
+          (rows) =>
+            rows.length === 0 ? Option.none() : Option.some({
+              name: String(rows[0]!.name),
+              payload: textOrNull(rows[0]!.payload) ?? "null",
+              createdAt: num(rows[0]!.created_at)
+            })
+        )),
+      // One transaction: archive the journal and the input as execution n, empty the journal,
+      // and give the flow its new input as execution n + 1. The flow's update goes first: it
+      // decides (under the fence), and a continuation that does not apply archives nothing.
+      continueAsNew: (id, next, fence) =>
+        guards.continueAsNew(sql.withTransaction(Effect.gen(function*() {
+          const owned = fence === undefined
+            ? sql`id = ${id} AND status = 'running'`
+            : sql`id = ${id} AND status = 'running' AND lease_owner = ${fence.owner} AND lease_epoch = ${fence.epoch}`
+          const before = yield* sql<Row>`SELECT input, execution, created_at FROM ergon_flows WHERE ${owned}${
+            sql.literal(lockFlowSql === undefined ? "" : " FOR UPDATE")
+          }`
+          const current = before[0]
+          if (current === undefined) return false
+          const execution = current.execution === null ? 1 : num(current.execution)
+          const previous = yield* sql<Row>`SELECT MAX(ended_at) AS ended_at FROM ergon_executions WHERE flow_id = ${id}`
+          const startedAt = numOrNull(previous[0]?.ended_at) ?? num(current.created_at)
+          const entries = yield* sql<Row>`SELECT COUNT(*) AS n FROM ergon_steps WHERE flow_id = ${id}`
+          yield* sql`INSERT INTO ergon_executions (flow_id, execution, input, result, started_at, ended_at, entries) VALUES (${id}, ${execution}, ${
+            String(current.input)
+          }, ${next.result}, ${startedAt}, ${next.now}, ${num(entries[0]?.n ?? 0)})`
+          yield* sql`INSERT INTO ergon_execution_steps (flow_id, execution, ${
+            sql.literal(stepColumns.slice(1).map(quote).join(", "))
+          }) SELECT flow_id, CAST(${execution} AS INTEGER), ${sql.literal(stepColumns.slice(1).map(quote).join(", "))} FROM ergon_steps WHERE flow_id = ${id}`
+          yield* sql`DELETE FROM ergon_steps WHERE flow_id = ${id}`
+          yield* sql`UPDATE ergon_flows SET input = ${next.input}, input_hash = ${next.inputHash}, execution = ${
+            execution + 1
+          }, result = NULL, error = NULL, suspend_reason = NULL, run_after = NULL, updated_at = ${next.now} WHERE id = ${id}`
+          return true
+        }))),
+      listExecutions: (id) =>
+        guards.listExecutions(Effect.gen(function*() {
+          const archived = yield* sql<Row>`SELECT flow_id, execution, input, result, started_at, ended_at, entries FROM ergon_executions WHERE flow_id = ${id} ORDER BY execution`
+          const flows = yield* sql<Row>`SELECT ${sql.literal(flowColumnList)} FROM ergon_flows WHERE id = ${id}`
+          if (flows[0] === undefined) return []
+          const flow = flowFromRow(flows[0])
+          const entries = yield* sql<Row>`SELECT COUNT(*) AS n FROM ergon_steps WHERE flow_id = ${id}`
+          const rows: Array<ExecutionRow> = archived.map((row) => ({
+            flowId: id,
+            execution: num(row.execution),
+            input: String(row.input),
+            result: textOrNull(row.result),
+            status: "continued",
+            startedAt: num(row.started_at),
+            endedAt: numOrNull(row.ended_at),
+            entries: num(row.entries)
+          }))
+          rows.push({
+            flowId: id,
+            execution: flow.execution ?? 1,
+            input: flow.input,
+            result: flow.result,
+            status: flow.status,
+            startedAt: rows.at(-1)?.endedAt ?? flow.createdAt,
+            endedAt: flow.completedAt,
+            entries: num(entries[0]?.n ?? 0)
+          })
+          return rows
+        }))
     }
   })
 

@@ -225,6 +225,64 @@ const journalOrderV3 = (dialect: Dialect): ReadonlyArray<string> => [
   `ALTER TABLE ergon_steps ADD COLUMN input TEXT`
 ]
 
+// Flows that live long: named events and the flows waiting for them, executions archived by
+// continue-as-new with their journals, and why a flow was cancelled.
+const longLivedV6 = (dialect: Dialect): ReadonlyArray<string> => {
+  const key = dialect.keyType
+  return [
+    `ALTER TABLE ergon_flows ADD COLUMN cancel_reason TEXT`,
+    `ALTER TABLE ergon_flows ADD COLUMN execution INTEGER NOT NULL DEFAULT 1`,
+    // One row per name: the first emit wins.
+    `CREATE TABLE ergon_events (
+  name ${key} NOT NULL PRIMARY KEY,
+  payload TEXT,
+  created_at BIGINT NOT NULL
+)`,
+    // Who to wake when an event is emitted: one row per suspended waiter, read by name (the primary
+    // key's prefix), deleted by the emitter once it has woken them. No foreign key: a waiter row of a
+    // flow that is gone only costs a wake-up that finds nothing.
+    `CREATE TABLE ergon_event_waiters (
+  name ${key} NOT NULL,
+  flow_id ${key} NOT NULL,
+  PRIMARY KEY (name, flow_id)
+)`,
+    `CREATE TABLE ergon_executions (
+  flow_id ${key} NOT NULL REFERENCES ergon_flows (id) ON DELETE CASCADE,
+  execution INTEGER NOT NULL,
+  input TEXT NOT NULL,
+  result TEXT,
+  started_at BIGINT NOT NULL,
+  ended_at BIGINT,
+  entries INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (flow_id, execution)
+)`,
+    `CREATE TABLE ergon_execution_steps (
+  flow_id ${key} NOT NULL REFERENCES ergon_flows (id) ON DELETE CASCADE,
+  execution INTEGER NOT NULL,
+  "key" ${key} NOT NULL,
+  input_hash TEXT,
+  status TEXT NOT NULL,
+  exit TEXT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at BIGINT,
+  started_at BIGINT,
+  completed_at BIGINT,
+  kind TEXT,
+  scope ${key},
+  position INTEGER,
+  seq BIGINT,
+  input TEXT,
+  PRIMARY KEY (flow_id, execution, "key")
+)`,
+    // PostgreSQL: an emitted event wakes the listeners of other processes (a flow waiting for it in
+    // memory looks again at once).
+    ...(dialect.name !== "pg" ? [] : [
+      `CREATE TRIGGER ergon_events_insert_notify AFTER INSERT ON ergon_events
+  FOR EACH ROW EXECUTE FUNCTION ergon_notify()`
+    ])
+  ]
+}
+
 const runAll = (statements: (dialect: Dialect) => ReadonlyArray<string>): Effect.Effect<void, unknown, SqlClient.SqlClient> =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
     Effect.forEach(statements(dialectOf(sql)), (statement) => sql.unsafe(statement).withoutTransform, {
@@ -241,7 +299,8 @@ const runAll = (statements: (dialect: Dialect) => ReadonlyArray<string>): Effect
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
   "1_create_store": runAll(schemaV1),
   "2_notify": runAll(notifyV2),
-  "3_journal_order": runAll(journalOrderV3)
+  "3_journal_order": runAll(journalOrderV3),
+  "6_long_lived": runAll(longLivedV6)
 }
 
 /**
