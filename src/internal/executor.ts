@@ -635,7 +635,7 @@ const compensated = <A, E, R>(
     if (Exit.isSuccess(exit) || instance.abort !== undefined || registered.length === 0) return exit
     if (Cause.isInterruptedOnly(exit.cause)) return exit
     return Effect.flatMap(
-      Effect.forEach(registered.slice().reverse(), (compensation) => compensate(compensation, exit.cause)),
+      Effect.forEach(registered.slice().reverse(), (compensation, index) => compensate(compensation, exit.cause, index + 1)),
       (failures) => {
         const failed = failures.filter((cause): cause is Cause.Cause<unknown> => cause !== undefined)
         return failed.length === 0
@@ -647,14 +647,18 @@ const compensated = <A, E, R>(
 
 const compensationCodec = exitCodec(Schema.Void, Schema.Never)
 
-/** Runs one compensation as a journal entry of its own, unless it is recorded as done. */
+/**
+ * Runs the `n`th compensation (in the order they run) as a journal entry of its own, in a key scope
+ * of its own (`$compensation/n`, which its steps share), unless it is recorded as done.
+ */
 const compensate = (
   compensation: Compensation,
-  cause: Cause.Cause<unknown>
+  cause: Cause.Cause<unknown>,
+  n: number
 ): Effect.Effect<Cause.Cause<unknown> | undefined, never, any> =>
   Effect.flatMap(FlowInstance, (instance) =>
     scoped(
-      "$compensation",
+      `$compensation/${n}`,
       Effect.flatMap(begin(instance, "$compensate", "compensation"), (begun) => {
         const recorded = begun.recorded
         if (recorded?.status === "completed") {
