@@ -8,6 +8,7 @@ import * as Pg from "../src/pg.js"
 import { StoreError } from "../src/FlowError.js"
 import * as Backend from "./conformance/backend.js"
 import * as Engine from "./conformance/engine.js"
+import * as LongLived from "./conformance/longlived.js"
 import * as Replay from "./conformance/replay.js"
 import * as Workers from "./conformance/workers.js"
 import * as Server from "./pg/server.js"
@@ -35,6 +36,7 @@ Backend.suite("ExecutionLog conformance: PostgreSQL", store("conformance"))
 Engine.suite("PostgreSQL", store("engine"))
 Workers.suite("PostgreSQL", store("workers"))
 Replay.suite("PostgreSQL", store("replay"))
+LongLived.suite("PostgreSQL", store("longlived"))
 
 // A port nothing listens on: one that was free a moment ago.
 const closedPort = (): Promise<number> =>
