@@ -460,3 +460,21 @@ export class JournalLimitError extends Schema.TaggedError<JournalLimitError>()("
       `with an empty journal (or raise maxJournalEntries in Flow.make)`
   }
 }
+
+/**
+ * A step attempt ran longer than the step's `timeout` (`Step.make`'s option) and was interrupted. It
+ * counts as a failed attempt, retried while the step's policy allows more attempts; once they are
+ * spent, the step ends with it as a defect.
+ *
+ * @since 0.3.0
+ * @category Errors
+ */
+export class StepTimeout extends Schema.TaggedError<StepTimeout>()("StepTimeout", {
+  step: Schema.String,
+  attempt: Schema.Number,
+  timeoutMillis: Schema.Number
+}) {
+  override get message(): string {
+    return `ergon: step '${this.step}' attempt ${this.attempt} did not finish within ${this.timeoutMillis} ms`
+  }
+}

@@ -22,6 +22,7 @@
  *
  * @since 0.1.0
  */
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { Pipeable } from "effect/Pipeable"
 import * as Schema from "effect/Schema"
@@ -157,6 +158,13 @@ export interface Options<Args extends ReadonlyArray<any>, Success, SuccessEncode
    * Defects are retried only when the policy's `retryDefects` is on.
    */
   readonly retryable?: ((error: Error) => boolean) | undefined
+  /**
+   * The longest one attempt may run (on the process's clock). An attempt that runs longer is
+   * interrupted and counts as a failed attempt (`StepTimeout`), retried while the policy allows more
+   * attempts; when they are spent, the step ends with the `StepTimeout` as a defect. No limit by
+   * default.
+   */
+  readonly timeout?: Duration.DurationInput | undefined
   readonly run: (...args: Args) => Effect.Effect<Success, Error, Requirements>
 }
 

@@ -23,6 +23,7 @@ import {
   FlowEndedError,
   InvalidEventError,
   JournalLimitError,
+  RetryPolicy,
   Scheduler,
   Step,
   Worker
@@ -393,6 +394,44 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
           assert.deepStrictEqual(log.filter((line) => line.startsWith("release")), ["release res-1"])
           assert.deepStrictEqual(log.filter((line) => line.startsWith("refund")), ["refund pay-1"])
           assert.strictEqual(log.filter((line) => line === "charge 10").length, 1)
+        }))
+
+      // -------------------------------------------------------------------------------------
+      // Step timeouts
+      // -------------------------------------------------------------------------------------
+
+      it.effect("step timeout: an attempt that runs too long is interrupted and retried; the last one's timeout is a defect", () =>
+        Effect.gen(function*() {
+          let attempts = 0
+          let interrupted = 0
+          const slow = (finishOn: number) =>
+            Step.make("slow", {
+              success: Schema.Number,
+              timeout: "1 second",
+              retry: RetryPolicy.fixed({ maxAttempts: 3, delay: "1 second" }),
+              run: () =>
+                Effect.suspend(() => {
+                  const attempt = ++attempts
+                  return attempt === finishOn
+                    ? Effect.succeed(attempt)
+                    : Effect.as(Effect.onInterrupt(Effect.sleep("1 hour"), () => Effect.sync(() => void interrupted++)), 0)
+                })
+            })
+          const Recovers = Flow.make(freshId("recovers"), { input: Schema.Void, success: Schema.Number, run: () => slow(3)() })
+          const id = freshId("recovers")
+          const recovered = yield* Testing.runWithTestClock(Executor.execute(Recovers, undefined, { id }))
+          assert.deepStrictEqual(recovered, { _tag: "Completed", exit: Exit.succeed(3) })
+          assert.strictEqual(interrupted, 2)
+          const entry = (yield* journalOf(id)).steps.find((step) => step.key === "slow")
+          assert.strictEqual(entry?.attempts, 3)
+
+          attempts = 0
+          const Hangs = Flow.make(freshId("hangs"), { input: Schema.Void, success: Schema.Number, run: () => slow(99)() })
+          const hung = yield* Testing.runWithTestClock(Executor.execute(Hangs, undefined, { id: freshId("hangs") }))
+          assert(hung._tag === "Completed" && Exit.isFailure(hung.exit))
+          assert.isTrue(Cause.isDie(hung.exit.cause))
+          assert.include(Cause.pretty(hung.exit.cause), "did not finish within 1000 ms")
+          assert.strictEqual(attempts, 3)
         }))
 
       // -------------------------------------------------------------------------------------
