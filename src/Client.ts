@@ -171,3 +171,24 @@ export const retry: (id: string) => Effect.Effect<void, FlowNotFoundError | Flow
  */
 export const handle: <F extends Flow.Any>(flow: F, id: string) => internal.FlowHandle<Flow.Flow.Success<F>, Flow.Flow.Error<F>> =
   internal.handle
+
+/**
+ * Deletes ended flows: root flows (no parent) of the given `status` that ended before
+ * `finishedBefore` (and of `type`, when given), each with its children and everything stored for
+ * them (journals, archived executions, signals, timers), in batches of `batchSize` (default 500)
+ * root flows per transaction, oldest first, until none is left. A flow with a child that has not
+ * ended is kept. A `failed` flow (stopped by an engine error) counts as ended at its last update.
+ * With `eventsBefore`, events emitted before that time are deleted too (a flow awaiting one of
+ * them later would then wait for a new emit). Returns how many root flows and events were
+ * deleted. A worker can run it as it goes: `Worker.withRetention`.
+ *
+ * @since 0.3.0
+ * @category Combinators
+ */
+export const purge: (options: {
+  readonly status: "completed" | "cancelled" | "failed" | ReadonlyArray<"completed" | "cancelled" | "failed">
+  readonly finishedBefore: Date | number
+  readonly type?: string | undefined
+  readonly batchSize?: number | undefined
+  readonly eventsBefore?: Date | number | undefined
+}) => Effect.Effect<{ readonly flows: number; readonly events: number }, StoreError, ExecutionLog> = internal.purge

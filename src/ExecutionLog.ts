@@ -198,6 +198,22 @@ export interface NextExecution {
 }
 
 /**
+ * Which ended flows `purgeFlows` deletes.
+ *
+ * @since 0.3.0
+ * @category Models
+ */
+export interface PurgeFilter {
+  /** Among `completed`, `cancelled` and `failed`. */
+  readonly statuses: ReadonlyArray<"completed" | "cancelled" | "failed">
+  /** Ended before this time (epoch millis): `completed_at`, or `updated_at` for a `failed` flow. */
+  readonly finishedBefore: number
+  readonly type?: string | undefined
+  /** At most this many root flows (each with its descendants). */
+  readonly limit: number
+}
+
+/**
  * One execution of a flow: a finished one (archived by `Flow.continueAsNew` with its journal), or
  * the current one.
  *
@@ -439,6 +455,15 @@ export interface Encoded {
   /** The executions of a flow in order: the archived ones, then the current one. */
   readonly listExecutions: (id: string) => Effect.Effect<ReadonlyArray<ExecutionRow>, StoreError>
   /**
+   * Deletes one batch of ended root flows (no parent) that match `filter`, oldest first, each with
+   * its descendants (child ids start with `<root id>/`) and everything stored for them: journals,
+   * archived executions, signals, timers, event registrations. A root with a descendant that has
+   * not ended (a child still running) is kept. Returns the ids of the roots deleted.
+   */
+  readonly purgeFlows: (filter: PurgeFilter) => Effect.Effect<ReadonlyArray<string>, StoreError>
+  /** Deletes at most `limit` events emitted before `before`; returns how many. */
+  readonly purgeEvents: (before: number, limit: number) => Effect.Effect<number, StoreError>
+  /**
    * Makes an ended (`completed`, `failed` or `cancelled`) flow run again: `pending`, `run_after = now`,
    * result and error cleared, and the journal entries `dropKeys` deleted, in one transaction.
    */
@@ -541,6 +566,8 @@ export declare namespace ExecutionLog {
       fence?: Fence | undefined
     ) => Effect.Effect<boolean, StoreError>
     readonly listExecutions: (id: string) => Effect.Effect<ReadonlyArray<ExecutionRecord>, StoreError>
+    readonly purgeFlows: Encoded["purgeFlows"]
+    readonly purgeEvents: Encoded["purgeEvents"]
     readonly changes?: Encoded["changes"]
     readonly storeTime?: Encoded["storeTime"]
   }

@@ -383,3 +383,52 @@ export const listExecutions = (
   id: string
 ): Effect.Effect<ReadonlyArray<ExecutionLog.ExecutionRecord>, FlowNotFoundError | StoreError, ExecutionLog> =>
   Effect.flatMap(getExisting(id), () => Effect.flatMap(ExecutionLog, (log) => log.listExecutions(id)))
+
+export interface PurgeOptions {
+  /** Which ended flows: `completed`, `cancelled`, `failed` (one or several). */
+  readonly status: "completed" | "cancelled" | "failed" | ReadonlyArray<"completed" | "cancelled" | "failed">
+  /** Ended before this time (a `Date` or epoch millis). */
+  readonly finishedBefore: Date | number
+  readonly type?: string | undefined
+  /** Root flows deleted per transaction. Defaults to 500. */
+  readonly batchSize?: number | undefined
+  /** Also delete the events emitted before this time. */
+  readonly eventsBefore?: Date | number | undefined
+}
+
+export interface PurgeResult {
+  /** Root flows deleted (each with its descendants). */
+  readonly flows: number
+  readonly events: number
+}
+
+const DEFAULT_PURGE_BATCH = 500
+
+const millisOf = (time: Date | number): number => (typeof time === "number" ? time : time.getTime())
+
+/** Deletes ended flows in batches (see `Client.purge`). */
+export const purge = (options: PurgeOptions): Effect.Effect<PurgeResult, StoreError, ExecutionLog> =>
+  Effect.gen(function*() {
+    const log = yield* ExecutionLog
+    const statuses = typeof options.status === "string" ? [options.status] : options.status
+    const requested = options.batchSize ?? DEFAULT_PURGE_BATCH
+    const limit = Number.isFinite(requested) && requested >= 1 ? Math.floor(requested) : DEFAULT_PURGE_BATCH
+    const finishedBefore = millisOf(options.finishedBefore)
+    let flows = 0
+    while (true) {
+      const deleted = yield* log.purgeFlows({ statuses, finishedBefore, type: options.type, limit })
+      flows += deleted.length
+      if (deleted.length < limit) break
+    }
+    let events = 0
+    if (options.eventsBefore !== undefined) {
+      const before = millisOf(options.eventsBefore)
+      while (true) {
+        const deleted = yield* log.purgeEvents(before, limit)
+        events += deleted
+        if (deleted < limit) break
+      }
+    }
+    yield* Effect.logDebug("ergon.flow", { event: "purged", flows, events })
+    return { flows, events }
+  }).pipe(Effect.withSpan("ergon.purge", { captureStackTrace: false }))

@@ -261,6 +261,8 @@ export const makeUnsafe = (backend: Encoded, options?: json.LimitsOptions | unde
           }),
           (payloads) => ({ ...row, ...payloads })
         ))),
+  purgeFlows: backend.purgeFlows,
+  purgeEvents: backend.purgeEvents,
   changes: backend.changes,
   ...(backend.storeTime === undefined ? {} : { storeTime: backend.storeTime })
   }
@@ -650,6 +652,39 @@ export const makeMemoryBackend = (): Encoded => {
           entries: steps.get(id)?.size ?? 0
         }
         return [...archived.map(({ steps: _, ...row }) => row), current]
+      }),
+    purgeFlows: (filter) =>
+      Effect.sync(() => {
+        const endedAt = (row: FlowRow): number | null => row.status === "failed" ? row.updatedAt : row.completedAt
+        const isEnded = (row: FlowRow): boolean =>
+          row.status === "completed" || row.status === "cancelled" || row.status === "failed"
+        const descendants = (root: string): Array<FlowRow> =>
+          Array.from(flows.values()).filter((row) => row.id.startsWith(`${root}/`))
+        const roots = Array.from(flows.values())
+          .filter((row) =>
+            row.parentId === null && (filter.statuses as ReadonlyArray<string>).includes(row.status) &&
+            (filter.type === undefined || row.type === filter.type) &&
+            endedAt(row) !== null && endedAt(row)! < filter.finishedBefore &&
+            descendants(row.id).every(isEnded)
+          )
+          .sort((a, b) => endedAt(a)! - endedAt(b)! || compareText(a.id, b.id))
+          .slice(0, sliceEnd(filter.limit))
+        for (const root of roots) {
+          for (const row of [root, ...descendants(root.id)]) {
+            flows.delete(row.id)
+            steps.delete(row.id)
+            signals.delete(row.id)
+            executions.delete(row.id)
+            for (const waiters of eventWaiters.values()) waiters.delete(row.id)
+          }
+        }
+        return roots.map((row) => row.id)
+      }),
+    purgeEvents: (before, limit) =>
+      Effect.sync(() => {
+        const old = Array.from(events.values()).filter((event) => event.createdAt < before).slice(0, sliceEnd(limit))
+        for (const event of old) events.delete(event.name)
+        return old.length
       })
   }
 }

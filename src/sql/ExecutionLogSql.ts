@@ -507,7 +507,9 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
       emitEvent: guarded("emitEvent"),
       getEvent: guarded("getEvent"),
       continueAsNew: guarded("continueAsNew"),
-      listExecutions: guarded("listExecutions")
+      listExecutions: guarded("listExecutions"),
+      purgeFlows: guarded("purgeFlows"),
+      purgeEvents: guarded("purgeEvents")
     }
     const changed = (raw: unknown): boolean => dialect.affectedRows(raw) > 0
     const write = (
@@ -857,6 +859,56 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
           }, result = NULL, error = NULL, suspend_reason = NULL, run_after = NULL, updated_at = ${next.now} WHERE id = ${id}`
           return true
         }))),
+      // Roots are picked through `ergon_flows_finished (status, completed_at)` (failed flows, which
+      // have no `completed_at`, by status then `updated_at`), oldest first; descendants through the
+      // primary key, as the id range `[root/, root0)` ('0' follows '/'). One transaction per batch.
+      purgeFlows: (filter) => {
+        const limit = sqlLimit(filter.limit)
+        const ended = filter.statuses.filter((status) => status !== "failed")
+        const picks: Array<Statement.Fragment> = []
+        const typeClause = filter.type === undefined ? sql.literal("") : sql` AND type = ${filter.type}`
+        if (ended.length > 0) {
+          picks.push(
+            sql`SELECT id, completed_at AS ended_at FROM ergon_flows WHERE status IN ${
+              sql.in(ended)
+            } AND completed_at < ${filter.finishedBefore} AND parent_id IS NULL${typeClause}`
+          )
+        }
+        if (filter.statuses.includes("failed")) {
+          picks.push(
+            sql`SELECT id, updated_at AS ended_at FROM ergon_flows WHERE status = 'failed' AND updated_at < ${filter.finishedBefore} AND parent_id IS NULL${typeClause}`
+          )
+        }
+        if (picks.length === 0 || limit === 0) return Effect.succeed([])
+        const live = sql.literal("('pending', 'running', 'suspended')")
+        return guards.purgeFlows(sql.withTransaction(Effect.gen(function*() {
+          const picked = yield* sql<Row>`SELECT id FROM (${
+            sql.join(" UNION ALL ", false)(picks)
+          }) AS ended WHERE NOT EXISTS (SELECT 1 FROM ergon_flows d WHERE d.id >= ended.id || '/' AND d.id < ended.id || '0' AND d.status IN ${live}) ORDER BY ended_at, id LIMIT ${limit}`
+          const roots = picked.map((row) => String(row.id))
+          if (roots.length === 0) return []
+          const family = (column: string) =>
+            sql.or(roots.flatMap((root) => [
+              sql`${sql.literal(column)} = ${root}`,
+              sql`(${sql.literal(column)} >= ${`${root}/`} AND ${sql.literal(column)} < ${`${root}0`})`
+            ]))
+          for (const table of ["ergon_steps", "ergon_execution_steps", "ergon_executions", "ergon_signals", "ergon_timers", "ergon_event_waiters"]) {
+            yield* sql`DELETE FROM ${sql.literal(table)} WHERE ${family("flow_id")}`
+          }
+          yield* sql`DELETE FROM ergon_flows WHERE ${family("id")}`
+          return roots
+        })))
+      },
+      purgeEvents: (before, limit) =>
+        guards.purgeEvents(Effect.map(
+          queryStatement(
+            sql<Row>`DELETE FROM ergon_events WHERE name IN (SELECT name FROM ergon_events WHERE created_at < ${before} ORDER BY created_at LIMIT ${
+              sqlLimit(limit)
+            }) RETURNING name`,
+            true
+          ),
+          (rows) => rows.length
+        )),
       listExecutions: (id) =>
         guards.listExecutions(Effect.gen(function*() {
           const archived = yield* sql<Row>`SELECT flow_id, execution, input, result, started_at, ended_at, entries FROM ergon_executions WHERE flow_id = ${id} ORDER BY execution`

@@ -232,12 +232,16 @@ const longLivedV6 = (dialect: Dialect): ReadonlyArray<string> => {
   return [
     `ALTER TABLE ergon_flows ADD COLUMN cancel_reason TEXT`,
     `ALTER TABLE ergon_flows ADD COLUMN execution INTEGER NOT NULL DEFAULT 1`,
+    // Retention: ended flows, oldest first (`Client.purge`).
+    `CREATE INDEX ergon_flows_finished ON ergon_flows (status, completed_at)`,
     // One row per name: the first emit wins.
     `CREATE TABLE ergon_events (
   name ${key} NOT NULL PRIMARY KEY,
   payload TEXT,
   created_at BIGINT NOT NULL
 )`,
+    // Emitted events by age (`Client.purge` with `eventsBefore`).
+    `CREATE INDEX ergon_events_created ON ergon_events (created_at)`,
     // Who to wake when an event is emitted: one row per suspended waiter, read by name (the primary
     // key's prefix), deleted by the emitter once it has woken them. No foreign key: a waiter row of a
     // flow that is gone only costs a wake-up that finds nothing.

@@ -435,6 +435,102 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
         }))
 
       // -------------------------------------------------------------------------------------
+      // Retention
+      // -------------------------------------------------------------------------------------
+
+      it.effect("purge: ended root flows before the cutoff go, with children, journals, executions and signals; the rest stays", () =>
+        Effect.gen(function*() {
+          const tag = freshId("purge")
+          const Leaf = Flow.make(`leaf-${tag}`, { input: Schema.String, run: () => Effect.void })
+          const Waits = Flow.make(`waits-${tag}`, { input: Schema.String, run: () => Effect.asVoid(Flow.awaitSignal("go", Schema.String)) })
+          const Parent = Flow.make(`parent-${tag}`, {
+            input: Schema.String,
+            run: (child) => child === "waits" ? Flow.invoke(Waits, "w", { key: "kid" }) : Flow.invoke(Leaf, "l", { key: "kid" })
+          })
+          const Looper: Flow.Flow<string, any> = Flow.make(`looper-${tag}`, {
+            input: Schema.Number,
+            run: (n) => (n < 2 ? Flow.continueAsNew(Looper, n + 1) : Effect.void)
+          })
+          const old = {
+            parent: `${tag}/old-parent`,
+            looper: `${tag}/old-looper`,
+            cancelled: `${tag}/old-cancelled`,
+            busyParent: `${tag}/old-busy-parent`,
+            failed: `${tag}/old-failed`
+          }
+          yield* Executor.execute(Parent, "leaf", { id: old.parent })
+          yield* Executor.execute(Looper, 0, { id: old.looper })
+          yield* Client.signal(old.looper, "note", "kept until purged").pipe(Effect.ignore)
+          assert(Executor.isSuspended(yield* Executor.execute(Parent, "waits", { id: old.busyParent })))
+          assert(Executor.isSuspended(yield* Executor.execute(Waits, "x", { id: old.cancelled })))
+          yield* Client.cancel(old.cancelled, { reason: "test" })
+          const Broken = Flow.make(`broken-${tag}`, { input: Schema.Void, maxJournalEntries: 0, run: () => Flow.now })
+          yield* Effect.flip(Executor.execute(Broken, undefined, { id: old.failed }))
+          yield* TestClock.adjust("2 days")
+          const recent = `${tag}/recent`
+          yield* Executor.execute(Parent, "leaf", { id: recent })
+          const cutoff = (yield* Effect.clockWith((clock) => clock.currentTimeMillis)) - 3_600_000
+
+          // (The store is shared with the other tests: their old ended flows go too.)
+          const result = yield* Client.purge({ status: ["completed", "cancelled"], finishedBefore: cutoff, batchSize: 1 })
+          assert.isAtLeast(result.flows, 3)
+          assert.strictEqual(result.events, 0)
+          for (const id of [old.parent, `${old.parent}/$invoke/kid`, old.looper, old.cancelled]) {
+            assert.isTrue(Option.isNone(yield* Client.get(id)), `${id} is purged`)
+            assert.deepStrictEqual(yield* entriesOf(id), [])
+          }
+          const log = yield* ExecutionLog.ExecutionLog
+          assert.deepStrictEqual(yield* log.listSignals(old.looper), [])
+          assert.deepStrictEqual(yield* log.listExecutions(old.looper), [])
+          // Kept: a root whose child still waits, a failed flow (not asked for), a recent one.
+          for (const id of [old.busyParent, `${old.busyParent}/$invoke/kid`, old.failed, recent, `${recent}/$invoke/kid`]) {
+            assert.isTrue(Option.isSome(yield* Client.get(id)), `${id} is kept`)
+          }
+          assert.deepStrictEqual(yield* Client.purge({ status: "failed", finishedBefore: cutoff, type: Broken.name }), { flows: 1, events: 0 })
+          assert.isTrue(Option.isNone(yield* Client.get(old.failed)))
+        }))
+
+      it.effect("purge: events emitted before eventsBefore go; later ones stay", () =>
+        Effect.gen(function*() {
+          const old = freshId("old-event")
+          yield* Client.emitEvent(old, 1)
+          yield* TestClock.adjust("1 day")
+          const recent = freshId("recent-event")
+          yield* Client.emitEvent(recent, 2)
+          const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+          const result = yield* Client.purge({ status: "completed", finishedBefore: 0, eventsBefore: now - 1000 })
+          assert.isAtLeast(result.events, 1)
+          const log = yield* ExecutionLog.ExecutionLog
+          assert.isTrue(Option.isNone(yield* log.getEvent(old)))
+          assert.isTrue(Option.isSome(yield* log.getEvent(recent)))
+        }))
+
+      it.effect("Worker.withRetention deletes flows that ended longer ago than olderThan, as it runs", () =>
+        Effect.gen(function*() {
+          const Quick = Flow.make(freshId("quick"), { input: Schema.Number, success: Schema.Number, run: (n) => Effect.succeed(n) })
+          const worker = Worker.make("w").unversioned().register(Quick).withPollInterval("10 minutes")
+            .withRetention({ olderThan: "1 day", every: "1 hour" })
+          const handle = yield* Scheduler.make().unversioned().schedule(Quick, 7)
+          yield* withWorker(
+            worker.run(),
+            Effect.gen(function*() {
+              assert.strictEqual(yield* Testing.runWithTestClock(handle.await), 7)
+              yield* Testing.advance("12 hours")
+              assert.isTrue(Option.isSome(yield* Client.get(handle.id)))
+              // Hour by hour until the worker's next purge has run (a store query takes real time).
+              let hours = 12
+              while (Option.isSome(yield* Client.get(handle.id))) {
+                assert.isBelow(hours, 48, "purged within a day of its cutoff")
+                yield* Testing.advance("1 hour")
+                yield* realSleep
+                hours++
+              }
+              assert.isAtLeast(hours, 24)
+            })
+          )
+        }))
+
+      // -------------------------------------------------------------------------------------
       // Cancel with a reason; idempotent start
       // -------------------------------------------------------------------------------------
 
