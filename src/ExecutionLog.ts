@@ -461,6 +461,17 @@ export interface Encoded {
    * not ended (a child still running) is kept. Returns the ids of the roots deleted.
    */
   readonly purgeFlows: (filter: PurgeFilter) => Effect.Effect<ReadonlyArray<string>, StoreError>
+  /**
+   * Schedules a `running` flow (under `fence`) to run again after its program failed (a flow-level
+   * retry policy), in one transaction: it becomes `suspended` until `runAfter` with
+   * `suspendReason`, and the journal entries `dropKeys` (the failed ones) are deleted, so the next
+   * attempt replays what succeeded and runs the rest again. Returns whether it applied.
+   */
+  readonly retryFlowLater: (
+    id: string,
+    retry: { readonly runAfter: number; readonly suspendReason: string; readonly dropKeys: ReadonlyArray<string>; readonly now: number },
+    fence?: Fence | undefined
+  ) => Effect.Effect<boolean, StoreError>
   /** Deletes at most `limit` events emitted before `before`; returns how many. */
   readonly purgeEvents: (before: number, limit: number) => Effect.Effect<number, StoreError>
   /**
@@ -567,6 +578,11 @@ export declare namespace ExecutionLog {
     ) => Effect.Effect<boolean, StoreError>
     readonly listExecutions: (id: string) => Effect.Effect<ReadonlyArray<ExecutionRecord>, StoreError>
     readonly purgeFlows: Encoded["purgeFlows"]
+    readonly retryFlowLater: (
+      id: string,
+      retry: { readonly runAfter: number; readonly suspendReason: unknown; readonly dropKeys: ReadonlyArray<string>; readonly now: number },
+      fence?: Fence | undefined
+    ) => Effect.Effect<boolean, StoreError>
     readonly purgeEvents: Encoded["purgeEvents"]
     readonly changes?: Encoded["changes"]
     readonly storeTime?: Encoded["storeTime"]

@@ -18,6 +18,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Random from "effect/Random"
+import type * as RetryPolicy from "./RetryPolicy.js"
 import * as Schema from "effect/Schema"
 import type { Types } from "effect"
 import { FlowInstance, scoped } from "./internal/instance.js"
@@ -91,6 +92,10 @@ export interface Flow<Name extends string, S extends Shape> extends Pipeable {
   readonly run: (input: S["input"]) => Effect.Effect<S["success"], S["error"], S["context"] | FlowInstance>
   /** The most entries an execution's journal may hold (see `Options.maxJournalEntries`). */
   readonly maxJournalEntries?: number | undefined
+  /** The flow-level retry policy (see `Options.retry`). */
+  readonly retry?: RetryPolicy.RetryPolicy | undefined
+  /** @internal */
+  readonly retryable?: ((error: unknown) => boolean) | undefined
   /** @internal */
   readonly exitCodec: journal.ExitCodec<S["success"], S["error"]>
 }
@@ -110,6 +115,9 @@ export interface Any extends Pipeable {
   readonly versions: ReadonlyArray<string> | undefined
   readonly run: (input: any) => Effect.Effect<any, any, any>
   readonly maxJournalEntries?: number | undefined
+  readonly retry?: RetryPolicy.RetryPolicy | undefined
+  /** @internal */
+  readonly retryable?: ((error: unknown) => boolean) | undefined
   /** @internal */
   readonly exitCodec: journal.ExitCodec<any, any>
 }
@@ -183,6 +191,17 @@ export interface Options<Input, InputEncoded, Success, SuccessEncoded, Error, Er
    * each period of a long loop with `Flow.continueAsNew`. Defaults to 20,000.
    */
   readonly maxJournalEntries?: number | undefined
+  /**
+   * A flow-level retry policy (the steps' vocabulary): when the flow's program fails with a
+   * retryable error (a class marked `Retryable`, one `retryable` accepts) or, if the policy says so,
+   * a defect, the flow runs again after the policy's backoff (a durable wait: it is suspended
+   * meanwhile), while attempts remain. Its failed journal entries are dropped, so completed steps
+   * replay and failed ones run again. Compensations run only once no retry is left. Defaults to
+   * `RetryPolicy.none`.
+   */
+  readonly retry?: RetryPolicy.RetryPolicy | undefined
+  /** Which typed errors of the flow to retry, besides classes marked `Retryable`. */
+  readonly retryable?: ((error: Error) => boolean) | undefined
   readonly run: (input: Input) => Effect.Effect<Success, Error, Requirements>
 }
 
@@ -223,6 +242,8 @@ export const make = <
     versions: options.versions,
     run: options.run as never,
     ...(options.maxJournalEntries === undefined ? {} : { maxJournalEntries: options.maxJournalEntries }),
+    ...(options.retry === undefined ? {} : { retry: options.retry }),
+    ...(options.retryable === undefined ? {} : { retryable: options.retryable as (error: unknown) => boolean }),
     exitCodec: journal.exitCodec(success, error),
     pipe() {
       return pipeArguments(this, arguments)

@@ -262,6 +262,11 @@ export const makeUnsafe = (backend: Encoded, options?: json.LimitsOptions | unde
           (payloads) => ({ ...row, ...payloads })
         ))),
   purgeFlows: backend.purgeFlows,
+  retryFlowLater: (id, retry, fence) =>
+    Effect.flatMap(
+      stringify("retryFlowLater", retry.suspendReason),
+      (reason) => backend.retryFlowLater(id, { ...retry, suspendReason: reason ?? "null" }, fence)
+    ),
   purgeEvents: backend.purgeEvents,
   changes: backend.changes,
   ...(backend.storeTime === undefined ? {} : { storeTime: backend.storeTime })
@@ -679,6 +684,21 @@ export const makeMemoryBackend = (): Encoded => {
           }
         }
         return roots.map((row) => row.id)
+      }),
+    retryFlowLater: (id, retry, fence) =>
+      Effect.sync(() => {
+        const flow = flows.get(id)
+        if (flow === undefined || flow.status !== "running" || !fenceHolds(flow, fence)) return false
+        flows.set(id, {
+          ...flow,
+          status: "suspended",
+          runAfter: retry.runAfter,
+          suspendReason: retry.suspendReason,
+          updatedAt: retry.now
+        })
+        const journal = steps.get(id)
+        for (const key of retry.dropKeys) journal?.delete(key)
+        return true
       }),
     purgeEvents: (before, limit) =>
       Effect.sync(() => {

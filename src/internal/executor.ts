@@ -30,6 +30,8 @@ import {
   StoreError
 } from "../FlowError.js"
 import { hasEnded } from "./child.js"
+import * as Retryable from "../Retryable.js"
+import * as RetryPolicy from "../RetryPolicy.js"
 import { hashValue } from "./hash.js"
 import {
   type Compensation,
@@ -40,7 +42,17 @@ import {
   SuspendReason,
   type Wait
 } from "./instance.js"
-import { begin, complete, encodeExit, exitCodec, formatParseError, indexJournal, replay, skipUnclaimed } from "./journal.js"
+import {
+  begin,
+  complete,
+  encodeExit,
+  exitCodec,
+  formatParseError,
+  indexJournal,
+  park,
+  replay,
+  skipUnclaimed
+} from "./journal.js"
 import * as json from "./json.js"
 import * as validate from "./validate.js"
 import { newFlow } from "./records.js"
@@ -69,6 +81,9 @@ export interface ExecuteOptions {
 }
 
 const DEFAULT_SUSPEND_AFTER = Duration.toMillis("1 minute")
+
+/** The journal entry that counts a flow's failed attempts (a flow-level retry policy). */
+const FLOW_RETRY_KEY = "$flow-retry"
 
 /** The journal limit of a flow that sets none (`Flow.make`'s `maxJournalEntries`). */
 export const DEFAULT_MAX_JOURNAL_ENTRIES = 20_000
@@ -382,6 +397,12 @@ const start = <A, E, R, I>(
     compensations: [],
     maxJournalEntries: flow.maxJournalEntries ?? DEFAULT_MAX_JOURNAL_ENTRIES,
     encodeInput: Schema.encodeEither(flow.input as Schema.Schema<unknown, unknown>),
+    flowRetry: flow.retry === undefined ? undefined : {
+      policy: flow.retry,
+      retryable: flow.retryable,
+      failedAttempts: admitted.steps.find((step) => step.key === FLOW_RETRY_KEY)?.attempts ?? 0,
+      scheduled: false
+    },
     pokes,
     poke: () => {
       pokes.count++
@@ -630,10 +651,16 @@ const compensated = <A, E, R>(
   instance: Started,
   program: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R | FlowInstance> =>
-  Effect.flatMap(Effect.exit(program), (exit) => {
+  Effect.flatMap(Effect.exit(Effect.zipRight(flowBackoff(instance), program)), (exit) => {
     const registered = instance.compensations ?? []
-    if (Exit.isSuccess(exit) || instance.abort !== undefined || registered.length === 0) return exit
+    if (Exit.isSuccess(exit) || instance.abort !== undefined) return exit
+    if (registered.length === 0) {
+      willRetry(instance, exit.cause)
+      return exit
+    }
     if (Cause.isInterruptedOnly(exit.cause)) return exit
+    // Another attempt of the whole flow comes: compensations wait for the last one.
+    if (willRetry(instance, exit.cause)) return exit
     return Effect.flatMap(
       Effect.forEach(registered.slice().reverse(), (compensation, index) => compensate(compensation, exit.cause, index + 1)),
       (failures) => {
@@ -643,6 +670,77 @@ const compensated = <A, E, R>(
           : Exit.failCause(failed.reduce<Cause.Cause<E>>((cause, more) => Cause.sequential(cause, Cause.die(Cause.squash(more))), exit.cause))
       }
     )
+  })
+
+/**
+ * Whether a failure of the flow's program is retried by the flow's policy (a retryable error, or a
+ * defect when the policy says so, with attempts left); marks the run so that `settle` schedules it.
+ */
+const willRetry = (instance: Started, cause: Cause.Cause<unknown>): boolean => {
+  const retry = instance.flowRetry
+  if (retry === undefined || Cause.isInterruptedOnly(cause)) return false
+  const failure = Cause.failureOption(cause)
+  const retryable = Option.isSome(failure)
+    ? Retryable.isRetryable(failure.value) || (retry.retryable !== undefined && retry.retryable(failure.value))
+    : retry.policy.retryDefects && Cause.isDie(cause)
+  retry.scheduled = retryable && RetryPolicy.allowsRetryAfter(retry.policy, retry.failedAttempts + 1)
+  return retry.scheduled
+}
+
+/**
+ * The backoff before a flow's next attempt (a flow-level retry), as a durable wait: a run that
+ * comes before its time waits (in memory when it is short, suspended otherwise).
+ */
+const flowBackoff = (instance: Started): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const entry = instance.flowRetry === undefined ? undefined : instance.journal.get(FLOW_RETRY_KEY)
+    const at = entry?.nextAttemptAt ?? null
+    if (entry === undefined || at === null) return Effect.void
+    return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      at <= now ? Effect.void : park(instance, {
+        key: FLOW_RETRY_KEY,
+        reason: SuspendReason.Retry({ key: FLOW_RETRY_KEY, at, attempt: entry.attempts + 1 }),
+        until: at,
+        signal: undefined,
+        childId: undefined
+      }, () => Effect.void))
+  })
+
+/**
+ * Schedules the flow's next attempt after its program failed: its failed attempts are counted in
+ * the journal, its failed entries are dropped, and it is suspended until the policy's backoff has
+ * passed (a durable wait, like a step's retry).
+ */
+const retryLater = <A, E>(
+  instance: Started,
+  attempt: number,
+  policy: RetryPolicy.RetryPolicy,
+  cause: Cause.Cause<unknown>
+): Effect.Effect<Outcome<A, E>, ExecutionError> =>
+  Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const delay = yield* RetryPolicy.delayFor(policy, attempt)
+    const at = now + Duration.toMillis(delay)
+    const reason = SuspendReason.Retry({ key: FLOW_RETRY_KEY, at, attempt: attempt + 1 })
+    const written = yield* instance.log.putStep({
+      flowId: instance.flowId,
+      key: FLOW_RETRY_KEY,
+      inputHash: null,
+      status: "retrying",
+      exit: undefined,
+      attempts: attempt,
+      nextAttemptAt: at,
+      startedAt: now,
+      completedAt: null
+    }, instance.fence)
+    if (!written) return yield* leaseLost(instance.flowId, instance.fence)
+    const dropKeys = Array.from(instance.journal.values())
+      .filter((step) => step.status === "completed" && (step.exit as { _tag?: string } | undefined)?._tag === "Failure")
+      .map((step) => step.key)
+    const scheduled = yield* instance.log.retryFlowLater(instance.flowId, { runAfter: at, suspendReason: reason, dropKeys, now }, instance.fence)
+    if (!scheduled) return yield* leaseLost(instance.flowId, instance.fence)
+    yield* flowEvent(instance.flowId, instance.flowType, "retrying", { attempt, at, cause: Cause.pretty(cause) })
+    return { _tag: "Suspended", reason } as const
   })
 
 const compensationCodec = exitCodec(Schema.Void, Schema.Never)
@@ -787,6 +885,10 @@ const settle = <A, E, R, I>(
         break
     }
     const exit = ended.exit
+    const flowRetry = instance.flowRetry
+    if (flowRetry?.scheduled === true && Exit.isFailure(exit)) {
+      return yield* retryLater<A, E>(instance, flowRetry.failedAttempts + 1, flowRetry.policy, exit.cause)
+    }
     // Only when something was notified during the run can it have been cancelled: no read otherwise.
     if (fence === undefined && (yield* wake.version(log)) !== seenAtStart) {
       const current = yield* log.getFlow(flowId)

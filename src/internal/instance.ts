@@ -5,6 +5,7 @@ import * as Effect from "effect/Effect"
 import type * as Either from "effect/Either"
 import * as FiberRef from "effect/FiberRef"
 import type * as ParseResult from "effect/ParseResult"
+import type * as RetryPolicy from "../RetryPolicy.js"
 import * as Schema from "effect/Schema"
 import type { EntryKind, ExecutionLog, Fence } from "../ExecutionLog.js"
 import type * as Cause from "effect/Cause"
@@ -205,6 +206,16 @@ export declare namespace FlowInstance {
     readonly compensations?: Array<Compensation> | undefined
     /** The most entries the journal may hold before a new operation fails the flow (`JournalLimitError`). */
     readonly maxJournalEntries?: number | undefined
+    /**
+     * The flow-level retry policy, its attempts so far, and whether this run's failure is to be
+     * retried (decided when the program fails, before compensations).
+     */
+    flowRetry?: {
+      readonly policy: RetryPolicy.RetryPolicy
+      readonly retryable: ((error: unknown) => boolean) | undefined
+      readonly failedAttempts: number
+      scheduled: boolean
+    } | undefined
     /** Encodes an input of this flow (for `Flow.continueAsNew`). */
     readonly encodeInput?: ((input: unknown) => Either.Either<unknown, ParseResult.ParseError>) | undefined
   }

@@ -509,7 +509,8 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
       continueAsNew: guarded("continueAsNew"),
       listExecutions: guarded("listExecutions"),
       purgeFlows: guarded("purgeFlows"),
-      purgeEvents: guarded("purgeEvents")
+      purgeEvents: guarded("purgeEvents"),
+      retryFlowLater: guarded("retryFlowLater")
     }
     const changed = (raw: unknown): boolean => dialect.affectedRows(raw) > 0
     const write = (
@@ -899,6 +900,20 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
           return roots
         })))
       },
+      // The update first: it decides (under the fence), and a retry that does not apply deletes nothing.
+      retryFlowLater: (id, retry, fence) =>
+        guards.retryFlowLater(sql.withTransaction(Effect.gen(function*() {
+          const owned = fence === undefined
+            ? sql`id = ${id} AND status = 'running'`
+            : sql`id = ${id} AND status = 'running' AND lease_owner = ${fence.owner} AND lease_epoch = ${fence.epoch}`
+          const applied = changed(
+            yield* sql`UPDATE ergon_flows SET status = 'suspended', run_after = ${retry.runAfter}, suspend_reason = ${retry.suspendReason}, updated_at = ${retry.now} WHERE ${owned}`.raw
+          )
+          if (applied && retry.dropKeys.length > 0) {
+            yield* sql`DELETE FROM ergon_steps WHERE flow_id = ${id} AND "key" IN ${sql.in(retry.dropKeys)}`
+          }
+          return applied
+        }))),
       purgeEvents: (before, limit) =>
         guards.purgeEvents(Effect.map(
           queryStatement(

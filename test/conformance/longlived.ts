@@ -23,6 +23,7 @@ import {
   FlowEndedError,
   InvalidEventError,
   JournalLimitError,
+  Retryable,
   RetryPolicy,
   Scheduler,
   Step,
@@ -51,6 +52,8 @@ const failureOf = (outcome: Executor.FlowOutcome<unknown, unknown>) =>
     : Option.none()
 
 const Paid = Schema.Struct({ orderId: Schema.String, amount: Schema.Number })
+
+class Unavailable extends Retryable.TaggedError<Unavailable>()("Unavailable", {}) {}
 
 class ShipFailed extends Schema.TaggedError<ShipFailed>()("ShipFailed", { reason: Schema.String }) {}
 
@@ -394,6 +397,78 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
           assert.deepStrictEqual(log.filter((line) => line.startsWith("release")), ["release res-1"])
           assert.deepStrictEqual(log.filter((line) => line.startsWith("refund")), ["refund pay-1"])
           assert.strictEqual(log.filter((line) => line === "charge 10").length, 1)
+        }))
+
+      // -------------------------------------------------------------------------------------
+      // Flow-level retry
+      // -------------------------------------------------------------------------------------
+
+      it.effect("flow retry: a retryable failure runs the flow again after a durable backoff; completed steps replay", () =>
+        Effect.gen(function*() {
+          const ran: Array<string> = []
+          let flakyRuns = 0
+          const prepare = Step.make("prepare", { run: () => Effect.sync(() => void ran.push("prepare")) })
+          const flaky = Step.make("flaky", {
+            error: Unavailable,
+            run: () => Effect.suspend(() => (++flakyRuns < 3 ? Effect.fail(new Unavailable()) : Effect.sync(() => void ran.push("flaky ok"))))
+          })
+          const undo = Step.make("undo", { run: () => Effect.sync(() => void ran.push("undo")) })
+          const Retried = Flow.make(freshId("retried"), {
+            input: Schema.Void,
+            error: Unavailable,
+            retry: RetryPolicy.fixed({ maxAttempts: 3, delay: "1 hour" }),
+            run: () =>
+              Effect.gen(function*() {
+                yield* prepare().pipe(Flow.withCompensation(() => undo()))
+                yield* flaky()
+              })
+          })
+          const id = freshId("retried")
+          const first = yield* Executor.execute(Retried, undefined, { id })
+          assert(first._tag === "Suspended" && first.reason._tag === "Retry")
+          assert.strictEqual(first.reason.attempt, 2)
+          assert.strictEqual(yield* statusOf(id), "suspended")
+          // Not before its time.
+          yield* TestClock.adjust("30 minutes")
+          assert(Executor.isSuspended(yield* Executor.execute(Retried, undefined, { id })))
+          assert.strictEqual(flakyRuns, 1)
+          yield* TestClock.adjust("30 minutes")
+          assert(Executor.isSuspended(yield* Executor.execute(Retried, undefined, { id })))
+          yield* TestClock.adjust("1 hour")
+          assert.deepStrictEqual(yield* Executor.execute(Retried, undefined, { id }), { _tag: "Completed", exit: Exit.void })
+          // No compensation (it succeeded in the end); prepare ran once.
+          assert.deepStrictEqual(ran, ["prepare", "flaky ok"])
+          assert.strictEqual(flakyRuns, 3)
+        }))
+
+      it.effect("flow retry: once attempts are spent the failure is final and compensations run; a non-retryable error is final at once", () =>
+        Effect.gen(function*() {
+          const ran: Array<string> = []
+          const undo = Step.make("undo", { run: () => Effect.sync(() => void ran.push("undo")) })
+          const prepare = Step.make("prepare", { run: () => Effect.sync(() => void ran.push("prepare")) })
+          const failing = Step.make("failing", { error: Unavailable, run: () => Effect.fail(new Unavailable()) })
+          const Exhausted = Flow.make(freshId("exhausted"), {
+            input: Schema.Void,
+            error: Unavailable,
+            retry: RetryPolicy.fixed({ maxAttempts: 2, delay: "1 minute" }),
+            run: () => Effect.zipRight(prepare().pipe(Flow.withCompensation(() => undo())), failing())
+          })
+          const id = freshId("exhausted")
+          assert(Executor.isSuspended(yield* Executor.execute(Exhausted, undefined, { id })))
+          assert.deepStrictEqual(ran, ["prepare"])
+          yield* TestClock.adjust("1 minute")
+          const last = yield* Executor.execute(Exhausted, undefined, { id })
+          assert.deepStrictEqual(failureOf(last), Option.some({ _tag: "Unavailable" }))
+          assert.deepStrictEqual(ran, ["prepare", "undo"])
+
+          const Final = Flow.make(freshId("final"), {
+            input: Schema.Void,
+            error: ShipFailed,
+            retry: RetryPolicy.fixed({ maxAttempts: 5, delay: "1 minute" }),
+            run: () => Effect.fail(new ShipFailed({ reason: "not retryable" }))
+          })
+          const final = yield* Executor.execute(Final, undefined, { id: freshId("final") })
+          assert.deepStrictEqual(failureOf(final), Option.some({ _tag: "ShipFailed", reason: "not retryable" }))
         }))
 
       // -------------------------------------------------------------------------------------
