@@ -865,38 +865,46 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
       // primary key, as the id range `[root/, root0)` ('0' follows '/'). One transaction per batch.
       purgeFlows: (filter) => {
         const limit = sqlLimit(filter.limit)
-        const ended = filter.statuses.filter((status) => status !== "failed")
-        const picks: Array<Statement.Fragment> = []
         const typeClause = filter.type === undefined ? sql.literal("") : sql` AND type = ${filter.type}`
-        if (ended.length > 0) {
-          picks.push(
-            sql`SELECT id, completed_at AS ended_at FROM ergon_flows WHERE status IN ${
-              sql.in(ended)
-            } AND completed_at < ${filter.finishedBefore} AND parent_id IS NULL${typeClause}`
-          )
-        }
-        if (filter.statuses.includes("failed")) {
-          picks.push(
-            sql`SELECT id, updated_at AS ended_at FROM ergon_flows WHERE status = 'failed' AND updated_at < ${filter.finishedBefore} AND parent_id IS NULL${typeClause}`
-          )
-        }
+        // One branch per status, each read in the order of an index (`status, completed_at`), up to
+        // the limit: none sorts the ended flows of the whole table.
+        const picks = filter.statuses.map((status, i) => {
+          const ended = sql.literal(status === "failed" ? "updated_at" : "completed_at")
+          return sql`SELECT id, ended_at FROM (SELECT id, ${ended} AS ended_at FROM ergon_flows f WHERE status = ${status} AND ${ended} < ${filter.finishedBefore} AND parent_id IS NULL${typeClause} AND NOT EXISTS (SELECT 1 FROM ergon_flows d WHERE d.id >= f.id || '/' AND d.id < f.id || '0' AND d.status IN ('pending', 'running', 'suspended')) ORDER BY ${ended} LIMIT ${limit}) AS ${
+            sql.literal(`branch${i}`)
+          }`
+        })
         if (picks.length === 0 || limit === 0) return Effect.succeed([])
-        const live = sql.literal("('pending', 'running', 'suspended')")
         return guards.purgeFlows(sql.withTransaction(Effect.gen(function*() {
           const picked = yield* sql<Row>`SELECT id FROM (${
             sql.join(" UNION ALL ", false)(picks)
-          }) AS ended WHERE NOT EXISTS (SELECT 1 FROM ergon_flows d WHERE d.id >= ended.id || '/' AND d.id < ended.id || '0' AND d.status IN ${live}) ORDER BY ended_at, id LIMIT ${limit}`
+          }) AS ended ORDER BY ended_at, id LIMIT ${limit}`
           const roots = picked.map((row) => String(row.id))
           if (roots.length === 0) return []
-          const family = (column: string) =>
-            sql.or(roots.flatMap((root) => [
-              sql`${sql.literal(column)} = ${root}`,
-              sql`(${sql.literal(column)} >= ${`${root}/`} AND ${sql.literal(column)} < ${`${root}0`})`
-            ]))
-          for (const table of ["ergon_steps", "ergon_execution_steps", "ergon_executions", "ergon_signals", "ergon_timers", "ergon_event_waiters"]) {
-            yield* sql`DELETE FROM ${sql.literal(table)} WHERE ${family("flow_id")}`
+          // The roots' descendants, through the primary key (a range per root), a few roots per
+          // statement (SQLite limits an expression's depth).
+          const family = [...roots]
+          for (let i = 0; i < roots.length; i += 50) {
+            const ranges = roots.slice(i, i + 50).map((root) => sql`(id >= ${`${root}/`} AND id < ${`${root}0`})`)
+            const found = yield* sql<Row>`SELECT id FROM ergon_flows WHERE ${sql.or(ranges)}`
+            for (const row of found) family.push(String(row.id))
           }
-          yield* sql`DELETE FROM ergon_flows WHERE ${family("id")}`
+          for (let i = 0; i < family.length; i += 500) {
+            const ids = family.slice(i, i + 500)
+            for (
+              const table of [
+                "ergon_steps",
+                "ergon_execution_steps",
+                "ergon_executions",
+                "ergon_signals",
+                "ergon_timers",
+                "ergon_event_waiters"
+              ]
+            ) {
+              yield* sql`DELETE FROM ${sql.literal(table)} WHERE flow_id IN ${sql.in(ids)}`
+            }
+            yield* sql`DELETE FROM ergon_flows WHERE id IN ${sql.in(ids)}`
+          }
           return roots
         })))
       },
