@@ -13,7 +13,13 @@ import * as path from "node:path"
 import ts from "typescript"
 
 const root = path.resolve(import.meta.dirname, "../..")
-const files = ["test/types/dag.ts", "test/types/version.ts", "test/types/scheduler-worker.ts", "test/types/signal.ts"]
+const files = [
+  "test/types/dag.ts",
+  "test/types/version.ts",
+  "test/types/scheduler-worker.ts",
+  "test/types/signal.ts",
+  "test/types/longlived.ts"
+]
 
 const DIRECTIVE = /^(\s*)\/\/ @ts-expect-error(.*)$/
 
