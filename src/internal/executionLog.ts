@@ -565,7 +565,7 @@ export const makeMemoryBackend = (): Encoded => {
         if (flow === undefined || flow.status === "completed" || flow.status === "cancelled") return false
         flows.set(id, {
           ...flow,
-          cancelReason: reason ?? null,
+          ...(reason === undefined ? {} : { cancelReason: reason }),
           status: "cancelled",
           completedAt: now,
           updatedAt: now,

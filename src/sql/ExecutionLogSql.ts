@@ -189,8 +189,10 @@ const flowFromRow = (row: Row): FlowRow => ({
   createdAt: num(row.created_at),
   updatedAt: num(row.updated_at),
   completedAt: numOrNull(row.completed_at),
-  cancelReason: textOrNull(row.cancel_reason),
-  execution: row.execution === null || row.execution === undefined ? 1 : num(row.execution)
+  // Present only when they say something (a reason given; an execution after the first), so a row
+  // reads back as it was written.
+  ...(row.cancel_reason === null || row.cancel_reason === undefined ? {} : { cancelReason: String(row.cancel_reason) }),
+  ...(row.execution === null || row.execution === undefined || num(row.execution) === 1 ? {} : { execution: num(row.execution) })
 })
 
 const signalColumns = ["flow_id", "name", "seq", "payload", "consumed_by", "created_at"] as const
