@@ -264,7 +264,7 @@ export const makeUnsafe = (backend: Encoded, options?: json.LimitsOptions | unde
   purgeFlows: backend.purgeFlows,
   retryFlowLater: (id, retry, fence) =>
     Effect.flatMap(
-      stringify("retryFlowLater", retry.suspendReason),
+      payload("retryFlowLater", "the suspend reason", retry.suspendReason),
       (reason) => backend.retryFlowLater(id, { ...retry, suspendReason: reason ?? "null" }, fence)
     ),
   purgeEvents: backend.purgeEvents,
