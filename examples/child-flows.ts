@@ -78,7 +78,7 @@ const worker = Worker.make("warehouse")
 const scheduler = Scheduler.make().unversioned()
 
 const listChildren = (parentId: string) =>
-  Effect.map(Client.list({ parentId }), (children) =>
+  Effect.map(Client.list({ parentId, payloads: true }), (children) =>
     children.map((child) => {
       // a completed flow's result is its encoded Exit: a success, or its typed failure
       const exit = child.result as { readonly _tag: string } | undefined

@@ -1,19 +1,29 @@
 /**
  * Reads and controls flows from any process that can reach the store: status, result, listing,
- * cancellation, signals, and retrying a failed flow.
+ * cancellation, signals, and retrying a failed flow; a flow's whole history, the live workers,
+ * and the flows that no live worker can make progress on. The `ergon` command line is built on it.
  *
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import type * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
-import { ExecutionLog as ExecutionLogTag, type FlowFilter, type FlowStatus } from "./ExecutionLog.js"
+import {
+  type EntryKind as ExecutionLogEntryKind,
+  ExecutionLog as ExecutionLogTag,
+  type FlowFilter,
+  type FlowStatus,
+  type StepStatus,
+  type WorkerRow
+} from "./ExecutionLog.js"
 import type { ExecutionLog } from "./ExecutionLog.js"
 import type * as Flow from "./Flow.js"
 import type {
   CheckpointDecodeError,
   FlowCancelledError,
+  FlowConflictError,
   FlowEndedError,
   FlowFailedError,
   FlowNotFoundError,
@@ -22,6 +32,9 @@ import type {
   StoreError
 } from "./FlowError.js"
 import * as internal from "./internal/client.js"
+import * as internalHistory from "./internal/history.js"
+import { isLive } from "./internal/registry.js"
+import * as internalStuck from "./internal/stuck.js"
 
 /**
  * The status of a flow (`pending`, `running`, `suspended`, `completed`, `failed`, `cancelled`).
@@ -192,3 +205,360 @@ export const purge: (options: {
   readonly batchSize?: number | undefined
   readonly eventsBefore?: Date | number | undefined
 }) => Effect.Effect<{ readonly flows: number; readonly events: number }, StoreError, ExecutionLog> = internal.purge
+
+// ---------------------------------------------------------------------------------------------
+// Listing newest first
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Where a page of `page` ends: pass it as `before` to get the next page.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Cursor {
+  readonly createdAt: number
+  readonly id: string
+}
+
+/**
+ * The query of `page`: the filters of `list`, newest first.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface PageQuery extends Omit<FlowFilter, "afterId"> {
+  /** Only flows after this cursor (the `next` of the previous page). */
+  readonly before?: Cursor | undefined
+}
+
+/**
+ * A page of flows, newest first.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Page {
+  readonly flows: ReadonlyArray<ExecutionLog.FlowRecord>
+  /** The cursor of the next page; `undefined` on the last page. */
+  readonly next: Cursor | undefined
+}
+
+/**
+ * Lists flows newest first (by creation time, then id), filtered by status, type, version
+ * (`null`: unversioned) or parent, `limit` at a time (default 100); `next` gives the following page.
+ *
+ * @since 0.1.0
+ * @category Combinators
+ */
+export const page = (query: PageQuery): Effect.Effect<Page, StoreError, ExecutionLog> =>
+  Effect.flatMap(ExecutionLogTag, (log) => {
+    const limit = query.limit ?? 100
+    // One more than asked: whether there is a next page, without a page that comes back empty.
+    return Effect.map(log.pageFlows({ ...query, limit: limit + 1 }), (rows): Page => {
+      const flows = rows.slice(0, limit)
+      const last = flows[flows.length - 1]
+      return { flows, next: rows.length > limit && last !== undefined ? { createdAt: last.createdAt, id: last.id } : undefined }
+    })
+  })
+
+/**
+ * How many flows match a filter (its `limit` and `afterId` are ignored).
+ *
+ * @since 0.1.0
+ * @category Combinators
+ */
+export const count = (filter: FlowFilter): Effect.Effect<number, StoreError, ExecutionLog> =>
+  Effect.flatMap(ExecutionLogTag, (log) => log.countFlows(filter))
+
+// ---------------------------------------------------------------------------------------------
+// History
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * What a journal entry is: a step, a durable timer (`Flow.sleep`), a signal wait, a child flow, a
+ * recorded value (`Flow.now`, `Flow.random`, `Flow.uuid`) or a DAG node's timing.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type EntryKind = ExecutionLogEntryKind
+
+/**
+ * One entry of a flow's journal, as `history` gives it.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface HistoryEntry {
+  readonly key: string
+  readonly kind: EntryKind
+  /** The step's name, the signal's name, the child flow's name (or key), `sleep`, `now`…, or the DAG node (`<dag>/<node>`). */
+  readonly name: string
+  /** The key scope it was called in (`Flow.scope`, a DAG node), `""` at the top of the flow. */
+  readonly scope: string
+  /** `completed`, `retrying` (a step between attempts) or `waiting` (a timer or a signal's deadline, recorded). */
+  readonly status: StepStatus
+  readonly attempts: number
+  readonly startedAt: number | null
+  readonly completedAt: number | null
+  /** When a retrying step tries again, or when a waiting timer fires. */
+  readonly nextAttemptAt: number | null
+  /** Its place in the order in which the flow's entries were completed (absent on older entries and DAG nodes). */
+  readonly seq: number | undefined
+  /** How a completed entry ended; `undefined` while it has not. */
+  readonly outcome: "success" | "failure" | undefined
+  /** A successful entry's value, encoded (a step's result, a recorded value, a signal's payload, a child's result). */
+  readonly value: unknown
+  /**
+   * A failed entry's error (its first typed error, or else its first defect): decoded with the
+   * flow's error schema when the flow is given to `history` and it is one of the flow's errors,
+   * encoded JSON otherwise.
+   */
+  readonly error: unknown
+  /** The failure as text (every typed error and defect of its cause, one a line). */
+  readonly errorMessage: string | undefined
+  /** What the journal holds for it, as stored (the encoded exit, or the wait's parameters). */
+  readonly recorded: unknown
+}
+
+/**
+ * A signal sent to a flow: `received` once a wait took it (`consumedBy` is that wait's key),
+ * `pending` until then.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface HistorySignal {
+  readonly name: string
+  readonly seq: number
+  /** The payload, encoded. */
+  readonly payload: unknown
+  readonly sentAt: number
+  readonly consumedBy: string | null
+  readonly status: "received" | "pending"
+}
+
+/**
+ * A child flow started by the flow (`Flow.invoke`).
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface HistoryChild {
+  readonly id: string
+  readonly type: string
+  /** The journal key of the call that started it. */
+  readonly key: string | null
+  readonly version: string | null
+  readonly status: FlowStatus
+  readonly createdAt: number
+  readonly completedAt: number | null
+}
+
+/**
+ * How a flow ended: its success, its own failure (`message` has the whole cause), an engine error
+ * that stopped it (status `failed`: non-determinism, a value that no longer decodes), or a
+ * cancellation.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type HistoryOutcome<A, E> =
+  | { readonly _tag: "Succeeded"; readonly value: A }
+  | { readonly _tag: "Failed"; readonly error: E | undefined; readonly defect: unknown; readonly message: string }
+  | { readonly _tag: "EngineError"; readonly error: { readonly _tag: string; readonly message: string } }
+  | { readonly _tag: "Cancelled" }
+
+/**
+ * The flow's record, without its payloads' schemas.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface FlowSummary {
+  readonly id: string
+  readonly type: string
+  readonly version: string | null
+  readonly status: FlowStatus
+  /** The input, encoded. */
+  readonly input: unknown
+  readonly parentId: string | null
+  readonly parentKey: string | null
+  readonly priority: number
+  /** How many executions have started. */
+  readonly attempts: number
+  readonly createdAt: number
+  readonly updatedAt: number
+  readonly completedAt: number | null
+  /** Not before this time (pending), or when it wakes (suspended). */
+  readonly runAfter: number | null
+  /** The span it was scheduled in, as a W3C `traceparent` (its executions link to it). */
+  readonly traceContext: string | null
+}
+
+/**
+ * Everything that happened to a flow, in order: the data of `ergon show` and of any console.
+ * Times are epoch milliseconds. `A` and `E` are the flow's success and error types when the flow
+ * is given to `history`, `unknown` (encoded JSON) otherwise.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface FlowHistory<A = unknown, E = unknown> {
+  readonly flow: FlowSummary
+  /** How it ended; `undefined` while it has not. */
+  readonly outcome: HistoryOutcome<A, E> | undefined
+  /** While suspended: why (the suspend reason, encoded) and when it wakes (`null`: when something comes). */
+  readonly suspended: { readonly reason: unknown; readonly wakeAt: number | null } | undefined
+  /** The lease a worker holds (or held last) on it. */
+  readonly lease: { readonly owner: string; readonly epoch: number; readonly expiresAt: number | null } | undefined
+  /** Why no live worker can make progress on it (see `stuck`), when none can. */
+  readonly stuck: { readonly reason: StuckReason; readonly message: string } | undefined
+  /** Its journal, in the order the entries started. */
+  readonly entries: ReadonlyArray<HistoryEntry>
+  /** The signals sent to it, received and pending, in the order they were sent. */
+  readonly signals: ReadonlyArray<HistorySignal>
+  /** Its child flows, in the order they were started. */
+  readonly children: ReadonlyArray<HistoryChild>
+}
+
+/**
+ * A flow's history: its record and everything that happened to it, in order (see `FlowHistory`).
+ * Given the flow, its result is decoded with the flow's schemas (`CheckpointDecodeError` when it
+ * no longer decodes; `FlowConflictError` when the id is another type's), and entries' errors that
+ * are among the flow's errors are decoded too. Reads the store only.
+ *
+ * @since 0.1.0
+ * @category Combinators
+ */
+export const history: {
+  (id: string): Effect.Effect<FlowHistory, FlowNotFoundError | StoreError, ExecutionLog>
+  <F extends Flow.Any>(
+    flow: F,
+    id: string
+  ): Effect.Effect<
+    FlowHistory<Flow.Flow.Success<F>, Flow.Flow.Error<F>>,
+    FlowNotFoundError | FlowConflictError | CheckpointDecodeError | StoreError,
+    ExecutionLog
+  >
+} = internalHistory.historyTyped
+
+// ---------------------------------------------------------------------------------------------
+// Live workers
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A worker registered in the store, and whether it is live: a worker registers when it starts,
+ * refreshes its registration with its heartbeat (every third of its lease) and removes it when it
+ * stops gracefully; one that was killed stays registered, dead, once a lease's length has passed.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface WorkerInfo extends WorkerRow {
+  readonly live: boolean
+}
+
+/**
+ * The workers registered in the store, live and dead (by name, then start time), or only the live
+ * ones with `{ live: true }`. Dead registrations are pruned a day after they expire.
+ *
+ * @since 0.1.0
+ * @category Combinators
+ */
+export const workers = (options?: { readonly live?: boolean | undefined }): Effect.Effect<ReadonlyArray<WorkerInfo>, StoreError, ExecutionLog> =>
+  Effect.gen(function*() {
+    const log = yield* ExecutionLogTag
+    const now = yield* Clock.currentTimeMillis
+    const rows = yield* log.listWorkers()
+    const all = rows.map((row): WorkerInfo => ({ ...row, live: isLive(row, now) }))
+    return options?.live === true ? all.filter((worker) => worker.live) : all
+  })
+
+// ---------------------------------------------------------------------------------------------
+// Stuck flows
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Why no live worker can make progress on a flow:
+ *
+ * - `NoWorkerForType`: no live worker registers the flow's type;
+ * - `NoWorkerForVersion`: live workers register the type, but none takes the flow's version (a
+ *   versioned worker takes its own version and unversioned flows, an unversioned one only those);
+ * - `NoTimerWorker`: the flow waits on a timer (a sleep, a retry's backoff, or a signal's timeout
+ *   that has passed), and no live worker that takes it runs `withTimers()`;
+ * - `StuckChild`: the flow waits for a child flow that is stuck itself.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type StuckReason =
+  | { readonly _tag: "NoWorkerForType"; readonly type: string; readonly version: string | null }
+  | {
+    readonly _tag: "NoWorkerForVersion"
+    readonly type: string
+    readonly version: string
+    /** The versions that the live workers registering the type take (`null`: unversioned workers). */
+    readonly liveVersions: ReadonlyArray<string | null>
+  }
+  | {
+    readonly _tag: "NoTimerWorker"
+    readonly type: string
+    readonly version: string | null
+    readonly wait: "Timer" | "Retry" | "SignalTimeout"
+    /** When the timer fires (or fired). */
+    readonly wakeAt: number
+  }
+  | { readonly _tag: "StuckChild"; readonly childId: string; readonly childType: string; readonly reason: StuckReason }
+
+/**
+ * A flow that no live worker can make progress on.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface StuckFlow {
+  readonly id: string
+  readonly type: string
+  readonly version: string | null
+  readonly status: FlowStatus
+  readonly createdAt: number
+  readonly parentId: string | null
+  readonly reason: StuckReason
+  /** The reason as a sentence. */
+  readonly message: string
+}
+
+/**
+ * The options of `stuck`.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface StuckOptions {
+  /** At most this many flows. Defaults to 1,000. */
+  readonly limit?: number | undefined
+  /** Called with how many flows have been looked at so far, as the scan goes (for a progress line). */
+  readonly onProgress?: ((scanned: number) => void) | undefined
+}
+
+/**
+ * The flows that no live worker can make progress on, each with its reason (see `StuckReason`),
+ * judged from the store alone: the live workers' registrations and the flows that have not ended.
+ * A running flow whose lease is held is not stuck. Flows whose type and version some live worker
+ * takes are only looked at one by one where timers are missing.
+ *
+ * @since 0.1.0
+ * @category Combinators
+ */
+export const stuck = (options?: StuckOptions): Effect.Effect<ReadonlyArray<StuckFlow>, StoreError, ExecutionLog> =>
+  Effect.flatMap(ExecutionLogTag, (log) => internalStuck.find(log, options))
+
+/**
+ * A stuck reason as a sentence.
+ *
+ * @since 0.1.0
+ * @category Combinators
+ */
+export const describeStuck: (reason: StuckReason) => string = internalStuck.describe

@@ -32,7 +32,7 @@ import type { ExecutionLog } from "./ExecutionLog.js"
 import type { StoreError } from "./FlowError.js"
 import * as internal from "./internal/dag.js"
 import type { FlowInstance } from "./internal/instance.js"
-import type { Simplify, TypeError } from "./TypeLevel.js"
+import type { InFlow, InFlowMessage, PassedOn, Simplify, TypeError } from "./TypeLevel.js"
 
 /**
  * The identifier every DAG carries, under which its phantom types live.
@@ -53,8 +53,8 @@ export type TypeId = typeof TypeId
  *
  * `Steps` is the record of the nodes declared so far, from name to result type; `Error` and
  * `Requirements` are the union of the nodes' typed errors and of the services they need (apart
- * from `FlowInstance`, which `Dag.run` asks for itself). A DAG is immutable: `step` returns a new
- * one, so several DAGs can share a common prefix.
+ * from the running flow, which `Dag.run` asks for itself, once). A DAG is immutable: `step`
+ * returns a new one, so several DAGs can share a common prefix.
  *
  * @since 0.1.0
  * @category Models
@@ -85,7 +85,7 @@ export interface Dag<Name extends string, Steps, Error, Requirements> extends Pi
     Name,
     Steps & { readonly [K in StepName]: Success },
     Error | StepError,
-    Requirements | Exclude<StepRequirements, FlowInstance>
+    Requirements | PassedOn<StepRequirements>
   >
 
   /**
@@ -103,13 +103,13 @@ export interface Dag<Name extends string, Steps, Error, Requirements> extends Pi
     StepRequirements
   >(
     name: Dag.StepName<StepName, Steps>,
-    deps: Deps,
+    deps: Dag.Dependencies<Deps, Steps>,
     f: (results: { readonly [K in Deps[number]]: Steps[K] }) => Effect.Effect<Success, StepError, StepRequirements>
   ): Dag<
     Name,
     Steps & { readonly [K in StepName]: Success },
     Error | StepError,
-    Requirements | Exclude<StepRequirements, FlowInstance>
+    Requirements | PassedOn<StepRequirements>
   >
 }
 
@@ -174,7 +174,8 @@ export interface TimelineEntry {
 }
 
 /**
- * Extractors of a DAG's types.
+ * Extractors of a DAG's types; also exported one level up (`Dag.Outputs<D>`), which is how the
+ * documentation writes them.
  *
  * @since 0.1.0
  * @category Type-level
@@ -195,12 +196,12 @@ export declare namespace Dag {
    */
   export type Error<D> = D extends Dag<any, any, infer E, any> ? E : never
   /**
-   * The services a DAG's nodes need (besides `FlowInstance`).
+   * The services a DAG's nodes need (besides the running flow).
    *
    * @since 0.1.0
    * @category Type-level
    */
-  export type Requirements<D> = D extends Dag<any, any, any, infer R> ? R : never
+  export type Requirements<D> = D extends Dag<any, any, any, infer R> ? Exclude<R, FlowInstance> : never
   /**
    * The name of a DAG.
    *
@@ -208,6 +209,17 @@ export declare namespace Dag {
    * @category Type-level
    */
   export type Name<D> = D extends Dag<infer N, any, any, any> ? N : never
+  /**
+   * What `.step` accepts as its dependencies: names of nodes declared before. In a DAG without
+   * nodes yet there is none, and tsc's own message would read `Type 'string' is not assignable to
+   * type 'never'`; it prints this sentence instead.
+   *
+   * @since 0.1.0
+   * @category Type-level
+   */
+  export type Dependencies<Deps, Steps> = [keyof Steps] extends [never]
+    ? TypeError<"ergon: the first step of a DAG has no step declared before it to depend on; give it no dependencies">
+    : Deps
   /**
    * The type `.step` accepts as the name `StepName` of a new node: the name itself, or a branded
    * error when an earlier node has it (`ergon: duplicate step '<name>'`) or when it is not a
@@ -222,6 +234,56 @@ export declare namespace Dag {
     : string extends StepName ? TypeError<"ergon: a step name must be a string literal, not 'string'">
     : StepName
 }
+
+/**
+ * The record of every node's result, as `Dag.run` returns it.
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type Outputs<D> = Dag.Outputs<D>
+
+/**
+ * The union of the typed errors of a DAG's nodes.
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type Error<D> = Dag.Error<D>
+
+/**
+ * The services a DAG's nodes need (besides the running flow).
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type Requirements<D> = Dag.Requirements<D>
+
+/**
+ * The name of a DAG.
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type Name<D> = Dag.Name<D>
+
+/**
+ * The type `.step` accepts as the name of a new node (see `Dag.Dag.StepName`).
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type StepName<Name extends string, Steps> = Dag.StepName<Name, Steps>
+
+/**
+ * What `Dag.run` requires: the services of the DAG's nodes, the pinned children they invoke, and a
+ * running flow, named after the DAG (`InFlow<"ergon: DAG 'checkout' runs only inside a flow; …">`).
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type RunRequirements<D> = D extends Dag<infer N, any, any, infer R> ? R | InFlow<InFlowMessage<`DAG '${N}'`>>
+  : never
 
 /**
  * Tells whether a value is a DAG built by `Dag.make`.
@@ -287,11 +349,11 @@ export const make: <const Name extends string>(name: Name) => Dag<Name, {}, neve
 export const run: {
   (
     options?: RunOptions
-  ): <D extends Any>(self: D) => Effect.Effect<Dag.Outputs<D>, Dag.Error<D>, Dag.Requirements<D> | FlowInstance>
+  ): <D extends Any>(self: D) => Effect.Effect<Dag.Outputs<D>, Dag.Error<D>, RunRequirements<D>>
   <D extends Any>(
     self: D,
     options?: RunOptions
-  ): Effect.Effect<Dag.Outputs<D>, Dag.Error<D>, Dag.Requirements<D> | FlowInstance>
+  ): Effect.Effect<Dag.Outputs<D>, Dag.Error<D>, RunRequirements<D>>
 } = internal.run
 
 /**

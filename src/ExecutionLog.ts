@@ -96,6 +96,12 @@ export interface FlowRow {
   readonly cancelReason?: string | null | undefined
   /** Which execution of the flow this is, from 1: `Flow.continueAsNew` starts the next one. */
   readonly execution?: number | undefined
+  /**
+   * The span current when the flow was written (the `ergon.schedule` span, or for a child flow its
+   * parent's span), as a W3C `traceparent`: its executions link to it. Absent on rows written
+   * before it was stored.
+   */
+  readonly traceContext?: string | null | undefined
 }
 
 /**
@@ -350,6 +356,69 @@ export interface SignalRow {
 }
 
 /**
+ * A worker's entry in the store's registry of live workers: written when the worker starts,
+ * refreshed by its heartbeat, removed when it stops gracefully. A worker whose `expiresAt` has
+ * passed is dead (it was killed, or cannot reach the store).
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface WorkerRow {
+  /** The worker's owner id: the one its leases carry (`<name>/<random>`). */
+  readonly id: string
+  readonly name: string
+  /** The deployment version it runs, `null` when unversioned. */
+  readonly version: string | null
+  /** The flow types it has registered. */
+  readonly types: ReadonlyArray<string>
+  /** Whether it resumes flows whose timer is due (`withTimers()`). */
+  readonly timers: boolean
+  /** Whether it delivers signals from a `SignalSource` (`withSignals()`). */
+  readonly signals: boolean
+  readonly host: string
+  readonly pid: number
+  readonly concurrency: number
+  /** How many executions it ran at its last heartbeat. */
+  readonly inFlight: number
+  readonly startedAt: number
+  readonly heartbeatAt: number
+  /** It counts as live until then, unless a heartbeat extends it. */
+  readonly expiresAt: number
+}
+
+/**
+ * A query of `pageFlows`: the filters of `FlowFilter`, newest first, a page at a time.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface FlowPageQuery extends Omit<FlowFilter, "afterId"> {
+  /** Only flows after this one in the listing's order (newest first): the last flow of the previous page. */
+  readonly before?: { readonly createdAt: number; readonly id: string } | undefined
+}
+
+/**
+ * How many flows of a type and version are in a status that has not ended, and how many of them
+ * are ready to be claimed: the figures behind `Client.stuck` and the workers' warnings.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface FlowGroup {
+  readonly type: string
+  readonly version: string | null
+  readonly status: "pending" | "running" | "suspended"
+  readonly count: number
+  /**
+   * How many are ready at `now`: `pending` or `suspended` with `run_after <= now`, or `running`
+   * with an expired lease.
+   */
+  readonly ready: number
+  /** The earliest time one of the ready ones became ready (its `run_after`, or its lease's expiry). */
+  readonly readySince: number | null
+}
+
+/**
  * What a storage backend implements: untyped rows, JSON text payloads.
  *
  * Contract (checked by the conformance suite in `test/conformance/`):
@@ -493,6 +562,28 @@ export interface Encoded {
    * skew). Absent for memory and SQLite, which share the clock of the machine they run on.
    */
   readonly storeTime?: Effect.Effect<number, StoreError> | undefined
+  /** Writes a worker's registration, replacing the one with the same id. */
+  readonly registerWorker: (row: WorkerRow) => Effect.Effect<void, StoreError>
+  /**
+   * Refreshes a registration (`heartbeatAt`, `expiresAt`, `inFlight`); `false` when there is none
+   * with that id (it was pruned or removed: the worker registers again).
+   */
+  readonly heartbeatWorker: (id: string, now: number, expiresAt: number, inFlight: number) => Effect.Effect<boolean, StoreError>
+  /** Removes a registration (a worker stopping gracefully); `false` when there was none. */
+  readonly removeWorker: (id: string) => Effect.Effect<boolean, StoreError>
+  /** Every registration, live or not, by name then start time. */
+  readonly listWorkers: () => Effect.Effect<ReadonlyArray<WorkerRow>, StoreError>
+  /** Deletes the registrations that expired before `expiredBefore`; returns how many. */
+  readonly pruneWorkers: (expiredBefore: number) => Effect.Effect<number, StoreError>
+  /**
+   * Lists flows newest first (`created_at` descending, then id descending), at most `limit`
+   * (default 100), after the `before` cursor when given.
+   */
+  readonly pageFlows: (query: FlowPageQuery) => Effect.Effect<ReadonlyArray<FlowRow>, StoreError>
+  /** How many flows match the filter (its `limit` and `afterId` are ignored). */
+  readonly countFlows: (filter: FlowFilter) => Effect.Effect<number, StoreError>
+  /** The flows that have not ended, counted by type, version and status (see `FlowGroup`). */
+  readonly flowGroups: (now: number) => Effect.Effect<ReadonlyArray<FlowGroup>, StoreError>
 }
 
 /**
@@ -586,6 +677,14 @@ export declare namespace ExecutionLog {
     readonly purgeEvents: Encoded["purgeEvents"]
     readonly changes?: Encoded["changes"]
     readonly storeTime?: Encoded["storeTime"]
+    readonly registerWorker: Encoded["registerWorker"]
+    readonly heartbeatWorker: Encoded["heartbeatWorker"]
+    readonly removeWorker: Encoded["removeWorker"]
+    readonly listWorkers: Encoded["listWorkers"]
+    readonly pruneWorkers: Encoded["pruneWorkers"]
+    readonly pageFlows: (query: FlowPageQuery) => Effect.Effect<ReadonlyArray<FlowRecord>, StoreError>
+    readonly countFlows: Encoded["countFlows"]
+    readonly flowGroups: Encoded["flowGroups"]
   }
 
   /**

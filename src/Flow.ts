@@ -10,6 +10,11 @@
  * `Flow.uuid`, which record their value on the first run. Concurrent calls of the same step get
  * deterministic keys only inside distinct key scopes (`Flow.scope`).
  *
+ * A flow's types come from its schemas only: without `success` it returns `void`, without
+ * `error` it cannot fail with a typed error, and a `run` that does otherwise is a compile error at
+ * `Flow.make`. Its `versions` are checked there too: each a semantic-version literal, and
+ * including every version of the pinned children it invokes.
+ *
  * @since 0.1.0
  */
 import type * as Duration from "effect/Duration"
@@ -21,8 +26,9 @@ import * as Random from "effect/Random"
 import type * as RetryPolicy from "./RetryPolicy.js"
 import * as Schema from "effect/Schema"
 import type { Types } from "effect"
+import { FlowDefinitionError, type SignalTimeout, VersionMismatchError } from "./FlowError.js"
 import { FlowInstance, scoped } from "./internal/instance.js"
-import type { EventTimeout, InvalidEventError, SignalTimeout } from "./FlowError.js"
+import type { EventTimeout, InvalidEventError } from "./FlowError.js"
 import type * as Cause from "effect/Cause"
 import * as events from "./internal/event.js"
 import * as longLived from "./internal/longLived.js"
@@ -30,6 +36,9 @@ import * as journal from "./internal/journal.js"
 import * as children from "./internal/child.js"
 import * as signal from "./internal/signal.js"
 import * as timer from "./internal/timer.js"
+import type { InStep } from "./Step.js"
+import type { Fails, InFlow, InFlowMessage, InvokesPinned, Returns, SchemaNoContext, TypeError } from "./TypeLevel.js"
+import * as Version from "./Version.js"
 
 export {
   /**
@@ -40,6 +49,39 @@ export {
    */
   FlowInstance
 }
+
+export type {
+  /**
+   * What an in-flow operation requires: a running flow, named by the sentence tsc prints where the
+   * Effect is run outside one. A `FlowInstance`, so the flow's executor provides every one at once.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  InFlow,
+  /**
+   * The sentence of an `InFlow` for an operation.
+   *
+   * @since 0.1.0
+   * @category Type-level
+   */
+  InFlowMessage,
+  /**
+   * What `Flow.invoke` of a pinned child requires: a running flow on one of the child's versions.
+   *
+   * @since 0.1.0
+   * @category Models
+   */
+  InvokesPinned,
+  /**
+   * The requirements of an Effect that a flow passes on: its services and the pinned children it
+   * invokes.
+   *
+   * @since 0.1.0
+   * @category Type-level
+   */
+  PassedOn
+} from "./TypeLevel.js"
 
 /**
  * @since 0.1.0
@@ -123,6 +165,9 @@ export interface Any extends Pipeable {
 }
 
 /**
+ * Extractors of a flow's types; also exported one level up (`Flow.Success<F>`), which is how the
+ * documentation writes them.
+ *
  * @since 0.1.0
  */
 export declare namespace Flow {
@@ -163,28 +208,85 @@ export declare namespace Flow {
 }
 
 /**
+ * The name of a flow.
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type Name<F> = Flow.Name<F>
+
+/**
+ * The input of a flow (the `Type` of its `input` schema).
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type Input<F> = Flow.Input<F>
+
+/**
+ * The result of a flow (the `Type` of its `success` schema).
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type Success<F> = Flow.Success<F>
+
+/**
+ * The typed errors of a flow (the `Type` of its `error` schema).
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type Error<F> = Flow.Error<F>
+
+/**
+ * The services a flow needs (what a worker running it must be provided with).
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type Context<F> = Flow.Context<F>
+
+/**
+ * The versions a flow is pinned to, or `string` when it is not pinned.
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type Versions<F> = Flow.Versions<F>
+
+/** Narrows the requirement of an in-flow operation to its `InFlow` marker. */
+const inFlow = <A, E, What extends string>(
+  effect: Effect.Effect<A, E, FlowInstance>
+): Effect.Effect<A, E, InFlow<InFlowMessage<What>>> => effect as Effect.Effect<A, E, InFlow<InFlowMessage<What>>>
+
+/**
  * @since 0.1.0
  * @category Guards
  */
 export const isFlow = (u: unknown): u is Any => typeof u === "object" && u !== null && TypeId in u
 
 /**
- * The options of `Flow.make`.
+ * The options of `Flow.make`, apart from `versions` (see `Pinned`).
+ *
+ * `Input`, `Success` and `Error` are the schemas themselves; the flow's types are theirs. `run`
+ * must return `Success["Type"]` (`void` when there is no `success`) and may fail only with
+ * `Error["Type"]` (nothing, when there is no `error`); `Requirements` are the services it needs.
  *
  * @since 0.1.0
  * @category Models
  */
-export interface Options<Input, InputEncoded, Success, SuccessEncoded, Error, ErrorEncoded, Requirements, Version> {
-  readonly input: Schema.Schema<Input, InputEncoded, never>
-  /** Defaults to `Schema.Void`. */
-  readonly success?: Schema.Schema<Success, SuccessEncoded, never> | undefined
-  /** Defaults to `Schema.Never`. */
-  readonly error?: Schema.Schema<Error, ErrorEncoded, never> | undefined
-  /**
-   * The deployment versions that may run this flow. A versioned scheduler or worker must be of
-   * one of them; an unversioned one cannot take the flow. Omit to let any deployment run it.
-   */
-  readonly versions?: readonly [Version, ...Array<Version>] | undefined
+export interface Options<
+  Input extends SchemaNoContext,
+  Success extends SchemaNoContext,
+  Error extends SchemaNoContext,
+  Requirements
+> {
+  readonly input: Input
+  /** The schema of the flow's result. Defaults to `Schema.Void`: `run` returns nothing. */
+  readonly success?: Success | undefined
+  /** The schema of the flow's typed errors. Defaults to `Schema.Never`: it fails with none. */
+  readonly error?: Error | undefined
   /**
    * The most entries one execution's journal may hold. An operation that would go past it fails the
    * flow with a `JournalLimitError` (an engine error: the flow ends `failed`), which says to end
@@ -201,45 +303,120 @@ export interface Options<Input, InputEncoded, Success, SuccessEncoded, Error, Er
    */
   readonly retry?: RetryPolicy.RetryPolicy | undefined
   /** Which typed errors of the flow to retry, besides classes marked `Retryable`. */
-  readonly retryable?: ((error: Error) => boolean) | undefined
-  readonly run: (input: Input) => Effect.Effect<Success, Error, Requirements>
+  readonly retryable?: ((error: Error["Type"]) => boolean) | undefined
+  readonly run: (input: Input["Type"]) => Effect.Effect<Returns<Success>, Fails<Error>, Requirements>
 }
 
 /**
+ * The `versions` option of `Flow.make`: the deployment versions that may run the flow, each a
+ * semantic-version literal (`Version.Pin`). A versioned scheduler or worker must be of one of
+ * them; an unversioned one cannot take the flow. Omit it to let any deployment run the flow.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Pinned<Versions extends string> {
+  readonly versions?: readonly [Version.Pin<Versions>, ...Array<Version.Pin<Versions>>] | undefined
+}
+
+/**
+ * The type `Flow.make` accepts as the flow's name: the name itself when what `run` requires passes
+ * the checks, otherwise a `TypeError` saying what is wrong. `run` must not use what only a step's
+ * run provides (`Step.idempotencyKey`, `Step.attempt`, `Step.Current`), and a flow pinned to
+ * `Versions` must not invoke a pinned child that is not pinned to each of them. The check sits on
+ * the name (the first line of the definition) rather than on the options: it is resolved once
+ * inference is done, at a fraction of the cost.
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type FlowName<Name extends string, Versions extends string, Requirements> =
+  [Extract<Requirements, journal.StepContext>] extends [never]
+    ? string extends Versions ? Name : PinsChecked<Name, Versions, Extract<Requirements, InvokesPinned<string, string, string>>>
+    : TypeError<
+      `ergon: flow '${Name}' cannot use ${StepOperation<
+        Extract<Requirements, journal.StepContext>
+      >} in its run: it is available only inside a step's run; move that code into a step`
+    >
+
+/** The operation an `InStep` is about, read back from its sentence. */
+type StepOperation<Marker> = Marker extends InStep<`ergon: ${infer What} is available only${string}`> ? What
+  : "Step.Current"
+
+/** `Name` when every pinned child `Invoked` is pinned to each of `Versions`; a `TypeError` per missing pin otherwise. */
+type PinsChecked<Name extends string, Versions extends string, Invoked> = [Invoked] extends [never] ? Name
+  : [ChildPinsMessage<Name, Versions, Invoked>] extends [never] ? Name
+  : TypeError<ChildPinsMessage<Name, Versions, Invoked>>
+
+type ChildPinsMessage<Name extends string, Versions extends string, Invoked> = Invoked extends
+  InvokesPinned<string, infer Child, infer ChildVersions>
+  ? MissingPin<Name, Child, Exclude<Versions, ChildVersions>>
+  : never
+
+type MissingPin<Name extends string, Child extends string, Missing extends string> = Missing extends unknown
+  ? `ergon: flow '${Name}' may run on '${Missing}', but invokes flow '${Child}', which is not pinned to '${Missing}'; add '${Missing}' to the versions of '${Child}' once it has been reviewed for it`
+  : never
+
+/**
  * Defines a flow.
+ *
+ * The flow's input, result and typed errors are the types of `input`, `success` (default
+ * `Schema.Void`) and `error` (default `Schema.Never`), whatever `run` infers: a `run` that returns
+ * something `success` does not describe, or can fail with something `error` does not, is a
+ * compile error on the `run` line. So is a `run` that uses `Step.idempotencyKey` (or another
+ * operation of a step's own run).
+ *
+ * `versions` pins the flow to deployment versions: each must be a semantic-version literal (a
+ * plain `string` is refused), and each must be a version every pinned child it invokes is pinned
+ * to as well. A list that is empty or holds a string that is not a semantic version (possible only
+ * through a cast) makes `Flow.make` throw a `FlowDefinitionError`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Flow } from "ergon"
+ *
+ * const Greet = Flow.make("greet", {
+ *   input: Schema.String,
+ *   success: Schema.String,
+ *   versions: ["1.4.0"],
+ *   run: (name) => Effect.succeed(`hello ${name}`)
+ * })
+ * ```
  *
  * @since 0.1.0
  * @category Constructors
  */
 export const make = <
   const Name extends string,
-  Input,
-  InputEncoded,
-  Success = void,
-  SuccessEncoded = void,
-  Error = never,
-  ErrorEncoded = never,
+  Input extends SchemaNoContext,
+  Success extends SchemaNoContext = typeof Schema.Void,
+  Error extends SchemaNoContext = typeof Schema.Never,
   Requirements = never,
-  const Version extends string = string
+  const Versions extends string = string
 >(
-  name: Name,
-  options: Options<Input, InputEncoded, Success, SuccessEncoded, Error, ErrorEncoded, Requirements, Version>
+  name: FlowName<Name, Versions, Requirements>,
+  options: Options<Input, Success, Error, Requirements> & Pinned<Versions>
 ): Flow<Name, {
-  readonly input: Input
-  readonly success: Success
-  readonly error: Error
+  readonly input: Input["Type"]
+  readonly success: Success["Type"]
+  readonly error: Error["Type"]
   readonly context: Exclude<Requirements, FlowInstance>
-  readonly versions: Version
+  readonly versions: Versions
 }> => {
-  const success = options.success ?? (Schema.Void as unknown as Schema.Schema<Success, SuccessEncoded>)
-  const error = options.error ?? (Schema.Never as unknown as Schema.Schema<Error, ErrorEncoded>)
+  // The checks of `FlowName` are over once the call compiles: the name is the name.
+  const flowName = name as Name
+  const versions = options.versions as ReadonlyArray<string> | undefined
+  if (versions !== undefined) checkVersions(flowName, versions)
+  const success = (options.success ?? Schema.Void) as Schema.Schema<any, any>
+  const error = (options.error ?? Schema.Never) as Schema.Schema<any, any>
   return {
     [TypeId]: TypeId as never,
-    name,
-    input: options.input,
+    name: flowName,
+    input: options.input as Schema.Schema<any, any>,
     success,
     error,
-    versions: options.versions,
+    versions: versions as never,
     run: options.run as never,
     ...(options.maxJournalEntries === undefined ? {} : { maxJournalEntries: options.maxJournalEntries }),
     ...(options.retry === undefined ? {} : { retry: options.retry }),
@@ -249,6 +426,18 @@ export const make = <
       return pipeArguments(this, arguments)
     }
   }
+}
+
+/** Throws a `FlowDefinitionError` when `versions` is not a non-empty list of semantic versions. */
+const checkVersions = (name: string, versions: ReadonlyArray<string>): void => {
+  const problems = !Array.isArray(versions) || versions.length === 0
+    ? ["versions must list at least one semantic version"]
+    : versions.flatMap((version) => {
+      if (typeof version !== "string") return [`versions: ${String(version)} is not a string`]
+      const parsed = Version.parse(version, `the versions of flow '${name}'`)
+      return parsed._tag === "Left" ? [`versions: '${version}' is not a semantic version: ${parsed.left.detail}`] : []
+    })
+  if (problems.length > 0) throw new FlowDefinitionError({ name, detail: problems.join("; ") })
 }
 
 /**
@@ -273,7 +462,9 @@ export const scope: {
  * @since 0.1.0
  * @category Combinators
  */
-export const id: Effect.Effect<string, never, FlowInstance> = Effect.map(FlowInstance, (instance) => instance.flowId)
+export const id: Effect.Effect<string, never, InFlow<InFlowMessage<"Flow.id">>> = inFlow(
+  Effect.map(FlowInstance, (instance) => instance.flowId)
+)
 
 const nowCodec = journal.exitCodec(Schema.Number, Schema.Never)
 const uuidCodec = journal.exitCodec(Schema.String, Schema.Never)
@@ -285,10 +476,8 @@ const uuidCodec = journal.exitCodec(Schema.String, Schema.Never)
  * @since 0.1.0
  * @category Combinators
  */
-export const now: Effect.Effect<number, never, FlowInstance> = journal.recordValue(
-  "$now",
-  nowCodec,
-  Effect.clockWith((clock) => clock.currentTimeMillis)
+export const now: Effect.Effect<number, never, InFlow<InFlowMessage<"Flow.now">>> = inFlow(
+  journal.recordValue("$now", nowCodec, Effect.clockWith((clock) => clock.currentTimeMillis))
 )
 
 /**
@@ -298,7 +487,9 @@ export const now: Effect.Effect<number, never, FlowInstance> = journal.recordVal
  * @since 0.1.0
  * @category Combinators
  */
-export const random: Effect.Effect<number, never, FlowInstance> = journal.recordValue("$random", nowCodec, Random.next)
+export const random: Effect.Effect<number, never, InFlow<InFlowMessage<"Flow.random">>> = inFlow(
+  journal.recordValue("$random", nowCodec, Random.next)
+)
 
 /**
  * A random UUID (v4), recorded on the first run and the same on every replay.
@@ -306,10 +497,8 @@ export const random: Effect.Effect<number, never, FlowInstance> = journal.record
  * @since 0.1.0
  * @category Combinators
  */
-export const uuid: Effect.Effect<string, never, FlowInstance> = journal.recordValue(
-  "$uuid",
-  uuidCodec,
-  Effect.sync(() => crypto.randomUUID())
+export const uuid: Effect.Effect<string, never, InFlow<InFlowMessage<"Flow.uuid">>> = inFlow(
+  journal.recordValue("$uuid", uuidCodec, Effect.sync(() => crypto.randomUUID()))
 )
 
 /**
@@ -320,9 +509,9 @@ export const uuid: Effect.Effect<string, never, FlowInstance> = journal.recordVa
  * @since 0.1.0
  * @category Combinators
  */
-export const sleep = (duration: Duration.DurationInput): Effect.Effect<void, never, FlowInstance> => {
+export const sleep = (duration: Duration.DurationInput): Effect.Effect<void, never, InFlow<InFlowMessage<"Flow.sleep">>> => {
   const millis = DurationModule.toMillis(duration)
-  return timer.sleepUntil("$sleep", (now) => now + millis)
+  return inFlow(timer.sleepUntil("$sleep", (now) => now + millis))
 }
 
 /**
@@ -331,9 +520,9 @@ export const sleep = (duration: Duration.DurationInput): Effect.Effect<void, nev
  * @since 0.1.0
  * @category Combinators
  */
-export const sleepUntil = (time: Date | number): Effect.Effect<void, never, FlowInstance> => {
+export const sleepUntil = (time: Date | number): Effect.Effect<void, never, InFlow<InFlowMessage<"Flow.sleepUntil">>> => {
   const at = typeof time === "number" ? time : time.getTime()
-  return timer.sleepUntil("$sleep", () => at)
+  return inFlow(timer.sleepUntil("$sleep", () => at))
 }
 
 /**
@@ -342,7 +531,7 @@ export const sleepUntil = (time: Date | number): Effect.Effect<void, never, Flow
  * @since 0.1.0
  * @category Models
  */
-export type FlowExit<F> = Exit.Exit<Flow.Success<F>, Flow.Error<F>>
+export type FlowExit<F> = Exit.Exit<Success<F>, Error<F>>
 
 /**
  * Waits for a signal named `name` sent to this flow, and returns its payload decoded with
@@ -359,13 +548,35 @@ export type FlowExit<F> = Exit.Exit<Flow.Success<F>, Flow.Error<F>>
  * @category Combinators
  */
 export const awaitSignal: {
-  <A, I>(name: string, schema: Schema.Schema<A, I, never>): Effect.Effect<A, never, FlowInstance>
+  <A, I>(name: string, schema: Schema.Schema<A, I, never>): Effect.Effect<A, never, InFlow<InFlowMessage<"Flow.awaitSignal">>>
   <A, I>(
     name: string,
     schema: Schema.Schema<A, I, never>,
     options: { readonly timeout: Duration.DurationInput }
-  ): Effect.Effect<A, SignalTimeout, FlowInstance>
-} = signal.awaitSignalTyped
+  ): Effect.Effect<A, SignalTimeout, InFlow<InFlowMessage<"Flow.awaitSignal">>>
+} = signal.awaitSignalTyped as typeof awaitSignal
+
+/**
+ * What `Flow.invoke(child)` requires: a running flow, and when the child is pinned, a running flow
+ * on one of its versions (`InvokesPinned`, which `Flow.make` checks against the parent's pins).
+ * The sentence does not name the child: a flow's requirements are the union of what its
+ * operations require, and one member per child would cost every flow that many members.
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type InvokeRequirements<F> = string extends Versions<F> ? InFlow<InFlowMessage<"Flow.invoke">>
+  : InvokesPinned<InFlowMessage<"Flow.invoke">, Name<F>, Versions<F>>
+
+/**
+ * The errors of `Flow.invoke(child)`: the child's typed errors, and a `VersionMismatchError` when
+ * the child is pinned (the parent's version, which the child would inherit, is known only at run
+ * time for a parent that is not pinned itself).
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type InvokeError<F> = string extends Versions<F> ? Error<F> : Error<F> | VersionMismatchError
 
 /**
  * Runs a child flow and waits for its result (its success, or its typed failure).
@@ -376,15 +587,28 @@ export const awaitSignal: {
  * registered, while the parent is suspended until the child ends. Cancelling the parent cancels
  * its children.
  *
+ * A child pinned to versions (`versions: [...]`) inherits the parent's version, which must be one
+ * of them. For a parent pinned itself, `Flow.make` checks that at compile time (every version of
+ * the parent must be one of the child's). At run time, a parent whose version is not one of the
+ * child's (a parent that is not pinned, run unversioned or on another version) gets a typed
+ * `VersionMismatchError` from the invoke, and no child is started: a child no worker may run would
+ * keep the parent waiting forever. So the invoke of a pinned child has `VersionMismatchError` in
+ * its error type: handle it, or declare it in the parent's `error` schema.
+ *
  * @since 0.1.0
  * @category Combinators
  */
 export const invoke = <F extends Any>(
   child: F,
-  input: Flow.Input<F>,
+  input: Input<F>,
   options?: { readonly key?: string | undefined }
-): Effect.Effect<Flow.Success<F>, Flow.Error<F>, FlowInstance | Flow.Context<F>> =>
-  children.invoke(child, input, options)
+): Effect.Effect<Success<F>, InvokeError<F>, Context<F> | InvokeRequirements<F>> =>
+  Effect.flatMap(FlowInstance, (instance) => {
+    const pins = child.versions
+    return pins !== undefined && (instance.version === null || !pins.includes(instance.version))
+      ? Effect.fail(new VersionMismatchError({ flowType: child.name, versions: [...pins], deployment: instance.version }))
+      : children.invoke(child, input, options)
+  }) as Effect.Effect<Success<F>, InvokeError<F>, Context<F> | InvokeRequirements<F>>
 
 /**
  * Waits for the named event `name` and returns its payload decoded with `schema`.
@@ -401,13 +625,13 @@ export const invoke = <F extends Any>(
  * @category Combinators
  */
 export const awaitEvent: {
-  <A, I>(name: string, schema: Schema.Schema<A, I, never>): Effect.Effect<A, InvalidEventError, FlowInstance>
+  <A, I>(name: string, schema: Schema.Schema<A, I, never>): Effect.Effect<A, InvalidEventError, InFlow<InFlowMessage<"Flow.awaitEvent">>>
   <A, I>(
     name: string,
     schema: Schema.Schema<A, I, never>,
     options: { readonly timeout: Duration.DurationInput }
-  ): Effect.Effect<A, EventTimeout | InvalidEventError, FlowInstance>
-} = events.awaitEventTyped
+  ): Effect.Effect<A, EventTimeout | InvalidEventError, InFlow<InFlowMessage<"Flow.awaitEvent">>>
+} = events.awaitEventTyped as typeof awaitEvent
 
 /**
  * Emits the named event `name` from inside a flow, once: the emit is recorded, so a replay does
@@ -421,7 +645,7 @@ export const emitEvent: <P, PI = P>(
   name: string,
   payload: P,
   schema?: Schema.Schema<P, PI, never>
-) => Effect.Effect<boolean, never, FlowInstance> = longLived.emitEvent
+) => Effect.Effect<boolean, never, InFlow<InFlowMessage<"Flow.emitEvent">>> = longLived.emitEvent as typeof emitEvent
 
 /**
  * Ends this execution of the flow and starts a new one under the same id, with `input` and an
@@ -438,9 +662,9 @@ export const emitEvent: <P, PI = P>(
  * @category Combinators
  */
 export const continueAsNew: {
-  <F extends Any>(flow: F, input: Flow.Input<F>): Effect.Effect<never, never, FlowInstance>
-  (input: unknown): Effect.Effect<never, never, FlowInstance>
-} = longLived.continueAsNew
+  <F extends Any>(flow: F, input: Input<F>): Effect.Effect<never, never, InFlow<InFlowMessage<"Flow.continueAsNew">>>
+  (input: unknown): Effect.Effect<never, never, InFlow<InFlowMessage<"Flow.continueAsNew">>>
+} = longLived.continueAsNew as typeof continueAsNew
 
 /**
  * Registers a compensation for what `effect` did (a saga): when the flow later fails (its typed
@@ -460,9 +684,9 @@ export const continueAsNew: {
 export const withCompensation: {
   <A, R2>(
     compensation: (value: A, cause: Cause.Cause<unknown>) => Effect.Effect<unknown, unknown, R2>
-  ): <E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R | R2 | FlowInstance>
+  ): <E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R | R2 | InFlow<InFlowMessage<"Flow.withCompensation">>>
   <A, E, R, R2>(
     effect: Effect.Effect<A, E, R>,
     compensation: (value: A, cause: Cause.Cause<unknown>) => Effect.Effect<unknown, unknown, R2>
-  ): Effect.Effect<A, E, R | R2 | FlowInstance>
-} = longLived.withCompensation
+  ): Effect.Effect<A, E, R | R2 | InFlow<InFlowMessage<"Flow.withCompensation">>>
+} = longLived.withCompensation as typeof withCompensation

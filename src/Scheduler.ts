@@ -69,17 +69,18 @@ export interface ScheduleOptions {
 
 /**
  * A flow that a scheduler or worker in `Mode` may take: the flow itself, or a sentence saying why
- * not. Pinned flows need a `Versioned<V>` whose `V` is one of their versions.
+ * not. Pinned flows need a `Versioned<V>` whose `V` is one of their versions (`V` is one literal:
+ * `withVersion` refuses a union); an unversioned scheduler or worker takes only unpinned flows.
  *
  * @since 0.1.0
  * @category Type-level
  */
 export type Compatible<Mode extends Version.Mode, F extends Flow.Any> = Mode extends Version.Versioned<infer V>
-  ? V extends Flow.Flow.Versions<F> ? F
-  : TypeError<`ergon: flow '${Flow.Flow.Name<F>}' is not pinned to version '${V}'; add '${V}' to its versions once it has been reviewed for it`>
+  ? [V] extends [Flow.Versions<F>] ? F
+  : TypeError<`ergon: flow '${Flow.Name<F>}' is not pinned to version '${V}'; add '${V}' to its versions once it has been reviewed for it`>
   : Mode extends Version.Unversioned
-    ? string extends Flow.Flow.Versions<F> ? F
-    : TypeError<`ergon: flow '${Flow.Flow.Name<F>}' is pinned to versions, so an unversioned scheduler or worker cannot take it; use withVersion`>
+    ? string extends Flow.Versions<F> ? F
+    : TypeError<`ergon: flow '${Flow.Name<F>}' is pinned to versions, so an unversioned scheduler or worker cannot take it; use withVersion`>
   : F
 
 /**
@@ -130,10 +131,10 @@ export interface Scheduler<Mode extends Version.Mode> {
   schedule<F extends Flow.Any>(
     this: Version.WhenConfigured<Mode, Scheduler<Mode>, ChooseVersioningFirst>,
     flow: Compatible<Mode, F>,
-    input: Flow.Flow.Input<F>,
+    input: Flow.Input<F>,
     options?: ScheduleOptions
   ): Effect.Effect<
-    FlowHandle<Flow.Flow.Success<F>, Flow.Flow.Error<F>>,
+    FlowHandle<Flow.Success<F>, Flow.Error<F>>,
     client.ScheduleError | VersionErrors<Mode>,
     ExecutionLog
   >
@@ -202,5 +203,5 @@ export const make = (): Scheduler<Version.Unconfigured> => makeWith({ _tag: "Unc
  * @since 0.1.0
  * @category Constructors
  */
-export const handle: <F extends Flow.Any>(flow: F, id: string) => FlowHandle<Flow.Flow.Success<F>, Flow.Flow.Error<F>> =
+export const handle: <F extends Flow.Any>(flow: F, id: string) => FlowHandle<Flow.Success<F>, Flow.Error<F>> =
   client.handle

@@ -132,17 +132,20 @@ export type WhenUnconfigured<State extends Mode, Self, Message extends string> =
 // -----------------------------------------------------------------------------
 
 /**
- * `V` itself when it is a semantic-version literal, otherwise a `TypeError` whose message tsc
+ * `V` itself when it is one semantic-version literal, otherwise a `TypeError` whose message tsc
  * prints: the parameter type of `withVersion`.
  *
  * A semantic version is `MAJOR.MINOR.PATCH` (decimal digits, no leading zero apart from `0`
  * itself), optionally followed by `-` and a pre-release, and by `+` and build metadata, each a
  * list of non-empty dot-separated identifiers of `[0-9A-Za-z-]`; a numeric pre-release identifier
- * has no leading zero either (semver 2.0.0). Misuses read:
+ * has no leading zero either (semver 2.0.0). A union of literals (`canary ? "1.4.0" : "1.3.0"`) is
+ * refused: the version a scheduler stamps, or a worker claims, is one version, and a union would
+ * pass every pin check that one of its members passes. Misuses read:
  *
  * ```text
  * Argument of type '"1.4"' is not assignable to parameter of type 'TypeError<"ergon: '1.4' is not a semantic version (MAJOR.MINOR.PATCH)">'.
  * Argument of type 'string' is not assignable to parameter of type 'TypeError<"ergon: withVersion needs a version literal such as '1.4.0'; use fromEnv for a version known only at run time">'.
+ * Argument of type '"1.4.0" | "1.3.0"' is not assignable to parameter of type 'TypeError<"ergon: withVersion takes one version, not a union of versions; choose one, or use fromEnv for a version chosen at run time">'.
  * ```
  *
  * The check walks the literal one character at a time through a small automaton, in tail
@@ -165,11 +168,47 @@ export type WhenUnconfigured<State extends Mode, Self, Message extends string> =
  */
 export type SemVer<V extends string> =
   // `string`, or a template literal type with holes, makes `Record<V, unknown>` an index signature,
-  // which `{}` is assignable to. The message is written out here (not behind an alias) so tsc prints it.
+  // which `{}` is assignable to. The messages are written out here (not behind an alias) so tsc prints them.
   {} extends Record<V, unknown>
     ? TypeError<"ergon: withVersion needs a version literal such as '1.4.0'; use fromEnv for a version known only at run time">
+  : true extends IsUnion<V>
+    ? TypeError<"ergon: withVersion takes one version, not a union of versions; choose one, or use fromEnv for a version chosen at run time">
   : Accepts<V, MajorStart> extends true ? V
   : TypeError<`ergon: '${V}' is not a semantic version (MAJOR.MINOR.PATCH)`>
+
+/**
+ * The type a flow's `versions` accepts for each element, given the union `V` of the elements
+ * written: each element that is a semantic-version literal is accepted as itself; one that is not
+ * is refused with a `TypeError` naming it, and a non-literal `string` is refused with a sentence
+ * (a flow pinned to a version known only at run time could not be checked against schedulers and
+ * workers, and would pass as unpinned).
+ *
+ * It distributes over `V`, so the error lands on the element that is wrong:
+ *
+ * ```text
+ * Type '"1.4"' is not assignable to type '"1.3.0" | TypeError<"ergon: '1.4' is not a semantic version (MAJOR.MINOR.PATCH)">'.
+ * Type 'string' is not assignable to type 'TypeError<"ergon: a flow's versions must be version literals such as '1.4.0', not a string known only at run time; list the versions the flow was reviewed for">'.
+ * ```
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type Pin<V extends string> =
+  // Not distributive at the top: tsc infers `V` through this type only when the branch holding `V`
+  // is not nested in a distributive conditional. The errors distribute, below.
+  {} extends Record<V, unknown> ? TypeError<
+      "ergon: a flow's versions must be version literals such as '1.4.0', not a string known only at run time; list the versions the flow was reviewed for"
+    >
+  : Accepts<V, MajorStart> extends true ? V
+  : EachPin<V>
+
+/** Each member of `V` that is a semantic version, and a `TypeError` for each that is not. */
+type EachPin<V extends string> = V extends unknown ? Accepts<V, MajorStart> extends true ? V
+  : TypeError<`ergon: '${V}' is not a semantic version (MAJOR.MINOR.PATCH)`>
+  : never
+
+/** `true` when `V` is a union of several members (`boolean` then), `false` otherwise. */
+type IsUnion<V, All = V> = V extends unknown ? [All] extends [V] ? false : true : never
 
 /**
  * `true` when `Input`, read from `State`, ends in an accepting state. `Input` is consumed one

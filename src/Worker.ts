@@ -19,7 +19,8 @@
  *   heartbeat; every checkpoint is written under the lease, so a worker whose lease was taken
  *   over cannot write. A dead worker's flows are reclaimed once their lease expires, and replayed.
  * - `register` accumulates the flows' requirements in the worker's type: the program that runs
- *   the worker must provide every service its flows need.
+ *   the worker must provide every service its flows need. It also accumulates their names: a flow
+ *   name registered twice is a compile error (one definition would silently replace the other).
  *
  * @since 0.1.0
  */
@@ -29,9 +30,10 @@ import * as Layer from "effect/Layer"
 import type { Types } from "effect"
 import type { ExecutionLog } from "./ExecutionLog.js"
 import type * as Flow from "./Flow.js"
-import type { NoFlowsRegisteredError, StoreError } from "./FlowError.js"
+import { FlowDefinitionError, type NoFlowsRegisteredError, type StoreError } from "./FlowError.js"
 import * as internal from "./internal/worker.js"
 import * as Scheduler from "./Scheduler.js"
+import type { TypeError } from "./TypeLevel.js"
 import type * as Version from "./Version.js"
 
 /**
@@ -109,16 +111,67 @@ type ChooseVersioningFirst =
 type AlreadyVersioned = "ergon: this worker is already versioned; choose one of withVersion, unversioned or fromEnv, once"
 
 /**
+ * The names of the flows of the tuple `Flows` that are literals, as a tuple (`never` in place of a
+ * name that is a `string` or a template with holes: it would match every other name). Read from
+ * the flows' type arguments (`Flow.Name`), not from their `name` property, which would resolve
+ * every member of each flow.
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type NamesOf<Flows extends ReadonlyArray<Flow.Any>> = { readonly [K in keyof Flows]: LiteralName<Flows[K]> }
+
+type LiteralName<F> = F extends Flow.Flow<infer Name, any> ? {} extends Record<Name, unknown> ? never : Name : never
+
+/**
+ * The positions of the names of the tuple `Names`: `{ order: "0", shipping: "1" }`. A name that
+ * occurs several times maps to the union of its positions (`"0" | "2"`).
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type Positions<Names extends ReadonlyArray<string>> = {
+  readonly [K in keyof Names & `${number}` as Names[K]]: K
+}
+
+/**
+ * The names of the tuple `Names` (see `NamesOf`) that are registered a second time: names already
+ * in `Registered` (on the worker before), and names that occur more than once in `Names` (found
+ * through `Positions`, in one pass).
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type Duplicated<Names extends ReadonlyArray<string>, Registered extends string> = {
+  readonly [K in keyof Names]: Names[K] extends Registered ? Names[K]
+    : [Positions<Names>[Names[K]]] extends [K] ? never
+    : Names[K]
+}[number]
+
+/**
+ * What `register` accepts for the flow `F`: the flow itself, or a sentence saying why not: its name is `Taken` (see `Duplicated`), or it is not
+ * `Scheduler.Compatible` with the worker's versioning.
+ *
+ * @since 0.1.0
+ * @category Type-level
+ */
+export type Registrable<Mode extends Version.Mode, F extends Flow.Any, Taken extends string> = Flow.Name<F> extends Taken
+  ? TypeError<`ergon: flow '${Flow.Name<F>}' is registered twice on this worker; register each flow once`>
+  : Scheduler.Compatible<Mode, F>
+
+/**
  * A worker named `name` in versioning `Mode`, whose registered flows need the services
- * `Requirements`.
+ * `Requirements`; `Names` are the names of the registered flows that are literals (what a later
+ * `register` is checked against).
  *
  * @since 0.1.0
  * @category Models
  */
-export interface Worker<Mode extends Version.Mode, Requirements> {
+export interface Worker<Mode extends Version.Mode, Requirements, Names extends string = never> {
   readonly [TypeId]: {
     readonly _Mode: Types.Covariant<Mode>
     readonly _Requirements: Types.Covariant<Requirements>
+    readonly _Names: Types.Covariant<Names>
   }
   readonly name: string
   readonly mode: Mode
@@ -126,45 +179,57 @@ export interface Worker<Mode extends Version.Mode, Requirements> {
   readonly options: Options
   /** Versions this worker with a semantic-version literal; it claims flows of that version and unversioned ones. */
   withVersion<const V extends string>(
-    this: Version.WhenUnconfigured<Mode, Worker<Mode, Requirements>, AlreadyVersioned>,
+    this: Version.WhenUnconfigured<Mode, Worker<Mode, Requirements, Names>, AlreadyVersioned>,
     version: Version.SemVer<V>
-  ): Worker<Version.Versioned<V>, Requirements>
+  ): Worker<Version.Versioned<V>, Requirements, Names>
   /** This worker claims only unversioned flows, and cannot register pinned ones. */
-  unversioned(this: Version.WhenUnconfigured<Mode, Worker<Mode, Requirements>, AlreadyVersioned>): Worker<Version.Unversioned, Requirements>
+  unversioned(
+    this: Version.WhenUnconfigured<Mode, Worker<Mode, Requirements, Names>, AlreadyVersioned>
+  ): Worker<Version.Unversioned, Requirements, Names>
   /** Reads the version from the environment variable `variable` (through Effect `Config`) when it starts. */
-  fromEnv(this: Version.WhenUnconfigured<Mode, Worker<Mode, Requirements>, AlreadyVersioned>, variable: string): Worker<Version.EnvSourced, Requirements>
+  fromEnv(
+    this: Version.WhenUnconfigured<Mode, Worker<Mode, Requirements, Names>, AlreadyVersioned>,
+    variable: string
+  ): Worker<Version.EnvSourced, Requirements, Names>
   /**
-   * Registers flows this worker runs. A flow pinned to versions must match the worker's version
-   * (compile error otherwise); the flows' requirements join the worker's.
+   * Registers flows this worker runs. A flow pinned to versions must match the worker's version,
+   * and a flow name must not be registered twice (compile errors otherwise); the flows'
+   * requirements join the worker's.
    */
   register<const Flows extends ReadonlyArray<Flow.Any>>(
-    this: Version.WhenConfigured<Mode, Worker<Mode, Requirements>, ChooseVersioningFirst>,
-    ...flows: { readonly [K in keyof Flows]: Scheduler.Compatible<Mode, Flows[K]> }
-  ): Worker<Mode, Requirements | Flow.Flow.Context<Flows[number]>>
+    this: Version.WhenConfigured<Mode, Worker<Mode, Requirements, Names>, ChooseVersioningFirst>,
+    ...flows: { readonly [K in keyof Flows]: Registrable<Mode, Flows[K], Duplicated<NamesOf<Flows>, Names>> }
+  ): Worker<Mode, Requirements | Flow.Context<Flows[number]>, Names | NamesOf<Flows>[number]>
   /** Sets how many flows run at once (default 16). */
-  withConcurrency(concurrency: number): Worker<Mode, Requirements>
+  withConcurrency(concurrency: number): Worker<Mode, Requirements, Names>
   /** Sets the lease of claimed flows (default 30 seconds); the heartbeat renews it every third of it. */
-  withLease(lease: Duration.DurationInput): Worker<Mode, Requirements>
+  withLease(lease: Duration.DurationInput): Worker<Mode, Requirements, Names>
   /** Sets the poll interval for other processes' work (default 200 ms; idle polls back off up to 10× it). */
-  withPollInterval(interval: Duration.DurationInput): Worker<Mode, Requirements>
+  withPollInterval(interval: Duration.DurationInput): Worker<Mode, Requirements, Names>
   /** Sets the longest wait kept in memory before a flow is suspended and released (default 1 minute). */
-  withSuspendAfter(duration: Duration.DurationInput): Worker<Mode, Requirements>
+  withSuspendAfter(duration: Duration.DurationInput): Worker<Mode, Requirements, Names>
   /** Makes this worker resume flows whose durable timer (sleep, retry backoff, signal timeout) is due. */
-  withTimers(): Worker<Mode, Requirements>
+  withTimers(): Worker<Mode, Requirements, Names>
   /** Makes this worker deliver signals from the `SignalSource` Layer to the store. */
-  withSignals(): Worker<Mode, Requirements>
+  withSignals(): Worker<Mode, Requirements, Names>
   /**
    * Makes this worker delete, as it runs, the flows that ended more than `olderThan` ago
    * (`Client.purge` with `status` default completed and cancelled), every `every` (default 1 hour,
    * and once at start), in bounded batches.
    */
-  withRetention(options: RetentionOptions): Worker<Mode, Requirements>
-  /** Runs the worker until interrupted; on interruption it releases the flows it holds. */
+  withRetention(options: RetentionOptions): Worker<Mode, Requirements, Names>
+  /**
+   * Runs the worker until interrupted; on interruption it releases the flows it holds. Two
+   * different flows registered under one name (possible only through a cast) make it die with a
+   * `FlowDefinitionError` before it claims anything.
+   */
   run(
-    this: Version.WhenConfigured<Mode, Worker<Mode, Requirements>, ChooseVersioningFirst>
+    this: Version.WhenConfigured<Mode, Worker<Mode, Requirements, Names>, ChooseVersioningFirst>
   ): Effect.Effect<never, RunError<Mode>, Requirements | ExecutionLog>
   /** The worker as a Layer: started with the Layer, stopped (flows released) when its scope closes. */
-  layer(this: Version.WhenConfigured<Mode, Worker<Mode, Requirements>, ChooseVersioningFirst>): Layer.Layer<never, never, Requirements | ExecutionLog>
+  layer(
+    this: Version.WhenConfigured<Mode, Worker<Mode, Requirements, Names>, ChooseVersioningFirst>
+  ): Layer.Layer<never, never, Requirements | ExecutionLog>
 }
 
 const defaults: Options = {
@@ -179,11 +244,18 @@ const defaults: Options = {
 const makeWith = (name: string, mode: Version.Mode, flows: ReadonlyArray<Flow.Any>, options: Options): any => {
   const next = (patch: Partial<Options>) => makeWith(name, mode, flows, { ...options, ...patch })
   const run = () =>
-    internal.run(
-      { name, mode, flows, ...options },
-      Scheduler.resolveVersion(mode),
-      Scheduler.checkPins
-    )
+    Effect.suspend(() => {
+      const duplicated = duplicates(flows)
+      return duplicated.length > 0
+        ? Effect.die(
+          new FlowDefinitionError({
+            name,
+            detail: duplicated.map((flow) => `two different flows named '${flow}' are registered; register each flow once`)
+              .join("; ")
+          })
+        )
+        : internal.run({ name, mode, flows, ...options }, Scheduler.resolveVersion(mode), Scheduler.checkPins)
+    })
   return {
     [TypeId]: TypeId as never,
     name,
@@ -216,6 +288,18 @@ const makeWith = (name: string, mode: Version.Mode, flows: ReadonlyArray<Flow.An
         )
       )
   } as any
+}
+
+/** The names under which different flows are registered (the same flow twice is harmless). */
+const duplicates = (flows: ReadonlyArray<Flow.Any>): ReadonlyArray<string> => {
+  const byName = new Map<string, Flow.Any>()
+  const found = new Set<string>()
+  for (const flow of flows) {
+    const seen = byName.get(flow.name)
+    if (seen === undefined) byName.set(flow.name, flow)
+    else if (seen !== flow) found.add(flow.name)
+  }
+  return Array.from(found)
 }
 
 /**

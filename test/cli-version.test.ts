@@ -222,10 +222,10 @@ describe("the ergon executable", () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
     }
-  })
+  }, 300_000) // several processes, each starting tsx: slow on a loaded machine
 
   it("src/PackageVersion.ts of this repository is in sync with its package.json", async () => {
     const check = await bin(["version", "check"])
     assert.strictEqual(check.code, 0, check.stderr)
-  })
+  }, 300_000)
 })

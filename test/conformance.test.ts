@@ -14,6 +14,7 @@ import * as ExecutionLog from "../src/ExecutionLog.js"
 import * as ExecutionLogSql from "../src/sql/ExecutionLogSql.js"
 import * as Sqlite from "../src/sqlite.js"
 import { suite } from "./conformance/backend.js"
+import * as Registry from "./conformance/registry.js"
 import { makeRecords, T0 } from "./fixtures/records.js"
 
 const directory = fs.mkdtempSync(path.join(os.tmpdir(), "ergon-conformance-"))
@@ -22,6 +23,9 @@ afterAll(() => fs.rmSync(directory, { recursive: true, force: true }))
 suite("ExecutionLog conformance: memory", ExecutionLog.layerMemory)
 
 suite("ExecutionLog conformance: SQLite file", Sqlite.layer({ filename: path.join(directory, "store.db") }))
+
+Registry.suite("memory", ExecutionLog.layerMemory)
+Registry.suite("SQLite file", Sqlite.layer({ filename: path.join(directory, "registry.db") }))
 
 // The SQL store over a client the user configured with name transforms: it must not care.
 suite(

@@ -3,7 +3,7 @@
  *
  * The PostgreSQL variant of test/multiprocess.test.ts. Four worker processes
  * (`test/fixtures/worker-child-pg.ts`) share one schema of an embedded PostgreSQL with the test
- * process. The test schedules 1,000 parent flows over 100 seconds, a soak of about two minutes (steps, a durable sleep that suspends and is
+ * process. The test schedules 600 parent flows over 100 seconds, a soak of about two minutes (steps, a durable sleep that suspends and is
  * resumed by a timer, for two flows in three a signal, and one or two child flows each, of a
  * child type registered on the same workers), sends the signals itself, and SIGKILLs one or two
  * workers at random moments, restarting them. Then every parent and child must have completed
@@ -39,8 +39,8 @@ afterAll(() => Server.stop())
 const child = fileURLToPath(new URL("./fixtures/worker-child-pg.ts", import.meta.url))
 
 const SCHEMA = "mp_pg"
-// A soak of about two minutes: 1,000 parents (and 1,500 children) become due over 100 seconds.
-const FLOWS = 1_000
+// A soak of about two minutes: 600 parents (and 900 children) become due over 100 seconds.
+const FLOWS = 600
 const WORKERS = 4
 /** Flows become due over this window, so there is work in flight whenever a worker is killed. */
 const SPREAD_MILLIS = 100_000
@@ -87,7 +87,7 @@ const countCompleted = async (runtime: Runtime) => {
 }
 
 describe("many worker processes on one PostgreSQL database, SIGKILLed at random", () => {
-  it("1,000 flows with steps, timers, signals and child flows all complete (a soak of about two minutes); each checkpoint written once; effects repeat only after a kill", async () => {
+  it("600 flows with steps, timers, signals and child flows all complete (a soak of about two minutes); each checkpoint written once; effects repeat only after a kill", async () => {
     const began = Date.now()
     const server = await Server.start()
     const url = server.url()
@@ -153,7 +153,9 @@ describe("many worker processes on one PostgreSQL database, SIGKILLed at random"
 
       // -- wait for every flow to complete ------------------------------------------------------
       const deadline = t0 + COMPLETION_BOUND_MILLIS
-      let completed = { parents: 0, children: 0 }
+      // Counted once before the loop: the kill rounds may have used the whole bound on a slow
+      // machine, and the report must say how far the flows got.
+      let completed = await countCompleted(runtime)
       let progressAt = Date.now()
       while (Date.now() < deadline && Date.now() - progressAt < NO_PROGRESS_BOUND_MILLIS && fleet.unexpected.length === 0) {
         const now = await countCompleted(runtime)

@@ -189,7 +189,8 @@ describe("many worker processes on one SQLite file, SIGKILLed at random", () => 
       let suspects = new Set<string>()
       let lookedAt = 0
       const deadline = t0 + COMPLETION_BOUND_MILLIS
-      let completed = 0
+      // (read once before the loop: the kill rounds may have run until the deadline)
+      let completed = Math.round((await completedShare()) * FLOWS)
       let progressAt = Date.now()
       while (Date.now() < deadline && Date.now() - progressAt < NO_PROGRESS_BOUND_MILLIS && fleet.unexpected.length === 0) {
         const rows = await runtime.runPromise(Client.list({ type: OrderFlow.name, status: "completed", limit: 1000 }))

@@ -10,7 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { Client, ExecutionLog, Flow, Scheduler, Step, Worker } from "../src/index.js"
+import { Client, ExecutionLog, Flow, InvalidEventError, Scheduler, Step, Worker } from "../src/index.js"
 import * as wake from "../src/internal/wake.js"
 import * as Pg from "../src/pg.js"
 import * as Server from "./pg/server.js"
@@ -55,6 +55,7 @@ describe("ergon/pg: named events across processes", () => {
       const Waiter = Flow.make(freshId("waiter"), {
         input: Schema.Number,
         success: Schema.String,
+        error: InvalidEventError,
         run: (n) => Effect.map(Flow.awaitEvent(event, Paid), (paid) => `${n}: ${paid.orderId} ${paid.amount}`)
       })
       const a = yield* open("longlived_events")
@@ -80,6 +81,7 @@ describe("ergon/pg: named events across processes", () => {
       const Waiter = Flow.make(freshId("waiter"), {
         input: Schema.Number,
         success: Schema.Number,
+        error: InvalidEventError,
         run: (n) => Effect.map(Flow.awaitEvent(event, Schema.Number), (x) => x + n)
       })
       const a = yield* open("longlived_events")

@@ -10,6 +10,7 @@ import * as Backend from "./conformance/backend.js"
 import * as Engine from "./conformance/engine.js"
 import * as LongLived from "./conformance/longlived.js"
 import * as Replay from "./conformance/replay.js"
+import * as Registry from "./conformance/registry.js"
 import * as Workers from "./conformance/workers.js"
 import * as Server from "./pg/server.js"
 
@@ -37,6 +38,7 @@ Engine.suite("PostgreSQL", store("engine"))
 Workers.suite("PostgreSQL", store("workers"))
 Replay.suite("PostgreSQL", store("replay"))
 LongLived.suite("PostgreSQL", store("longlived"))
+Registry.suite("PostgreSQL", store("registry"))
 
 // A port nothing listens on: one that was free a moment ago.
 const closedPort = (): Promise<number> =>

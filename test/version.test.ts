@@ -1,9 +1,17 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import { InvalidVersionError } from "../src/FlowError.js"
+import * as Exit from "effect/Exit"
+import * as Schema from "effect/Schema"
+import * as Client from "../src/Client.js"
+import * as ExecutionLog from "../src/ExecutionLog.js"
+import * as Executor from "../src/Executor.js"
+import * as Flow from "../src/Flow.js"
+import { FlowDefinitionError, InvalidVersionError, VersionMismatchError } from "../src/FlowError.js"
 import * as Version from "../src/Version.js"
+import * as Worker from "../src/Worker.js"
 
 // The same cases as test/types/version.ts, plus a few.
 const valid = [
@@ -215,4 +223,113 @@ describe("Version.fromEnv", () => {
       )
       assert.strictEqual(yield* handled.pipe(withEnv([])), "env DEPLOY_VERSION")
     }))
+})
+
+describe("Flow.make", () => {
+  const run = () => Effect.void
+
+  it("refuses versions that are not semantic versions, when a cast got them past the types", () => {
+    const thrown = (versions: ReadonlyArray<string>) => {
+      try {
+        Flow.make("pinned", { input: Schema.Void, versions: versions as unknown as readonly ["1.0.0"], run })
+      } catch (error) {
+        return error
+      }
+      return assert.fail("Flow.make accepted the versions")
+    }
+    const typo = thrown(["1.3.0", "1.4"])
+    assert.instanceOf(typo, FlowDefinitionError)
+    assert.strictEqual(
+      (typo as FlowDefinitionError).message,
+      "ergon: invalid definition 'pinned': versions: '1.4' is not a semantic version: expected MAJOR.MINOR.PATCH (three numbers separated by dots), found 2 parts"
+    )
+    assert.strictEqual(
+      (thrown([]) as FlowDefinitionError).message,
+      "ergon: invalid definition 'pinned': versions must list at least one semantic version"
+    )
+    assert.include((thrown(["v1.0.0", ""]) as FlowDefinitionError).detail, "'v1.0.0' is not a semantic version")
+  })
+
+  it("keeps valid versions, and no versions as unpinned", () => {
+    const pinned = Flow.make("pinned", { input: Schema.Void, versions: ["1.3.0", "2.0.0-rc.1"], run })
+    assert.deepStrictEqual(pinned.versions, ["1.3.0", "2.0.0-rc.1"])
+    assert.strictEqual(Flow.make("free", { input: Schema.Void, run }).versions, undefined)
+  })
+})
+
+describe("Flow.invoke of a pinned child", () => {
+  const Child = Flow.make("pinned-child", {
+    input: Schema.Number,
+    success: Schema.Number,
+    versions: ["1.3.0"],
+    run: (n) => Effect.succeed(n * 2)
+  })
+  /** Not pinned: it may run on any version, so the mismatch is a typed error it handles. */
+  const Parent = Flow.make("unpinned-parent", {
+    input: Schema.Number,
+    success: Schema.Union(Schema.Number, VersionMismatchError),
+    run: (n) => Flow.invoke(Child, n).pipe(Effect.catchTag("VersionMismatchError", Effect.succeed))
+  })
+  const children = (parentId: string) => Client.list({ parentId })
+  /** The mismatch the parent completed with (its fields: errors carry a stack of their own). */
+  const mismatch = (outcome: Executor.FlowOutcome<number | VersionMismatchError, never>) => {
+    if (outcome._tag !== "Completed" || Exit.isFailure(outcome.exit) || typeof outcome.exit.value === "number") {
+      return assert.fail(`expected a completion with a VersionMismatchError, got ${JSON.stringify(outcome)}`)
+    }
+    const { _tag, deployment, flowType, versions } = outcome.exit.value
+    return { _tag, flowType, versions, deployment }
+  }
+
+  it.effect("runs the child when the parent's version is one of its pins", () =>
+    Effect.gen(function*() {
+      const outcome = yield* Executor.execute(Parent, 21, { id: "on-1.3.0", version: "1.3.0" })
+      assert.deepStrictEqual(outcome, { _tag: "Completed", exit: Exit.succeed(42) })
+      const started = yield* children("on-1.3.0")
+      assert.deepStrictEqual(started.map((child) => [child.type, child.version]), [["pinned-child", "1.3.0"]])
+    }).pipe(Effect.provide(ExecutionLog.layerMemory)))
+
+  it.effect("fails the invoke with a VersionMismatchError, and starts no child, on another version", () =>
+    Effect.gen(function*() {
+      const outcome = yield* Executor.execute(Parent, 21, { id: "on-1.4.0", version: "1.4.0" })
+      assert.deepStrictEqual(mismatch(outcome), {
+        _tag: "VersionMismatchError",
+        flowType: "pinned-child",
+        versions: ["1.3.0"],
+        deployment: "1.4.0"
+      })
+      assert.deepStrictEqual(yield* children("on-1.4.0"), [])
+    }).pipe(Effect.provide(ExecutionLog.layerMemory)))
+
+  it.effect("fails the invoke with a VersionMismatchError, and starts no child, unversioned", () =>
+    Effect.gen(function*() {
+      const outcome = yield* Executor.execute(Parent, 21, { id: "unversioned" })
+      assert.deepStrictEqual(mismatch(outcome), {
+        _tag: "VersionMismatchError",
+        flowType: "pinned-child",
+        versions: ["1.3.0"],
+        deployment: null
+      })
+      assert.deepStrictEqual(yield* children("unversioned"), [])
+    }).pipe(Effect.provide(ExecutionLog.layerMemory)))
+})
+
+describe("Worker.register", () => {
+  const A = Flow.make("same-name", { input: Schema.Void, run: () => Effect.void })
+  const B = Flow.make("same-name", { input: Schema.Void, run: () => Effect.log("another definition") })
+  /** The type the cast gives `B`: a flow of another name, which the types accept. */
+  const Other = Flow.make("other-name", { input: Schema.Void, run: () => Effect.void })
+
+  it.effect("two different flows of one name (past the types by a cast) make run die before it claims anything", () =>
+    Effect.gen(function*() {
+      const worker = Worker.make("twice").unversioned().register(A).register(B as unknown as typeof Other)
+      const exit = yield* Effect.exit(worker.run())
+      assert.isTrue(Exit.isFailure(exit))
+      if (Exit.isSuccess(exit)) return
+      const defect = Cause.dieOption(exit.cause)
+      assert.isTrue(defect._tag === "Some" && defect.value instanceof FlowDefinitionError)
+      assert.strictEqual(
+        (defect as { readonly value: FlowDefinitionError }).value.message,
+        "ergon: invalid definition 'twice': two different flows named 'same-name' are registered; register each flow once"
+      )
+    }).pipe(Effect.provide(ExecutionLog.layerMemory)))
 })

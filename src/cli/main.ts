@@ -1,6 +1,8 @@
 /**
  * The `ergon` command line: the root command and its subcommands, one group per file of
- * `src/cli/`. A new group is one entry in `subcommands`.
+ * `src/cli/`. A new group is one entry in `subcommands`. The commands on a store (`list`, `show`,
+ * `cancel`, `retry`, `signal`, `workers`, `stuck`) exit with the codes of `./store.js`
+ * (`ExitCode`): 3 not found, 4 refused, 5 store unreachable, 6 stuck flows (with `stuck --fail`).
  *
  * It runs on `@effect/cli` and `@effect/platform-node`, optional peer dependencies of the package
  * that only the command line needs; `bin.ts` says what to install when they are missing.
@@ -17,7 +19,15 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as fs from "node:fs"
+import * as Cancel from "./cancel.js"
+import * as List from "./list.js"
+import * as Retry from "./retry.js"
+import * as Show from "./show.js"
+import * as Signal from "./signal.js"
+import { CliError, ExitCode } from "./store.js"
+import * as Stuck from "./stuck.js"
 import * as VersionCommand from "./version.js"
+import * as Workers from "./workers.js"
 
 /**
  * The subcommands of `ergon`, one per file of `src/cli/`.
@@ -26,7 +36,14 @@ import * as VersionCommand from "./version.js"
  * @category Constructors
  */
 export const subcommands = [
-  VersionCommand.command
+  VersionCommand.command,
+  List.command,
+  Show.command,
+  Cancel.command,
+  Retry.command,
+  Signal.command,
+  Workers.command,
+  Stuck.command
 ] as const
 
 /**
@@ -63,26 +80,38 @@ function ownVersion(): string {
  */
 export const run = Command.run(command, { name: "ergon", version: ownVersion() })
 
-/** Exit code 2 for wrong arguments, as most command lines do; 1 for every other failure. */
-const exitCode = (exit: Exit.Exit<unknown, unknown>): number => {
-  if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return 0
-  const failure = Cause.failureOption(exit.cause)
-  return Option.isSome(failure) && ValidationError.isValidationError(failure.value) ? 2 : 1
+/**
+ * A failure's exit code and what to print: 2 for wrong arguments (already printed with the usage),
+ * as most command lines do; the code a command chose (`CliError`); 3, 4 and 5 for a flow not
+ * found, a request refused, a store that failed; 1 for anything else.
+ */
+const failureOf = (cause: Cause.Cause<unknown>): { readonly code: number; readonly message: string | undefined } => {
+  if (Cause.isInterruptedOnly(cause)) return { code: ExitCode.ok, message: undefined }
+  const failure = Cause.failureOption(cause)
+  if (Option.isNone(failure)) return { code: ExitCode.failure, message: `unexpected failure\n${Cause.pretty(cause)}` }
+  const error = failure.value
+  if (ValidationError.isValidationError(error)) return { code: ExitCode.usage, message: undefined }
+  if (error instanceof CliError) return { code: error.code, message: error.message === "" ? undefined : error.message }
+  const message = error instanceof Error ? error.message : String(error)
+  switch ((error as { readonly _tag?: unknown })._tag) {
+    case "FlowNotFoundError":
+      return { code: ExitCode.notFound, message }
+    case "FlowEndedError":
+    case "InvalidSignalError":
+      return { code: ExitCode.refused, message }
+    case "StoreError":
+      return { code: ExitCode.unreachable, message: `the store failed: ${message}` }
+    default:
+      return { code: ExitCode.failure, message }
+  }
 }
 
-/**
- * Prints a failure once: a `ValidationError` was already printed with the usage; an error of a
- * command as `ergon: <message>`; anything else (a defect) with its cause.
- */
+const exitCode = (exit: Exit.Exit<unknown, unknown>): number => (Exit.isSuccess(exit) ? ExitCode.ok : failureOf(exit.cause).code)
+
+/** Prints a failure once, as `ergon: <message>` (wrong arguments were printed with the usage). */
 const report = (cause: Cause.Cause<unknown>): Effect.Effect<void> => {
-  if (Cause.isInterruptedOnly(cause)) return Effect.void
-  const failure = Cause.failureOption(cause)
-  if (Option.isSome(failure)) {
-    const error = failure.value
-    if (ValidationError.isValidationError(error)) return Effect.void
-    if (error instanceof Error) return Console.error(`ergon: ${error.message}`)
-  }
-  return Console.error(`ergon: unexpected failure\n${Cause.pretty(cause)}`)
+  const { message } = failureOf(cause)
+  return message === undefined ? Effect.void : Console.error(`ergon: ${message}`)
 }
 
 /**

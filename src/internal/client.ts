@@ -29,6 +29,9 @@ import { formatParseError } from "./journal.js"
 import { newFlow } from "./records.js"
 import { emitInFlow } from "./event.js"
 import { FlowInstance } from "./instance.js"
+import * as registry from "./registry.js"
+import * as stuck from "./stuck.js"
+import * as telemetry from "./telemetry.js"
 import * as wake from "./wake.js"
 
 /** What `schedule` can fail with. */
@@ -132,10 +135,20 @@ export const schedule = <F extends Flow.Any>(
       }
     } else {
       yield* wake.notify(log)
+      yield* telemetry.countScheduled(flow.name)
+      // Said out loud when no live worker could take it (a version or a type no worker runs).
+      yield* stuck.warnIfUnserved(log, id, flow.name, version, registry.cachedLiveWorkers(log))
     }
     yield* Effect.logDebug("ergon.flow", { event: inserted ? "scheduled" : "already-scheduled", flowId: id, flowType: flow.name, version })
+    yield* Effect.annotateCurrentSpan(telemetry.Attributes.flowId, id)
     return { ...handle(flow, id), created: inserted }
-  }).pipe(Effect.withSpan("ergon.schedule", { attributes: { "ergon.flow.type": flow.name }, captureStackTrace: false }))
+  }).pipe(
+    Effect.withSpan(telemetry.SpanNames.schedule, {
+      kind: "producer",
+      attributes: { [telemetry.Attributes.flowType]: flow.name, [telemetry.Attributes.version]: version ?? "" },
+      captureStackTrace: false
+    })
+  )
 
 /** A handle on the flow `id`, read and controlled through the store. */
 export const handle = <F extends Flow.Any>(flow: F, id: string): FlowHandle<Flow.Flow.Success<F>, Flow.Flow.Error<F>> => ({

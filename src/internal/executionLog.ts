@@ -8,15 +8,19 @@ import type {
   ExecutionRow,
   Fence,
   FlowFilter,
+  FlowGroup,
+  FlowPageQuery,
   FlowPatch,
   FlowRow,
   FlowStatus,
   FlowWithSteps,
   SignalRow,
-  StepRow
+  StepRow,
+  WorkerRow
 } from "../ExecutionLog.js"
 import { CheckpointDecodeError, FlowEndedError, FlowNotFoundError, type InvalidIdError, StoreError } from "../FlowError.js"
 import * as json from "./json.js"
+import { currentTraceParent } from "./telemetry.js"
 
 // ---------------------------------------------------------------------------------------------
 // JSON payloads
@@ -125,7 +129,9 @@ export const makeUnsafe = (backend: Encoded, options?: json.LimitsOptions | unde
           input: payload("insertFlow", `the input of flow '${flow.id}'`, flow.input),
           result: payload("insertFlow", `the result of flow '${flow.id}'`, flow.result),
           error: payload("insertFlow", `the error of flow '${flow.id}'`, flow.error),
-          suspendReason: payload("insertFlow", `the suspension of flow '${flow.id}'`, flow.suspendReason)
+          suspendReason: payload("insertFlow", `the suspension of flow '${flow.id}'`, flow.suspendReason),
+          // The span current when the flow is written: its executions link to it.
+          traceContext: flow.traceContext === undefined ? currentTraceParent : Effect.succeed(flow.traceContext)
         }),
         (payloads) => backend.insertFlow({ ...flow, ...payloads, input: payloads.input ?? "null" })
       )
@@ -269,7 +275,19 @@ export const makeUnsafe = (backend: Encoded, options?: json.LimitsOptions | unde
     ),
   purgeEvents: backend.purgeEvents,
   changes: backend.changes,
-  ...(backend.storeTime === undefined ? {} : { storeTime: backend.storeTime })
+  ...(backend.storeTime === undefined ? {} : { storeTime: backend.storeTime }),
+  registerWorker: backend.registerWorker,
+  heartbeatWorker: backend.heartbeatWorker,
+  removeWorker: backend.removeWorker,
+  listWorkers: backend.listWorkers,
+  pruneWorkers: backend.pruneWorkers,
+  pageFlows: (query) =>
+    Effect.flatMap(
+      backend.pageFlows(query),
+      (rows) => (query.payloads === true ? Effect.forEach(rows, flowFromRow) : Effect.succeed(rows.map(stateOf)))
+    ),
+  countFlows: backend.countFlows,
+  flowGroups: backend.flowGroups
   }
 }
 
@@ -366,6 +384,7 @@ export const makeMemoryBackend = (): Encoded => {
   const steps = new Map<string, Map<string, StepRow>>()
   // Per flow, per name, in `seq` order.
   const signals = new Map<string, Map<string, Array<SignalRow>>>()
+  const workers = new Map<string, WorkerRow>()
   const signalsOf = (flowId: string, name: string): Array<SignalRow> => {
     let byName = signals.get(flowId)
     if (byName === undefined) {
@@ -705,6 +724,79 @@ export const makeMemoryBackend = (): Encoded => {
         const old = Array.from(events.values()).filter((event) => event.createdAt < before).slice(0, sliceEnd(limit))
         for (const event of old) events.delete(event.name)
         return old.length
+      }),
+    registerWorker: (row) =>
+      Effect.sync(() => {
+        workers.set(row.id, row)
+      }),
+    heartbeatWorker: (id, now, expiresAt, inFlight) =>
+      Effect.sync(() => {
+        const row = workers.get(id)
+        if (row === undefined) return false
+        workers.set(id, { ...row, heartbeatAt: now, expiresAt, inFlight })
+        return true
+      }),
+    removeWorker: (id) => Effect.sync(() => workers.delete(id)),
+    listWorkers: () => Effect.sync(() => Array.from(workers.values()).sort(compareWorkers)),
+    pruneWorkers: (expiredBefore) =>
+      Effect.sync(() => {
+        let pruned = 0
+        for (const [id, row] of workers) {
+          if (row.expiresAt < expiredBefore) {
+            workers.delete(id)
+            pruned++
+          }
+        }
+        return pruned
+      }),
+    pageFlows: (query) =>
+      Effect.sync(() =>
+        Array.from(flows.values())
+          .filter((row) => matchesFilter(row, query) && isBefore(row, query.before))
+          .sort(compareNewest)
+          .slice(0, sliceEnd(query.limit ?? 100))
+      ),
+    countFlows: (filter) =>
+      Effect.sync(() => {
+        let count = 0
+        for (const row of flows.values()) if (matchesFilter(row, { ...filter, afterId: undefined })) count++
+        return count
+      }),
+    flowGroups: (now) =>
+      Effect.sync(() => {
+        const groups = new Map<string, { -readonly [K in keyof FlowGroup]: FlowGroup[K] }>()
+        for (const row of flows.values()) {
+          if (row.status !== "pending" && row.status !== "running" && row.status !== "suspended") continue
+          const key = JSON.stringify([row.type, row.version, row.status])
+          let group = groups.get(key)
+          if (group === undefined) {
+            group = { type: row.type, version: row.version, status: row.status, count: 0, ready: 0, readySince: null }
+            groups.set(key, group)
+          }
+          group.count++
+          const since = readySince(row, now)
+          if (since !== null) {
+            group.ready++
+            if (group.readySince === null || since < group.readySince) group.readySince = since
+          }
+        }
+        return Array.from(groups.values())
       })
   }
+}
+
+/** Registrations by name, then start time, then id. */
+export const compareWorkers = (a: WorkerRow, b: WorkerRow): number =>
+  compareText(a.name, b.name) || a.startedAt - b.startedAt || compareText(a.id, b.id)
+
+/** The order of `pageFlows`: newest first, then id descending. */
+const compareNewest = (a: FlowRow, b: FlowRow): number => b.createdAt - a.createdAt || compareText(b.id, a.id)
+
+const isBefore = (row: FlowRow, cursor: FlowPageQuery["before"]): boolean =>
+  cursor === undefined || row.createdAt < cursor.createdAt || (row.createdAt === cursor.createdAt && row.id < cursor.id)
+
+/** When a flow that has not ended became ready to claim at `now`, or `null` when it is not ready. */
+const readySince = (row: FlowRow, now: number): number | null => {
+  if (row.status === "running") return row.leaseExpiresAt !== null && row.leaseExpiresAt < now ? row.leaseExpiresAt : null
+  return row.runAfter !== null && row.runAfter <= now ? row.runAfter : null
 }

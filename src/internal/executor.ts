@@ -56,6 +56,7 @@ import {
 import * as json from "./json.js"
 import * as validate from "./validate.js"
 import { newFlow } from "./records.js"
+import * as telemetry from "./telemetry.js"
 import { flowClock } from "./timer.js"
 import * as wake from "./wake.js"
 
@@ -160,19 +161,23 @@ export const run = <A, E, R, I>(
   input: Input<I>,
   options: ExecuteOptions
 ): Effect.Effect<Outcome<A, E>, ExecutionError, R | ExecutionLog> =>
-  Effect.gen(function*() {
+  telemetry.execution(options.id, flow.name, Effect.gen(function*() {
     const log = yield* ExecutionLog
     // In-process notifications seen so far: a cancel of this run can only come after this point.
     const seenAtStart = yield* wake.version(log)
     const admitted = yield* admit(log, flow, input, options)
     if (admitted._tag === "Ended") return admitted.outcome
+    yield* telemetry.executionStarted({
+      flowType: flow.name,
+      version: admitted.version,
+      attempt: admitted.attempt,
+      resumed: admitted.resumed,
+      traceContext: admitted.traceContext
+    })
     const instance = start(log, flow, options, admitted, yield* Effect.clock)
     yield* flowEvent(options.id, flow.name, admitted.resumed ? "resumed" : "started", { journal: admitted.steps.length })
     const ended: Ended<A, E> = yield* runProgram(instance, flow.run(admitted.input), seenAtStart)
     return yield* settle(log, flow, instance, admitted, ended, seenAtStart, options)
-  }).pipe(Effect.withSpan("ergon.execute", {
-    attributes: { "ergon.flow.id": options.id, "ergon.flow.type": flow.name },
-    captureStackTrace: false
   }))
 
 // ---------------------------------------------------------------------------------------------
@@ -186,6 +191,10 @@ interface Admitted<I> {
   readonly resumed: boolean
   readonly version: string | null
   readonly parentId: string | null
+  /** How many executions of the flow have started, this one included. */
+  readonly attempt: number
+  /** The span the flow was written in (see `./telemetry.js`). */
+  readonly traceContext: string | null | undefined
 }
 
 type Admission<A, E, I> = Admitted<I> | { readonly _tag: "Ended"; readonly outcome: Outcome<A, E> }
@@ -213,6 +222,8 @@ const admit = <A, E, R, I>(
         resumed: claimedRow.attempts > 1,
         version: claimedRow.version,
         parentId: claimedRow.parentId,
+        attempt: claimedRow.attempts,
+        traceContext: claimedRow.traceContext,
         fence
       })
     }
@@ -251,6 +262,8 @@ const admit = <A, E, R, I>(
           resumed: false,
           version: options.version ?? null,
           parentId: options.parent?.id ?? null,
+          attempt: 1,
+          traceContext: undefined,
           fence
         })
       }
@@ -306,6 +319,8 @@ const admit = <A, E, R, I>(
       resumed: row.attempts > (claimed ? 1 : 0),
       version: row.version,
       parentId: row.parentId,
+      attempt: row.attempts + (claimed ? 0 : 1),
+      traceContext: row.traceContext,
       fence
     })
   })
@@ -317,7 +332,7 @@ const admitted = <A, E, R, I>(
   flowId: string,
   storedInput: unknown,
   steps: ReadonlyArray<ExecutionLog.StepRecord>,
-  fields: { readonly resumed: boolean; readonly version: string | null; readonly parentId: string | null; readonly fence: Fence | undefined }
+  fields: Omit<Admitted<I>, "_tag" | "input" | "steps"> & { readonly fence: Fence | undefined }
 ): Effect.Effect<Admitted<I>, CheckpointDecodeError | StoreError> => {
   const decoded = Schema.decodeUnknownEither(flow.input)(storedInput)
   if (Either.isRight(decoded)) {
@@ -327,7 +342,9 @@ const admitted = <A, E, R, I>(
       steps,
       resumed: fields.resumed,
       version: fields.version,
-      parentId: fields.parentId
+      parentId: fields.parentId,
+      attempt: fields.attempt,
+      traceContext: fields.traceContext
     })
   }
   const error = new CheckpointDecodeError({

@@ -31,6 +31,7 @@ import {
 } from "../FlowError.js"
 import { canonicalJson } from "./hash.js"
 import * as json from "./json.js"
+import * as telemetry from "./telemetry.js"
 import {
   abortWith,
   FlowInstance,
@@ -170,21 +171,19 @@ export const event = (
 
 /**
  * Marks `effect` as work in progress: while it runs the flow is not idle, so the supervisor does
- * not suspend it (a step that finishes wins over a wait that has not).
+ * not suspend it (a step that finishes wins over a wait that has not). It runs on the process's
+ * clock: a step's own sleeps and timeouts, and a store client's, are not durable timers (the
+ * flow's are).
  */
 export const busy = <A, E, R>(instance: FlowInstance.Service, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.suspend(() => {
     instance.busy++
     instance.progress++
-    return Effect.ensuring(effect, Effect.sync(() => idleAgain(instance)))
+    return Effect.ensuring(Effect.withClock(effect, instance.clock), Effect.sync(() => idleAgain(instance)))
   })
 
-/**
- * `busy`, on the process's clock: for user code run by the engine (a step's `run`), whose sleeps
- * and timeouts are not durable timers (the flow's are).
- */
-export const busyOnProcessClock = <A, E, R>(instance: FlowInstance.Service, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  busy(instance, Effect.withClock(effect, instance.clock))
+/** `busy`, named for user code run by the engine (a step's `run`, an in-process child). */
+export const busyOnProcessClock = busy
 
 /** An operation ended: the supervisor looks again, when it has waits to decide on. */
 const idleAgain = (instance: FlowInstance.Service): void => {
@@ -568,7 +567,7 @@ export const park = <A>(
   wait: Omit<Wait, "resolve">,
   then: (resolution: Resolution) => Effect.Effect<A>
 ): Effect.Effect<A> =>
-  Effect.zipRight(
+  telemetry.parked(instance, wait, Effect.zipRight(
     stopped(instance),
     Effect.suspend(() => {
       // Resolved by the supervisor: counted in `resolving` until its outcome is recorded, or
@@ -607,7 +606,7 @@ export const park = <A>(
         Effect.onInterrupt(() => Effect.sync(settled))
       )
     })
-  )
+  ))
 
 // ---------------------------------------------------------------------------------------------
 // Recorded values

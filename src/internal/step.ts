@@ -16,6 +16,7 @@ import { TypeId } from "../Step.js"
 import { canonicalJson, hashCanonical } from "./hash.js"
 import { abortWith, FlowInstance, SuspendReason } from "./instance.js"
 import * as journal from "./journal.js"
+import * as telemetry from "./telemetry.js"
 
 /** The runtime description of a step. */
 export interface StepSpec {
@@ -91,8 +92,14 @@ export const callStep = (spec: StepSpec, args: ReadonlyArray<unknown>): Effect.E
       return Effect.zipRight(
         journal.checkInput(instance, begun, input, input.encoded),
         recorded.status === "completed"
-          ? Effect.flatMap(journal.replay(instance, { ...begun, recorded }, spec.codec), (exit) =>
-            Effect.zipRight(journal.event(instance, "replayed", begun.key, { attempts: recorded.attempts }), exit))
+          ? telemetry.stepReplayed(
+            instance,
+            spec.name,
+            begun.key,
+            recorded.attempts,
+            Effect.flatMap(journal.replay(instance, { ...begun, recorded }, spec.codec), (exit) =>
+              Effect.zipRight(journal.event(instance, "replayed", begun.key, { attempts: recorded.attempts }), exit))
+          )
           : runAttempts(instance, spec, begun, input, args, recorded.attempts, recorded.nextAttemptAt ?? undefined)
       )
     }))
@@ -131,6 +138,7 @@ const runAttempts = (
             attempt,
             idempotencyKey
           }),
+          (run) => telemetry.stepAttempt(instance, spec.name, key, attempt, run),
           Effect.exit
         )
       )
@@ -178,7 +186,7 @@ const runAttempts = (
   })
 
 /** `Step.make`. `any`: the step is a function with properties, typed by `Step.make`'s overloads. */
-export const make: any = (name: string, options: Options<any, any, any, any, any, any> & { readonly input?: Schema.Schema<any, any> }) => {
+export const make: any = (name: string, options: Options<any, any, any, any> & { readonly input?: Schema.Schema<any, any> }) => {
   const success: Schema.Schema<any, any> = options.success ?? Schema.Void
   const error = (options.error ?? Schema.Never) as Schema.Schema<any, any>
   const retry = options.retry ?? RetryPolicy.none

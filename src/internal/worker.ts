@@ -1,18 +1,30 @@
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import { ExecutionLog } from "../ExecutionLog.js"
 import type * as Flow from "../Flow.js"
-import { type InvalidVersionError, NoFlowsRegisteredError, type StoreError, type VersionMismatchError } from "../FlowError.js"
+import {
+  type ExecutionError,
+  type InvalidVersionError,
+  NoFlowsRegisteredError,
+  type StoreError,
+  type VersionMismatchError
+} from "../FlowError.js"
 import type * as Version from "../Version.js"
 import type { Options } from "../Worker.js"
 import * as SignalSource from "../SignalSource.js"
 import * as executor from "./executor.js"
 import { purge } from "./client.js"
 import * as skew from "./skew.js"
+import * as logs from "./logs.js"
+import * as workerRegistry from "./registry.js"
+import * as stuck from "./stuck.js"
+import * as telemetry from "./telemetry.js"
 import * as wake from "./wake.js"
 
 export interface WorkerConfig extends Options {
@@ -24,6 +36,88 @@ export interface WorkerConfig extends Options {
 interface Running {
   readonly fiber: Fiber.RuntimeFiber<unknown, unknown>
   readonly epoch: number
+  readonly type: string
+}
+
+const flowFields = (row: ExecutionLog.FlowRecord) => ({
+  "ergon.flow.id": row.id,
+  "ergon.flow.type": row.type,
+  "ergon.flow.version": row.version
+})
+
+/** A flow that ended in failure (its own, or a defect) is logged at error level, with its cause. */
+const logOutcome = (row: ExecutionLog.FlowRecord, outcome: executor.Outcome<unknown, unknown>): Effect.Effect<void> => {
+  if (outcome._tag !== "Completed" || Exit.isSuccess(outcome.exit) || Cause.isInterruptedOnly(outcome.exit.cause)) {
+    return Effect.void
+  }
+  return logs.log(
+    "Error",
+    `ergon: flow '${row.id}' (${row.type}) failed`,
+    { "ergon.event": "flow-failed", ...flowFields(row), "ergon.flow.attempt": row.attempts },
+    outcome.exit.cause
+  )
+}
+
+/**
+ * The lease on a running flow is gone: a cancellation (the flow is `cancelled`) is not a lease
+ * lost, and is logged at debug level; anything else means another worker took the flow over after
+ * this one stalled past its lease, a warning (and `ergon.leases.lost`).
+ */
+const leaseGone = (
+  flowId: string,
+  flowType: string,
+  current: Option.Option<ExecutionLog.FlowRecord>,
+  error?: string | undefined
+): Effect.Effect<void> => {
+  if (Option.isSome(current) && current.value.status === "cancelled") {
+    return Effect.logDebug("ergon.worker", { event: "cancelled", flowId, flowType })
+  }
+  const owner = Option.isSome(current) ? current.value.leaseOwner : null
+  return Effect.zipRight(
+    logs.log(
+      "Warning",
+      `ergon: lost the lease on flow '${flowId}' (${flowType})${owner === null ? "" : ` to '${owner}'`}: this worker stalled past its lease and another took the flow over; its execution here is stopped`,
+      {
+        "ergon.event": "lease-lost",
+        "ergon.flow.id": flowId,
+        "ergon.flow.type": flowType,
+        "ergon.lease.owner": owner,
+        "ergon.error": error ?? null
+      }
+    ),
+    telemetry.countLeaseLost(flowType)
+  )
+}
+
+/**
+ * An execution that stopped with an engine error: a lost lease (another worker took the flow over)
+ * is a warning; a store error too (the flow is resumed later); the others stopped the flow for good
+ * (it is `failed` until retried) and are logged at error level.
+ */
+const logExecutionError = (
+  log: ExecutionLog.Service,
+  row: ExecutionLog.FlowRecord,
+  error: ExecutionError
+): Effect.Effect<void> => {
+  switch (error._tag) {
+    case "LeaseLostError":
+      return Effect.flatMap(
+        Effect.map(Effect.option(log.getFlow(row.id)), (current) => Option.flatten(current)),
+        (current) => leaseGone(row.id, row.type, current, error.message)
+      )
+    case "StoreError":
+      return logs.log(
+        "Warning",
+        `ergon: the execution of flow '${row.id}' (${row.type}) stopped on a store error; it is resumed later: ${error.message}`,
+        { "ergon.event": "execution-error", ...flowFields(row), "ergon.error": error.message }
+      )
+    default:
+      return logs.log(
+        "Error",
+        `ergon: flow '${row.id}' (${row.type}) was stopped by ${error._tag}; it stays failed until retried ('ergon retry'): ${error.message}`,
+        { "ergon.event": "flow-failed", ...flowFields(row), "ergon.error": error._tag }
+      )
+  }
 }
 
 /**
@@ -63,27 +157,34 @@ export const run = (
         // `any`: the registry holds flows of every registered type; the executor only needs their schemas.
         const flow = registry.get(row.type)!
         const fence = { owner, epoch: row.leaseEpoch }
-        const fiber = yield* executor.run(flow as any, { _tag: "Stored" }, {
+        // Each execution is a trace of its own (linked to where the flow was scheduled), not a
+        // child of the worker's process-long span.
+        const fiber = yield* telemetry.withoutParentSpan(executor.run(flow as any, { _tag: "Stored" }, {
           id: row.id,
           fence,
           claimed: true,
           claimedRow: row,
           suspendAfter: config.suspendAfter
-        }).pipe(
-          Effect.tapError((error) =>
-            Effect.logWarning("ergon.worker", { event: "execution-error", flowId: row.id, error: error.message })
-          ),
+        })).pipe(
+          Effect.tap((outcome) => logOutcome(row, outcome)),
+          Effect.tapError((error) => logExecutionError(log, row, error)),
           Effect.catchAllDefect((defect) =>
-            Effect.logError("ergon.worker", { event: "execution-defect", flowId: row.id, defect: String(defect) })
+            logs.log(
+              "Error",
+              `ergon: the execution of flow '${row.id}' (${row.type}) died: ${String(defect)}`,
+              { "ergon.event": "execution-defect", ...flowFields(row) },
+              Cause.die(defect)
+            )
           ),
           Effect.ensuring(Effect.suspend(() => {
             running.delete(row.id)
-            return wake.notify(log)
+            return Effect.zipRight(telemetry.inFlight(-1), wake.notify(log))
           })),
           annotate,
           Effect.forkDaemon
         )
-        running.set(row.id, { fiber, epoch: row.leaseEpoch })
+        yield* telemetry.inFlight(1)
+        running.set(row.id, { fiber, epoch: row.leaseEpoch, type: row.type })
         yield* Queue.offer(started, undefined)
       })
 
@@ -103,7 +204,7 @@ export const run = (
         const stillOurs = Option.isSome(row) && row.value.leaseOwner === owner && row.value.leaseEpoch === held.epoch
         if (stillOurs || running.get(id) !== held) continue
         running.delete(id)
-        yield* Effect.logDebug("ergon.worker", { event: "lease-lost", flowId: id })
+        yield* leaseGone(id, held.type, row)
         yield* Fiber.interruptFork(held.fiber)
       }
     })
@@ -116,9 +217,52 @@ export const run = (
       yield* Effect.forEach(held, ([id, { epoch }]) =>
         log.releaseFlow(id, { owner, epoch }, now).pipe(Effect.ignore), { discard: true })
       yield* wake.notify(log)
+      yield* logs.log(
+        "Info",
+        `ergon: worker '${config.name}' stopped (${held.length} flow${held.length === 1 ? "" : "s"} released)`,
+        { "ergon.event": "worker-stopped", "ergon.worker.name": config.name, "ergon.worker.id": owner, "ergon.released": held.length }
+      )
     })
 
-    yield* Effect.logDebug("ergon.worker", { event: "started", owner, types, versions })
+    // In the store's registry of live workers while it runs (see `Client.workers`), refreshed at
+    // the pace of lease renewals; dead once a lease's length has passed without a heartbeat.
+    const beatMillis = Math.max(1, leaseMillis / 3)
+    const registered = yield* workerRegistry.register(log, {
+      id: owner,
+      name: config.name,
+      version,
+      types,
+      timers: config.timers,
+      signals: config.signals,
+      concurrency: config.concurrency
+    }, { beat: Duration.millis(beatMillis), ttl: config.lease, inFlight: () => running.size })
+    yield* logs.log(
+      "Info",
+      `ergon: worker '${config.name}' started (${logs.versionText(version)}; flows ${types.join(", ")}; concurrency ${config.concurrency}; timers ${
+        config.timers ? "on" : "off"
+      }, signals ${config.signals ? "on" : "off"}; lease ${Duration.format(config.lease)})`,
+      {
+        "ergon.event": "worker-started",
+        "ergon.worker.name": config.name,
+        "ergon.worker.id": owner,
+        "ergon.worker.version": version,
+        "ergon.worker.types": types.join(","),
+        "ergon.worker.concurrency": config.concurrency,
+        "ergon.worker.timers": config.timers,
+        "ergon.worker.signals": config.signals,
+        "ergon.worker.host": registered.host,
+        "ergon.worker.pid": registered.pid
+      }
+    )
+    // Looks for work nobody can take (see `Client.stuck`) every six beats, and warns once per
+    // reason about flows ready for at least that long.
+    const checkMillis = beatMillis * 6
+    yield* Effect.forkScoped(
+      Effect.forever(Effect.zipRight(
+        wake.pollSleep(Duration.millis(checkMillis)),
+        Effect.ignore(stuck.warnUnserved(log, checkMillis))
+      ))
+    )
     // Renews leases every third of the lease (on the Clock, like lease expiry), while anything runs.
     const beat = Effect.gen(function*() {
       if (running.size === 0) yield* Queue.take(started)
@@ -162,7 +306,10 @@ export const run = (
       if (free > 0 && (yield* clockAgrees)) {
         const now = yield* Clock.currentTimeMillis
         claimed = yield* log.claimFlows({ owner, now, leaseMillis, limit: free, types, versions, timers: config.timers })
-        for (const row of claimed) yield* start(row)
+        for (const row of claimed) {
+          if (row.runAfter !== null) yield* telemetry.recordClaimLatency(row.type, now - row.runAfter)
+          yield* start(row)
+        }
       }
       if (claimed.length > 0 && claimed.length === free) return
       // Sleep until the next due time this worker knows of (on the Clock), a wake-up in this
@@ -193,11 +340,18 @@ export const run = (
           failures++
           const backoff = Math.min(5_000, 50 * 2 ** Math.min(failures, 7))
           return Effect.zipRight(
-            Effect.logWarning("ergon.worker", { event: "store-error", error: error.message, retryInMillis: backoff }),
+            logs.log("Warning", `ergon: worker '${config.name}' cannot reach the store, retrying in ${backoff} ms: ${error.message}`, {
+              "ergon.event": "store-error",
+              "ergon.worker.name": config.name,
+              "ergon.error": error.message
+            }),
             wake.pollSleep(Duration.millis(backoff))
           )
         })
       )
     }
-  }).pipe(Effect.scoped, Effect.withSpan("ergon.worker", { attributes: { "ergon.worker.name": config.name } }))
+  }).pipe(
+    Effect.scoped,
+    Effect.withSpan(telemetry.SpanNames.worker, { attributes: { [telemetry.Attributes.worker]: config.name }, captureStackTrace: false })
+  )
 

@@ -18,12 +18,15 @@ import type {
   Encoded,
   EntryKind,
   ExecutionRow,
+  FlowFilter,
+  FlowGroup,
   FlowRow,
   FlowStatus,
   FlowWithSteps,
   SignalRow,
   StepRow,
-  StepStatus
+  StepStatus,
+  WorkerRow
 } from "../ExecutionLog.js"
 import { ExecutionLog, makeUnsafe } from "../ExecutionLog.js"
 import { type FlowEndedError, FlowNotFoundError, StoreError } from "../FlowError.js"
@@ -106,7 +109,8 @@ const flowColumns = [
   "updated_at",
   "completed_at",
   "cancel_reason",
-  "execution"
+  "execution",
+  "trace_context"
 ] as const
 
 const stepColumns = [
@@ -148,7 +152,8 @@ const flowParams = (row: FlowRow): ReadonlyArray<unknown> => [
   row.updatedAt,
   row.completedAt,
   row.cancelReason ?? null,
-  row.execution ?? 1
+  row.execution ?? 1,
+  row.traceContext ?? null
 ]
 
 const stepParams = (row: StepRow): ReadonlyArray<unknown> => [
@@ -189,6 +194,7 @@ const flowFromRow = (row: Row): FlowRow => ({
   createdAt: num(row.created_at),
   updatedAt: num(row.updated_at),
   completedAt: numOrNull(row.completed_at),
+  traceContext: textOrNull(row.trace_context),
   // Present only when they say something (a reason given; an execution after the first), so a row
   // reads back as it was written.
   ...(row.cancel_reason === null || row.cancel_reason === undefined ? {} : { cancelReason: String(row.cancel_reason) }),
@@ -205,6 +211,60 @@ const signalFromRow = (row: Row): SignalRow => ({
   consumedBy: textOrNull(row.consumed_by),
   createdAt: num(row.created_at)
 })
+
+const workerColumns = [
+  "id",
+  "name",
+  "version",
+  "types",
+  "timers",
+  "signals",
+  "host",
+  "pid",
+  "concurrency",
+  "in_flight",
+  "started_at",
+  "heartbeat_at",
+  "expires_at"
+] as const
+
+const workerParams = (row: WorkerRow): ReadonlyArray<unknown> => [
+  row.id,
+  row.name,
+  row.version,
+  JSON.stringify(row.types),
+  row.timers ? 1 : 0,
+  row.signals ? 1 : 0,
+  row.host,
+  row.pid,
+  row.concurrency,
+  row.inFlight,
+  row.startedAt,
+  row.heartbeatAt,
+  row.expiresAt
+]
+
+// `types` is a JSON array written by `workerParams`; a row that is not (edited by hand) fails the
+// read with a `StoreError` through the operation's guard.
+const workerFromRow = (row: Row): WorkerRow => {
+  const types: unknown = JSON.parse(String(row.types))
+  if (!Array.isArray(types)) throw new Error(`the worker '${String(row.id)}' has types that are not a JSON array`)
+  return {
+    id: String(row.id),
+    name: String(row.name),
+    version: textOrNull(row.version),
+    types: types.map(String),
+    timers: num(row.timers) !== 0,
+    signals: num(row.signals) !== 0,
+    host: String(row.host),
+    pid: num(row.pid),
+    concurrency: num(row.concurrency),
+    inFlight: num(row.in_flight),
+    startedAt: num(row.started_at),
+    heartbeatAt: num(row.heartbeat_at),
+    expiresAt: num(row.expires_at)
+  }
+}
 
 // Step columns of the `loadFlow` join, prefixed `s_` so they do not clash with the flow's.
 /** A flow row read as an array, in `flowColumns` order. */
@@ -512,9 +572,59 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
       listExecutions: guarded("listExecutions"),
       purgeFlows: guarded("purgeFlows"),
       purgeEvents: guarded("purgeEvents"),
-      retryFlowLater: guarded("retryFlowLater")
+      retryFlowLater: guarded("retryFlowLater"),
+      registerWorker: guarded("registerWorker"),
+      heartbeatWorker: guarded("heartbeatWorker"),
+      removeWorker: guarded("removeWorker"),
+      listWorkers: guarded("listWorkers"),
+      pruneWorkers: guarded("pruneWorkers"),
+      pageFlows: guarded("pageFlows"),
+      countFlows: guarded("countFlows"),
+      flowGroups: guarded("flowGroups")
     }
     const changed = (raw: unknown): boolean => dialect.affectedRows(raw) > 0
+    // The filters shared by `listFlows`, `pageFlows` and `countFlows`.
+    const filterClauses = (filter: Omit<FlowFilter, "limit" | "afterId">): Array<Statement.Fragment> => {
+      const clauses: Array<Statement.Fragment> = []
+      if (filter.status !== undefined) {
+        clauses.push(
+          typeof filter.status === "string" ? sql`status = ${filter.status}` : sql.in("status", filter.status)
+        )
+      }
+      if (filter.type !== undefined) clauses.push(sql`type = ${filter.type}`)
+      if (filter.version === null) clauses.push(sql.literal("version IS NULL"))
+      else if (filter.version !== undefined) clauses.push(sql`version = ${filter.version}`)
+      if (filter.parentId !== undefined) clauses.push(sql`parent_id = ${filter.parentId}`)
+      return clauses
+    }
+    const workerColumnList = workerColumns.join(", ")
+    const registerWorkerSql = text(
+      sql`INSERT INTO ergon_workers (${sql.literal(workerColumnList)}) VALUES (${
+        params(workerColumns.map(() => undefined))
+      }) ON CONFLICT (id) DO UPDATE SET ${
+        sql.literal(workerColumns.slice(1).map((column) => `${column} = excluded.${column}`).join(", "))
+      }`
+    )
+    const heartbeatWorkerSql = text(
+      sql`UPDATE ergon_workers SET heartbeat_at = ${P}, expires_at = ${P}, in_flight = ${P} WHERE id = ${P}`
+    )
+    const removeWorkerSql = text(sql`DELETE FROM ergon_workers WHERE id = ${P}`)
+    const listWorkersSql = text(
+      sql`SELECT ${sql.literal(workerColumnList)} FROM ergon_workers ORDER BY name, started_at, id`
+    )
+    const pruneWorkersSql = text(sql`DELETE FROM ergon_workers WHERE expires_at < ${P}`)
+    // `ready`: when a flow became ready at `now` (bound twice), NULL when it is not ready.
+    const flowGroupsSql = text(
+      sql`SELECT type, version, status, COUNT(*) AS count,
+  SUM(CASE WHEN ready IS NULL THEN 0 ELSE 1 END) AS ready,
+  MIN(ready) AS ready_since
+FROM (SELECT type, version, status, CASE
+    WHEN status = 'running' AND lease_expires_at < ${P} THEN lease_expires_at
+    WHEN status IN ('pending', 'suspended') AND run_after <= ${P} THEN run_after
+  END AS ready FROM ergon_flows WHERE status IN ('pending', 'running', 'suspended')) AS open
+GROUP BY type, version, status`
+    )
+
     const write = (
       operation: "insertFlow" | "putStep" | "updateFlow" | "releaseFlow" | "wakeFlow" | "cancelFlow",
       text: string,
@@ -785,6 +895,72 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
       listSignals: (flowId) =>
         guards.listSignals(Effect.map(query(listSignalsSql, [flowId], false), (rows) => rows.map(signalFromRow))),
       cancelFlow: (id, now, reason) => write("cancelFlow", cancelFlowSql, [now, now, reason ?? null, id]),
+      registerWorker: (row) => guards.registerWorker(Effect.asVoid(execute(registerWorkerSql, workerParams(row)))),
+      heartbeatWorker: (id, now, expiresAt, inFlight) =>
+        guards.heartbeatWorker(
+          Effect.map(
+            execute(heartbeatWorkerSql, [now, expiresAt, inFlight, id]),
+            changed
+          )
+        ),
+      removeWorker: (id) =>
+        guards.removeWorker(Effect.map(execute(removeWorkerSql, [id]), changed)),
+      listWorkers: () =>
+        guards.listWorkers(
+          Effect.map(
+            query(listWorkersSql, [], false),
+            (rows) => rows.map(workerFromRow)
+          )
+        ),
+      pruneWorkers: (expiredBefore) =>
+        guards.pruneWorkers(
+          Effect.map(
+            execute(pruneWorkersSql, [expiredBefore]),
+            (raw) => dialect.affectedRows(raw)
+          )
+        ),
+      pageFlows: (pageQuery) => {
+        const clauses = filterClauses(pageQuery)
+        const before = pageQuery.before
+        if (before !== undefined) {
+          clauses.push(
+            sql`(created_at < ${before.createdAt} OR (created_at = ${before.createdAt} AND id < ${before.id}))`
+          )
+        }
+        return guards.pageFlows(
+          Effect.map(
+            queryStatement(
+              sql<Row>`SELECT ${sql.literal(pageQuery.payloads === true ? flowColumnList : stateColumnList)} FROM ergon_flows WHERE ${
+                sql.and(clauses)
+              } ORDER BY created_at DESC, id DESC LIMIT ${sqlLimit(pageQuery.limit ?? 100)}`,
+              false
+            ),
+            (rows) => rows.map(flowFromRow)
+          )
+        )
+      },
+      countFlows: (filter) =>
+        guards.countFlows(
+          Effect.map(
+            queryStatement(
+              sql<Row>`SELECT COUNT(*) AS count FROM ergon_flows WHERE ${sql.and(filterClauses(filter))}`,
+              false
+            ),
+            (rows) => num(rows[0]?.count ?? 0)
+          )
+        ),
+      flowGroups: (now) =>
+        guards.flowGroups(
+          Effect.map(query(flowGroupsSql, [now, now], false), (rows) =>
+            rows.map((row): FlowGroup => ({
+              type: String(row.type),
+              version: textOrNull(row.version),
+              status: row.status as FlowGroup["status"],
+              count: num(row.count),
+              ready: num(row.ready ?? 0),
+              readySince: numOrNull(row.ready_since)
+            })))
+        ),
       // The update first: it decides, and a retry that changed nothing deletes nothing.
       retryFlow: (id, now, dropKeys) =>
         guards.retryFlow(

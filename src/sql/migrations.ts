@@ -225,6 +225,31 @@ const journalOrderV3 = (dialect: Dialect): ReadonlyArray<string> => [
   `ALTER TABLE ergon_steps ADD COLUMN input TEXT`
 ]
 
+// The live-worker registry, the trace context a flow's executions link to, and an index for
+// listing flows newest first (`pageFlows`).
+const workersV4 = (dialect: Dialect): ReadonlyArray<string> => {
+  const key = dialect.keyType
+  return [
+    `CREATE TABLE ergon_workers (
+  id ${key} NOT NULL PRIMARY KEY,
+  name ${key} NOT NULL,
+  version TEXT,
+  types TEXT NOT NULL,
+  timers INTEGER NOT NULL,
+  signals INTEGER NOT NULL,
+  host TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  concurrency INTEGER NOT NULL,
+  in_flight INTEGER NOT NULL DEFAULT 0,
+  started_at BIGINT NOT NULL,
+  heartbeat_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL
+)`,
+    `ALTER TABLE ergon_flows ADD COLUMN trace_context TEXT`,
+    `CREATE INDEX ergon_flows_created ON ergon_flows (created_at, id)`
+  ]
+}
+
 // Flows that live long: named events and the flows waiting for them, executions archived by
 // continue-as-new with their journals, and why a flow was cancelled.
 const longLivedV6 = (dialect: Dialect): ReadonlyArray<string> => {
@@ -304,6 +329,7 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
   "1_create_store": runAll(schemaV1),
   "2_notify": runAll(notifyV2),
   "3_journal_order": runAll(journalOrderV3),
+  "4_workers": runAll(workersV4),
   "6_long_lived": runAll(longLivedV6)
 }
 

@@ -489,7 +489,8 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog, unknown>): 
           attempts: 0,
           createdAt: T0,
           updatedAt: T0,
-          completedAt: null
+          completedAt: null,
+          traceContext: null
         } as const
         assert.isTrue(yield* backend.insertFlow(row))
         assert.deepStrictEqual(yield* yield* backend.getFlow(id), row)

@@ -529,7 +529,7 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
       it.effect("a step value its success schema refuses is a CheckpointEncodeError, not stored garbage", () =>
         Effect.gen(function*() {
           const bad = Step.make("bad", { success: Schema.Number.pipe(Schema.int()), run: () => Effect.succeed(1.5) })
-          const flow = Flow.make("encode-fail", { input: Schema.Void, run: () => bad() })
+          const flow = Flow.make("encode-fail", { input: Schema.Void, success: Schema.Number, run: () => bad() })
           const id = freshId("encode-fail")
           const error = yield* Effect.flip(Executor.execute(flow, undefined, { id }))
           assert.strictEqual(error._tag, "CheckpointEncodeError")

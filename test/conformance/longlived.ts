@@ -84,6 +84,7 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
           const Waiter = Flow.make(freshId("waiter"), {
             input: Schema.Void,
             success: Schema.Number,
+            error: InvalidEventError,
             run: () => Effect.map(Flow.awaitEvent(event, Paid), (paid) => paid.amount)
           })
           for (let i = 0; i < 2; i++) {
@@ -98,6 +99,7 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
           const Waiter = Flow.make(freshId("waiter"), {
             input: Schema.Void,
             success: Schema.String,
+            error: InvalidEventError,
             run: () => Effect.map(Flow.awaitEvent(event, Paid), (paid) => `${paid.orderId}:${paid.amount}`)
           })
           const ids = [freshId("a"), freshId("b"), freshId("c")]
@@ -217,6 +219,7 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
           const Consumer = Flow.make(freshId("consumer"), {
             input: Schema.Void,
             success: Schema.Number,
+            error: InvalidEventError,
             run: () => Effect.map(Flow.awaitEvent(event, Paid), (paid) => paid.amount * 2)
           })
           const Producer = Flow.make(freshId("producer"), {
@@ -308,7 +311,7 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
 
       it.effect("the journal limit fails a flow that never continues as new, with a JournalLimitError saying what to do", () =>
         Effect.gen(function*() {
-          const tick = Step.make("tick", { run: (i: number) => Effect.succeed(i) })
+          const tick = Step.make("tick", { success: Schema.Number, run: (i: number) => Effect.succeed(i) })
           const Loop = Flow.make(freshId("loop"), {
             input: Schema.Void,
             maxJournalEntries: 5,
@@ -539,7 +542,7 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
           assert(Executor.isSuspended(yield* Executor.execute(Parent, "waits", { id: old.busyParent })))
           assert(Executor.isSuspended(yield* Executor.execute(Waits, "x", { id: old.cancelled })))
           yield* Client.cancel(old.cancelled, { reason: "test" })
-          const Broken = Flow.make(`broken-${tag}`, { input: Schema.Void, maxJournalEntries: 0, run: () => Flow.now })
+          const Broken = Flow.make(`broken-${tag}`, { input: Schema.Void, maxJournalEntries: 0, run: () => Effect.asVoid(Flow.now) })
           yield* Effect.flip(Executor.execute(Broken, undefined, { id: old.failed }))
           yield* TestClock.adjust("2 days")
           const recent = `${tag}/recent`

@@ -11,7 +11,8 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { describe, expectTypeOf, it } from "vitest"
 import * as Dag from "../../src/Dag.js"
-import type { FlowInstance } from "../../src/Flow.js"
+import * as Flow from "../../src/Flow.js"
+import type { VersionMismatchError } from "../../src/FlowError.js"
 import * as Step from "../../src/Step.js"
 
 class UserNotFound extends Schema.TaggedError<UserNotFound>()("UserNotFound", { id: Schema.String }) {}
@@ -25,6 +26,9 @@ const validateUser = Step.make("validate-user", {
 })
 
 const base = Dag.make("d").step("a", Effect.succeed(1)).step("b", Effect.succeed("x"))
+
+/** What `Dag.run(base)` requires: a running flow, named after the DAG. */
+type InFlowD = Flow.InFlow<"ergon: DAG 'd' runs only inside a flow; call it from a flow's run (Flow.make)">
 
 describe("Dag.make", () => {
   it("starts empty, named by a literal", () => {
@@ -58,7 +62,7 @@ describe("Dag.step", () => {
     >()
   })
 
-  it("collects the nodes' errors and services, but not FlowInstance", () => {
+  it("collects the nodes' errors and services, but not the running flow they need", () => {
     const d = Dag.make("checkout")
       .step("user", validateUser("u1"))
       .step("charge", ["user"], () => Effect.flatMap(Payments, (payments) => payments.charge))
@@ -74,6 +78,26 @@ describe("Dag.step", () => {
     expectTypeOf<Dag.Dag.Error<typeof d>>().toEqualTypeOf<UserNotFound>()
     expectTypeOf<Dag.Dag.Requirements<typeof d>>().toEqualTypeOf<Payments>()
     expectTypeOf<Dag.Dag.Name<typeof d>>().toEqualTypeOf<"checkout">()
+  })
+
+  it("takes a step node's types from the step's schemas", () => {
+    const noSuccess = Step.make("no-success", { run: () => Effect.void })
+    const d = Dag.make("schemas").step("user", validateUser("u1")).step("log", ["user"], () => noSuccess())
+    expectTypeOf<Dag.Outputs<typeof d>>().toEqualTypeOf<
+      { readonly user: { readonly id: string; readonly name: string }; readonly log: void }
+    >()
+    expectTypeOf<Dag.Error<typeof d>>().toEqualTypeOf<UserNotFound>()
+  })
+
+  it("passes on the pins of the children its nodes invoke, for Flow.make to check", () => {
+    const Child = Flow.make("child", { input: Schema.Void, versions: ["1.0.0"], run: () => Effect.void })
+    const d = Dag.make("invokes").step("child", Flow.invoke(Child, undefined))
+    type Pinned = Flow.InvokesPinned<"ergon: Flow.invoke runs only inside a flow; call it from a flow's run (Flow.make)", "child", "1.0.0">
+    expectTypeOf(d).toEqualTypeOf<Dag.Dag<"invokes", { readonly child: void }, VersionMismatchError, Pinned>>()
+    expectTypeOf<Dag.Requirements<typeof d>>().toEqualTypeOf<never>()
+    expectTypeOf<Dag.RunRequirements<typeof d>>().toEqualTypeOf<
+      Pinned | Flow.InFlow<"ergon: DAG 'invokes' runs only inside a flow; call it from a flow's run (Flow.make)">
+    >()
   })
 
   it("rejects a name used twice", () => {
@@ -94,7 +118,7 @@ describe("Dag.step", () => {
     base.step("c", ["zz"], () => Effect.succeed(1))
     // @ts-expect-error Type '"c"' is not assignable to type '"a" | "b"'.
     base.step("c", ["a", "c"], () => Effect.succeed(1))
-    // @ts-expect-error Type 'string' is not assignable to type 'never'.
+    // @ts-expect-error ergon: the first step of a DAG has no step declared before it to depend on; give it no dependencies
     Dag.make("cycle").step("a", ["b"], () => Effect.succeed(1)).step("b", ["a"], () => Effect.succeed(2))
   })
 
@@ -114,10 +138,10 @@ describe("Dag.step", () => {
 describe("Dag.run", () => {
   it("returns every node's result, typed, and needs a running flow", () => {
     expectTypeOf(Dag.run(base)).toEqualTypeOf<
-      Effect.Effect<{ readonly a: number; readonly b: string }, never, FlowInstance>
+      Effect.Effect<{ readonly a: number; readonly b: string }, never, InFlowD>
     >()
     expectTypeOf(base.pipe(Dag.run({ concurrency: 4 }))).toEqualTypeOf<
-      Effect.Effect<{ readonly a: number; readonly b: string }, never, FlowInstance>
+      Effect.Effect<{ readonly a: number; readonly b: string }, never, InFlowD>
     >()
   })
 
@@ -129,7 +153,7 @@ describe("Dag.run", () => {
       Effect.Effect<
         { readonly user: { readonly id: string; readonly name: string }; readonly charge: number },
         UserNotFound,
-        Payments | FlowInstance
+        Payments | Flow.InFlow<"ergon: DAG 'checkout' runs only inside a flow; call it from a flow's run (Flow.make)">
       >
     >()
   })
@@ -142,8 +166,28 @@ describe("Dag.run", () => {
     })
   })
 
-  it("rejects running outside a flow", () => {
-    // @ts-expect-error Type 'FlowInstance' is not assignable to type 'never'.
+  it("rejects running outside a flow, with a sentence naming the DAG", () => {
+    // @ts-expect-error Type 'InFlow<"ergon: DAG 'd' runs only inside a flow; call it from a flow's run (Flow.make)">' is not assignable to type 'never'.
     Effect.runPromise(Dag.run(base))
+    // @ts-expect-error Type 'InFlow<"ergon: DAG 'd' runs only inside a flow; call it from a flow's run (Flow.make)">' is not assignable to type 'never'.
+    Effect.runFork(base.pipe(Dag.run({ concurrency: 2 })))
+  })
+
+  it("runs inside a flow, which provides the running flow", () => {
+    const F = Flow.make("runs-dag", { input: Schema.Void, success: Schema.Number, run: () => Effect.map(Dag.run(base), (out) => out.a) })
+    expectTypeOf<Flow.Context<typeof F>>().toEqualTypeOf<never>()
+  })
+})
+
+describe("the extractors", () => {
+  it("are exported one level up, as the documentation writes them, and equal the namespace's", () => {
+    const d = base.step("c", ["a"], ({ a }) => validateUser(String(a)))
+    expectTypeOf<Dag.Outputs<typeof d>>().toEqualTypeOf<Dag.Dag.Outputs<typeof d>>()
+    expectTypeOf<Dag.Outputs<typeof d>>().toEqualTypeOf<
+      { readonly a: number; readonly b: string; readonly c: { readonly id: string; readonly name: string } }
+    >()
+    expectTypeOf<Dag.Error<typeof d>>().toEqualTypeOf<UserNotFound>()
+    expectTypeOf<Dag.Requirements<typeof d>>().toEqualTypeOf<never>()
+    expectTypeOf<Dag.Name<typeof d>>().toEqualTypeOf<"d">()
   })
 })

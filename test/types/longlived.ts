@@ -14,6 +14,10 @@ import * as RetryPolicy from "../../src/RetryPolicy.js"
 import * as Scheduler from "../../src/Scheduler.js"
 import * as Step from "../../src/Step.js"
 
+/** What an in-flow operation requires: a running flow, named by the sentence tsc prints outside one. */
+type InFlowOf<What extends string> = Flow.InFlow<`ergon: ${What} runs only inside a flow; call it from a flow's run (Flow.make)`>
+type AStep = Flow.InFlow<"ergon: a step runs only inside a flow; call it from a flow's run (Flow.make)">
+
 const Paid = Schema.Struct({ orderId: Schema.String, cents: Schema.Number })
 const Counter = Flow.make("counter", { input: Schema.Struct({ n: Schema.Number }), success: Schema.Number, run: ({ n }) => Effect.succeed(n) })
 const charge = Step.make("charge", { success: Schema.String, timeout: "10 seconds", run: (cents: number) => Effect.succeed(`pay-${cents}`) })
@@ -22,14 +26,14 @@ const refund = Step.make("refund", { run: (_payment: string) => Effect.void })
 describe("named events", () => {
   it("awaitEvent fails with InvalidEventError, and EventTimeout only with a timeout", () => {
     expectTypeOf(Flow.awaitEvent("paid", Paid)).toEqualTypeOf<
-      Effect.Effect<{ readonly orderId: string; readonly cents: number }, InvalidEventError, Flow.FlowInstance>
+      Effect.Effect<{ readonly orderId: string; readonly cents: number }, InvalidEventError, InFlowOf<"Flow.awaitEvent">>
     >()
     expectTypeOf(Flow.awaitEvent("paid", Paid, { timeout: "1 day" })).toEqualTypeOf<
-      Effect.Effect<{ readonly orderId: string; readonly cents: number }, EventTimeout | InvalidEventError, Flow.FlowInstance>
+      Effect.Effect<{ readonly orderId: string; readonly cents: number }, EventTimeout | InvalidEventError, InFlowOf<"Flow.awaitEvent">>
     >()
   })
   it("emitEvent returns whether it stored the event; the payload must match the schema", () => {
-    expectTypeOf(Flow.emitEvent("paid", { orderId: "o", cents: 1 }, Paid)).toEqualTypeOf<Effect.Effect<boolean, never, Flow.FlowInstance>>()
+    expectTypeOf(Flow.emitEvent("paid", { orderId: "o", cents: 1 }, Paid)).toEqualTypeOf<Effect.Effect<boolean, never, InFlowOf<"Flow.emitEvent">>>()
     // @ts-expect-error Property 'cents' is missing
     Flow.emitEvent("paid", { orderId: "o" }, Paid)
     // @ts-expect-error Property 'cents' is missing
@@ -39,7 +43,7 @@ describe("named events", () => {
 
 describe("continueAsNew", () => {
   it("takes the flow's input, checked", () => {
-    expectTypeOf(Flow.continueAsNew(Counter, { n: 1 })).toEqualTypeOf<Effect.Effect<never, never, Flow.FlowInstance>>()
+    expectTypeOf(Flow.continueAsNew(Counter, { n: 1 })).toEqualTypeOf<Effect.Effect<never, never, InFlowOf<"Flow.continueAsNew">>>()
     // @ts-expect-error Type 'string' is not assignable to type 'number'
     Flow.continueAsNew(Counter, { n: "1" })
   })
@@ -52,10 +56,10 @@ describe("withCompensation", () => {
       expectTypeOf(cause).toEqualTypeOf<Cause.Cause<unknown>>()
       return refund(payment)
     }))
-    expectTypeOf(piped).toEqualTypeOf<Effect.Effect<string, never, Flow.FlowInstance>>()
+    expectTypeOf(piped).toEqualTypeOf<Effect.Effect<string, never, AStep | InFlowOf<"Flow.withCompensation">>>()
     const direct = Flow.withCompensation(charge(10), (payment) => refund(payment))
-    expectTypeOf(direct).toEqualTypeOf<Effect.Effect<string, never, Flow.FlowInstance>>()
-    // @ts-expect-error Argument of type 'Effect<string, never, FlowInstance>' is not assignable to parameter of type 'Effect<number, never, FlowInstance>'
+    expectTypeOf(direct).toEqualTypeOf<Effect.Effect<string, never, AStep | InFlowOf<"Flow.withCompensation">>>()
+    // @ts-expect-error Type 'string' is not assignable to type 'number'.
     Flow.withCompensation(charge(10), (_payment: number) => Effect.void)
   })
 })
@@ -74,5 +78,24 @@ describe("options", () => {
     Client.purge({ status: ["completed", "cancelled"], finishedBefore: 0 })
     // @ts-expect-error Type '"running"' is not assignable
     Client.purge({ status: "running", finishedBefore: 0 })
+  })
+})
+
+describe("the long-lived operations are flow operations", () => {
+  it("do not run outside a flow: the sentence names the operation", () => {
+    // @ts-expect-error Type 'InFlow<"ergon: Flow.awaitEvent runs only inside a flow; call it from a flow's run (Flow.make)">' is not assignable to type 'never'.
+    Effect.runPromise(Flow.awaitEvent("paid", Paid))
+    // @ts-expect-error Type 'InFlow<"ergon: Flow.emitEvent runs only inside a flow; call it from a flow's run (Flow.make)">' is not assignable to type 'never'.
+    Effect.runPromise(Flow.emitEvent("paid", { orderId: "o", cents: 1 }, Paid))
+    // @ts-expect-error Type 'InFlow<"ergon: Flow.continueAsNew runs only inside a flow; call it from a flow's run (Flow.make)">' is not assignable to type 'never'.
+    Effect.runPromise(Flow.continueAsNew(Counter, { n: 2 }))
+  })
+  it("are refused in a step's run", () => {
+    // @ts-expect-error TypeError<"ergon: step 'waits-for-payment' cannot use Flow.awaitEvent in its run; a step is one checkpoint: call it from the flow's run instead">
+    Step.make("waits-for-payment", { success: Schema.Number, run: () => Effect.orDie(Effect.map(Flow.awaitEvent("paid", Paid), (paid) => paid.cents)) })
+    // @ts-expect-error TypeError<"ergon: step 'loops' cannot use Flow.continueAsNew in its run; a step is one checkpoint: call it from the flow's run instead">
+    Step.make("loops", { run: () => Flow.continueAsNew(Counter, { n: 2 }) })
+    // @ts-expect-error TypeError<"ergon: step 'saga' cannot use Flow.withCompensation in its run; a step is one checkpoint: call it from the flow's run instead">
+    Step.make("saga", { run: () => Effect.asVoid(Flow.withCompensation(Effect.succeed(1), () => Effect.void)) })
   })
 })

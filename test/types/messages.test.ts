@@ -3,10 +3,11 @@
  *
  * A bare `// @ts-expect-error` passes on any error, a typo included. So every directive in the
  * type-test files listed below carries the text its error must contain, and this test compiles
- * each file once more with its directives turned into plain comments (in memory: the file on
- * disk is untouched) through the TypeScript compiler, with the repository's tsconfig. It then
- * checks that the line under each directive has a diagnostic containing that text, as tsc
- * prints it, and that no other line has one.
+ * the files once more with their directives turned into plain comments (in memory: the files on
+ * disk are untouched) through the TypeScript compiler, with the repository's tsconfig, in one
+ * program. It then checks that the line under each directive has a diagnostic containing that
+ * text, as tsc prints it, and that no other line has one. A misuse whose line no longer fails to
+ * compile (because the check that refused it is gone, or the misuse was removed) fails here.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as path from "node:path"
@@ -18,6 +19,8 @@ const files = [
   "test/types/version.ts",
   "test/types/scheduler-worker.ts",
   "test/types/signal.ts",
+  "test/types/step.ts",
+  "test/types/flow.ts",
   "test/types/longlived.ts"
 ]
 
@@ -41,8 +44,8 @@ const neutralise = (source: string): { readonly text: string; readonly expectati
   return { text: lines.join("\n"), expectations }
 }
 
-/** Compiles `file` with the repository's options, reading `replacement` in its place. */
-const diagnose = (file: string, replacement: string): ReadonlyArray<ts.Diagnostic> => {
+/** Compiles `replacements` (absolute path to text) in one program, with the repository's options. */
+const diagnose = (replacements: ReadonlyMap<string, string>): ReadonlyArray<ts.Diagnostic> => {
   const configPath = path.join(root, "tsconfig.json")
   const config = ts.getParsedCommandLineOfConfigFile(configPath, {}, {
     ...ts.sys,
@@ -54,26 +57,38 @@ const diagnose = (file: string, replacement: string): ReadonlyArray<ts.Diagnosti
   const options = { ...config.options, noEmit: true }
   const host = ts.createCompilerHost(options)
   const getSourceFile = host.getSourceFile.bind(host)
-  host.getSourceFile = (fileName, languageVersion, ...rest) =>
-    path.resolve(fileName) === file
+  host.getSourceFile = (fileName, languageVersion, ...rest) => {
+    const replacement = replacements.get(path.resolve(fileName))
+    return replacement !== undefined
       ? ts.createSourceFile(fileName, replacement, languageVersion, true)
       : getSourceFile(fileName, languageVersion, ...rest)
-  const program = ts.createProgram([file], options, host)
-  return ts.getPreEmitDiagnostics(program).filter((diagnostic) => diagnostic.file?.fileName !== undefined &&
-    path.resolve(diagnostic.file.fileName) === file)
+  }
+  const program = ts.createProgram([...replacements.keys()], options, host)
+  return program.getRootFileNames().flatMap((file) => ts.getPreEmitDiagnostics(program, program.getSourceFile(file)))
 }
 
-/** Each file, neutralised and compiled once. */
-const compiled = new Map<string, { readonly expectations: ReadonlyArray<Expectation>; readonly diagnostics: ReadonlyArray<ts.Diagnostic> }>()
-const compile = (relative: string) => {
-  const file = path.join(root, relative)
-  let result = compiled.get(file)
-  if (result === undefined) {
-    const { expectations, text } = neutralise(ts.sys.readFile(file) ?? "")
-    result = { expectations, diagnostics: diagnose(file, text) }
-    compiled.set(file, result)
+interface Compiled {
+  readonly expectations: ReadonlyArray<Expectation>
+  readonly diagnostics: ReadonlyArray<ts.Diagnostic>
+}
+
+/** Every file, neutralised, compiled once (lazily, by the first test that needs it). */
+let compiled: ReadonlyMap<string, Compiled> | undefined
+const compile = (relative: string): Compiled => {
+  if (compiled === undefined) {
+    const neutralised = new Map(files.map((file) => {
+      const absolute = path.join(root, file)
+      return [absolute, neutralise(ts.sys.readFile(absolute) ?? "")] as const
+    }))
+    const diagnostics = diagnose(new Map([...neutralised].map(([file, { text }]) => [file, text])))
+    compiled = new Map([...neutralised].map(([file, { expectations }]) => [file, {
+      expectations,
+      diagnostics: diagnostics.filter((diagnostic) =>
+        diagnostic.file !== undefined && path.resolve(diagnostic.file.fileName) === file
+      )
+    }]))
   }
-  return result
+  return compiled.get(path.join(root, relative))!
 }
 
 describe("type error messages", () => {
@@ -104,6 +119,15 @@ describe("type error messages", () => {
       assert.deepStrictEqual(unexpected, [])
     })
   }
+
+  it("reports a definition's mistake on the definition, not as 'No overload matches this call'", () => {
+    const overloads = files.flatMap((file) =>
+      compile(file).diagnostics.filter((diagnostic) =>
+        ts.flattenDiagnosticMessageText(diagnostic.messageText, "\n").includes("No overload matches this call")
+      )
+    )
+    assert.deepStrictEqual(overloads.map((diagnostic) => diagnostic.file?.fileName), [])
+  })
 
   it("prints the branded message verbatim, quotes included", () => {
     const printed = ts.formatDiagnostics(compile(files[0]!).diagnostics, {

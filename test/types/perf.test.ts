@@ -13,6 +13,10 @@
  *   chains, registered on one versioned worker, run with Layers providing every service) and
  *   `tsconfig.worker1.json` (`worker1.ts`); the `worker20` entry of `baseline.json`. The program
  *   declares its `R` as `never`, so it compiles only if every service is provided.
+ * - App: `tsconfig.app.json` (`app.ts`: a realistic app of 50 flows and 200 steps, 5 of the flows
+ *   running a DAG of 20 nodes, 10 invoking a child, on 10 shared services, all registered on one
+ *   worker and scheduled by one scheduler), with `worker1.ts` as its reference; the `app` entry of
+ *   `baseline.json`.
  *
  * After an intended change, refresh one entry with
  * `UPDATE_PERF_BASELINE=1 npx vitest run test/types/perf.test.ts -t "<case name>"` (each case
@@ -24,7 +28,7 @@ import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { promisify } from "node:util"
-import { FLOWS, generate, generateWorker, NODES } from "./perf/generate.js"
+import { APP_FLOWS, FLOWS, generate, generateApp, generateWorker, NODES } from "./perf/generate.js"
 
 const root = path.resolve(import.meta.dirname, "../..")
 const perf = path.join(root, "test/types/perf")
@@ -43,6 +47,17 @@ interface WorkerBaseline {
   readonly worker: number
 }
 
+interface AppBaseline {
+  readonly typescript: string
+  readonly flows: number
+  /** Instantiations of the whole app. */
+  readonly instantiations: number
+  /** Instantiations of the one-flow worker program. */
+  readonly reference: number
+  /** `instantiations - reference`: the app's own share. */
+  readonly app: number
+}
+
 interface Baseline {
   readonly typescript: string
   readonly nodes: number
@@ -53,6 +68,7 @@ interface Baseline {
   /** `instantiations - reference`: the DAG's own share. */
   readonly dag: number
   readonly worker20?: WorkerBaseline | undefined
+  readonly app?: AppBaseline | undefined
 }
 
 const instantiations = async (project: string): Promise<number> => {
@@ -82,9 +98,10 @@ describe("compile-time budget", () => {
     assert.strictEqual(fs.readFileSync(path.join(perf, "dag100.ts"), "utf8"), generate())
   })
 
-  it("worker20.ts and worker1.ts are what the generator writes", () => {
+  it("worker20.ts, worker1.ts and app.ts are what the generator writes", () => {
     assert.strictEqual(fs.readFileSync(path.join(perf, "worker20.ts"), "utf8"), generateWorker())
     assert.strictEqual(fs.readFileSync(path.join(perf, "worker1.ts"), "utf8"), generateWorker(1))
+    assert.strictEqual(fs.readFileSync(path.join(perf, "app.ts"), "utf8"), generateApp())
   })
 
   it(`a ${NODES}-node DAG stays within 20% of the baseline instantiations`, async () => {
@@ -100,7 +117,7 @@ describe("compile-time budget", () => {
       dag: total - reference
     }
     if (updating) return updateBaseline(measured)
-    const { worker20: _, ...baseline } = readBaseline()
+    const { app: _app, worker20: _worker20, ...baseline } = readBaseline()
     const report = `measured ${JSON.stringify(measured)}, baseline ${JSON.stringify(baseline)}`
     assert.isAtMost(measured.dag, baseline.dag * BUDGET, `the DAG's instantiations grew by more than 20%: ${report}`)
     assert.isAtMost(
@@ -131,6 +148,30 @@ describe("compile-time budget", () => {
       baseline!.worker * BUDGET,
       `the worker's instantiations grew by more than 20%: ${report}`
     )
+    assert.isAtMost(
+      measured.instantiations,
+      baseline!.instantiations * BUDGET,
+      `the program's instantiations grew by more than 20%: ${report}`
+    )
+  }, 120_000)
+
+  it(`a realistic ${APP_FLOWS}-flow app stays within 20% of the baseline instantiations`, async () => {
+    const [total, reference] = await Promise.all([
+      instantiations(path.join(perf, "tsconfig.app.json")),
+      instantiations(path.join(perf, "tsconfig.worker1.json"))
+    ])
+    const measured: AppBaseline = {
+      typescript: typescriptVersion(),
+      flows: APP_FLOWS,
+      instantiations: total,
+      reference,
+      app: total - reference
+    }
+    if (updating) return updateBaseline({ app: measured })
+    const baseline = readBaseline().app
+    assert.isDefined(baseline, "baseline.json has no app entry: run this case with UPDATE_PERF_BASELINE=1")
+    const report = `measured ${JSON.stringify(measured)}, baseline ${JSON.stringify(baseline)}`
+    assert.isAtMost(measured.app, baseline!.app * BUDGET, `the app's instantiations grew by more than 20%: ${report}`)
     assert.isAtMost(
       measured.instantiations,
       baseline!.instantiations * BUDGET,

@@ -40,6 +40,7 @@ class ServiceA extends Context.Tag("test/ServiceA")<ServiceA, { readonly a: numb
 class ServiceB extends Context.Tag("test/ServiceB")<ServiceB, { readonly b: string }>() {}
 
 declare const someString: string
+declare const canary: boolean
 
 /** Not pinned: any scheduler or worker may take it. */
 const Plain = Flow.make("plain", {
@@ -74,9 +75,14 @@ type ScheduleError =
 
 describe("the flows", () => {
   it("carry their pins as a union of literals, and `string` when not pinned", () => {
-    expectTypeOf<Flow.Flow.Versions<typeof Order>>().toEqualTypeOf<"1.3.0" | "1.4.0">()
-    expectTypeOf<Flow.Flow.Versions<typeof Plain>>().toEqualTypeOf<string>()
-    expectTypeOf<Flow.Flow.Context<typeof NeedsA>>().toEqualTypeOf<ServiceA>()
+    expectTypeOf<Flow.Versions<typeof Order>>().toEqualTypeOf<"1.3.0" | "1.4.0">()
+    expectTypeOf<Flow.Versions<typeof Plain>>().toEqualTypeOf<string>()
+    expectTypeOf<Flow.Context<typeof NeedsA>>().toEqualTypeOf<ServiceA>()
+  })
+
+  it("cannot be pinned to a string known only at run time (it would pass as unpinned)", () => {
+    // @ts-expect-error Type 'string' is not assignable to type 'TypeError<"ergon: a flow's versions must be version literals such as '1.4.0', not a string known only at run time; list the versions the flow was reviewed for">'.
+    Flow.make("reviewed", { input: Schema.Void, versions: [someString], run: () => Effect.void })
   })
 })
 
@@ -89,13 +95,13 @@ describe("unconfigured", () => {
   it("has no schedule, run, layer or register until versioning is chosen", () => {
     // @ts-expect-error The 'this' context of type 'Scheduler<Unconfigured>' is not assignable to method's 'this' of type 'TypeError<"ergon: choose how this scheduler is versioned before scheduling: withVersion('1.4.0'), unversioned() or fromEnv('DEPLOY_VERSION')">'.
     Scheduler.make().schedule(Plain, 1)
-    // @ts-expect-error The 'this' context of type 'Worker<Unconfigured, never>' is not assignable to method's 'this' of type 'TypeError<"ergon: choose how this worker is versioned first: withVersion('1.4.0'), unversioned() or fromEnv('DEPLOY_VERSION')">'.
+    // @ts-expect-error The 'this' context of type 'Worker<Unconfigured, never, never>' is not assignable to method's 'this' of type 'TypeError<"ergon: choose how this worker is versioned first: withVersion('1.4.0'), unversioned() or fromEnv('DEPLOY_VERSION')">'.
     Worker.make("w").run()
-    // @ts-expect-error The 'this' context of type 'Worker<Unconfigured, never>' is not assignable to method's 'this' of type 'TypeError<"ergon: choose how this worker is versioned first: withVersion('1.4.0'), unversioned() or fromEnv('DEPLOY_VERSION')">'.
+    // @ts-expect-error The 'this' context of type 'Worker<Unconfigured, never, never>' is not assignable to method's 'this' of type 'TypeError<"ergon: choose how this worker is versioned first: withVersion('1.4.0'), unversioned() or fromEnv('DEPLOY_VERSION')">'.
     Worker.make("w").layer()
-    // @ts-expect-error The 'this' context of type 'Worker<Unconfigured, never>' is not assignable to method's 'this' of type 'TypeError<"ergon: choose how this worker is versioned first: withVersion('1.4.0'), unversioned() or fromEnv('DEPLOY_VERSION')">'.
+    // @ts-expect-error The 'this' context of type 'Worker<Unconfigured, never, never>' is not assignable to method's 'this' of type 'TypeError<"ergon: choose how this worker is versioned first: withVersion('1.4.0'), unversioned() or fromEnv('DEPLOY_VERSION')">'.
     Worker.make("w").register(Plain)
-    // @ts-expect-error The 'this' context of type 'Worker<Unconfigured, never>' is not assignable to method's 'this' of type 'TypeError<"ergon: choose how this worker is versioned first: withVersion('1.4.0'), unversioned() or fromEnv('DEPLOY_VERSION')">'.
+    // @ts-expect-error The 'this' context of type 'Worker<Unconfigured, never, never>' is not assignable to method's 'this' of type 'TypeError<"ergon: choose how this worker is versioned first: withVersion('1.4.0'), unversioned() or fromEnv('DEPLOY_VERSION')">'.
     Worker.make("w").withTimers().withConcurrency(4).run()
   })
 })
@@ -127,12 +133,19 @@ describe("configuring", () => {
     Scheduler.make().fromEnv("X").withVersion("1.4.0")
     // @ts-expect-error The 'this' context of type 'Scheduler<Versioned<"1.4.0">>' is not assignable to method's 'this' of type 'TypeError<"ergon: this scheduler is already versioned; choose one of withVersion, unversioned or fromEnv, once">'.
     Scheduler.make().withVersion("1.4.0").withVersion("1.5.0")
-    // @ts-expect-error The 'this' context of type 'Worker<Versioned<"1.4.0">, never>' is not assignable to method's 'this' of type 'TypeError<"ergon: this worker is already versioned; choose one of withVersion, unversioned or fromEnv, once">'.
+    // @ts-expect-error The 'this' context of type 'Worker<Versioned<"1.4.0">, never, never>' is not assignable to method's 'this' of type 'TypeError<"ergon: this worker is already versioned; choose one of withVersion, unversioned or fromEnv, once">'.
     Worker.make("w").withVersion("1.4.0").unversioned()
-    // @ts-expect-error The 'this' context of type 'Worker<Unversioned, never>' is not assignable to method's 'this' of type 'TypeError<"ergon: this worker is already versioned; choose one of withVersion, unversioned or fromEnv, once">'.
+    // @ts-expect-error The 'this' context of type 'Worker<Unversioned, never, never>' is not assignable to method's 'this' of type 'TypeError<"ergon: this worker is already versioned; choose one of withVersion, unversioned or fromEnv, once">'.
     Worker.make("w").unversioned().fromEnv("X")
-    // @ts-expect-error The 'this' context of type 'Worker<EnvSourced, ServiceA>' is not assignable to method's 'this' of type 'TypeError<"ergon: this worker is already versioned; choose one of withVersion, unversioned or fromEnv, once">'.
+    // @ts-expect-error The 'this' context of type 'Worker<EnvSourced, ServiceA, "needs-a">' is not assignable to method's 'this' of type 'TypeError<"ergon: this worker is already versioned; choose one of withVersion, unversioned or fromEnv, once">'.
     Worker.make("w").fromEnv("X").register(NeedsA).withVersion("1.4.0")
+  })
+
+  it("withVersion takes one version: a union is refused, so the pin check cannot pass on one member", () => {
+    // @ts-expect-error TypeError<"ergon: withVersion takes one version, not a union of versions; choose one, or use fromEnv for a version chosen at run time">
+    Scheduler.make().withVersion(canary ? "1.4.0" : "1.3.0")
+    // @ts-expect-error TypeError<"ergon: withVersion takes one version, not a union of versions; choose one, or use fromEnv for a version chosen at run time">
+    Worker.make("w").withVersion(canary ? "1.4.0" : "1.3.0")
   })
 
   it("withVersion takes only a semantic-version literal", () => {
@@ -161,7 +174,7 @@ describe("pinned flows", () => {
       Effect.Effect<Scheduler.FlowHandle<number, never>, ScheduleError, ExecutionLog>
     >()
     expectTypeOf(Worker.make("w").withVersion("1.4.0").register(Order, Plain)).toEqualTypeOf<
-      Worker.Worker<Version.Versioned<"1.4.0">, never>
+      Worker.Worker<Version.Versioned<"1.4.0">, never, "order" | "plain">
     >()
   })
 
@@ -210,9 +223,11 @@ describe("pinned flows", () => {
   })
 
   it("unpinned flows are taken by every configuration", () => {
-    expectTypeOf(Worker.make("w").unversioned().register(Plain)).toEqualTypeOf<Worker.Worker<Version.Unversioned, never>>()
+    expectTypeOf(Worker.make("w").unversioned().register(Plain)).toEqualTypeOf<
+      Worker.Worker<Version.Unversioned, never, "plain">
+    >()
     expectTypeOf(Worker.make("w").fromEnv("V").register(Plain, Order)).toEqualTypeOf<
-      Worker.Worker<Version.EnvSourced, never>
+      Worker.Worker<Version.EnvSourced, never, "plain" | "order">
     >()
   })
 })
@@ -231,14 +246,43 @@ describe("bumping the deployment version", () => {
   })
 })
 
+describe("registering", () => {
+  /** Another definition named "plain": one of the two would silently replace the other. */
+  const PlainAgain = Flow.make("plain", { input: Schema.Number, success: Schema.String, run: (n) => Effect.succeed(String(n)) })
+  /** A flow whose name is not a literal: not compared. */
+  const Dynamic = Flow.make(someString, { input: Schema.Void, run: () => Effect.void })
+
+  it("refuses a flow name registered twice, in one call or across calls", () => {
+    // @ts-expect-error TypeError<"ergon: flow 'plain' is registered twice on this worker; register each flow once">
+    Worker.make("w").unversioned().register(Plain, PlainAgain)
+    // @ts-expect-error TypeError<"ergon: flow 'plain' is registered twice on this worker; register each flow once">
+    Worker.make("w").unversioned().register(Plain, NeedsA, Plain)
+    // @ts-expect-error TypeError<"ergon: flow 'plain' is registered twice on this worker; register each flow once">
+    Worker.make("w").unversioned().register(Plain).register(NeedsA, PlainAgain)
+    // @ts-expect-error TypeError<"ergon: flow 'needs-a' is registered twice on this worker; register each flow once">
+    Worker.make("w").unversioned().register(NeedsA).withTimers().register(NeedsA)
+  })
+
+  it("accepts distinct names, and does not compare names that are not literals", () => {
+    expectTypeOf(Worker.make("w").unversioned().register(Plain, NeedsA).register(NeedsB)).toEqualTypeOf<
+      Worker.Worker<Version.Unversioned, ServiceA | ServiceB, "plain" | "needs-a" | "needs-b">
+    >()
+    expectTypeOf(Worker.make("w").unversioned().register(Dynamic, Dynamic).register(Plain)).toEqualTypeOf<
+      Worker.Worker<Version.Unversioned, never, "plain">
+    >()
+  })
+})
+
 describe("requirements", () => {
   const worker = Worker.make("w").withVersion("1.4.0").register(NeedsA, NeedsB)
   type RunError = Worker.RunError<Version.Versioned<"1.4.0">>
 
   it("register accumulates the flows' services in the worker's type", () => {
-    expectTypeOf(worker).toEqualTypeOf<Worker.Worker<Version.Versioned<"1.4.0">, ServiceA | ServiceB>>()
+    expectTypeOf(worker).toEqualTypeOf<
+      Worker.Worker<Version.Versioned<"1.4.0">, ServiceA | ServiceB, "needs-a" | "needs-b">
+    >()
     expectTypeOf(Worker.make("w").withVersion("1.4.0").register(NeedsA).register(NeedsB, Plain)).toEqualTypeOf<
-      Worker.Worker<Version.Versioned<"1.4.0">, ServiceA | ServiceB>
+      Worker.Worker<Version.Versioned<"1.4.0">, ServiceA | ServiceB, "needs-a" | "needs-b" | "plain">
     >()
   })
 

@@ -13,8 +13,11 @@ import type * as Version from "../../src/Version.js"
 import type { TypeError } from "../../src/TypeLevel.js"
 
 declare function withVersion<const V extends string>(version: Version.SemVer<V>): Version.Versioned<V>
+/** What `Flow.make`'s `versions` accepts (`Flow.Pinned`), minus the rest of the options. */
+declare function pinned<const V extends string>(versions: readonly [Version.Pin<V>, ...Array<Version.Pin<V>>]): V
 declare const someString: string
 declare const someNumberTemplate: `${number}.0.0`
+declare const canary: boolean
 
 describe("SemVer", () => {
   it("accepts semantic versions and infers the literal", () => {
@@ -87,6 +90,41 @@ describe("SemVer", () => {
     withVersion(someString)
     // @ts-expect-error TypeError<"ergon: withVersion needs a version literal such as '1.4.0'; use fromEnv for a version known only at run time">
     withVersion(someNumberTemplate)
+  })
+
+  it("rejects a union of versions: the version is one version", () => {
+    // @ts-expect-error is not assignable to parameter of type 'TypeError<"ergon: withVersion takes one version, not a union of versions; choose one, or use fromEnv for a version chosen at run time">'.
+    withVersion(canary ? "1.4.0" : "1.3.0")
+    expectTypeOf<Version.SemVer<"1.4.0" | "1.3.0">>().toEqualTypeOf<
+      TypeError<"ergon: withVersion takes one version, not a union of versions; choose one, or use fromEnv for a version chosen at run time">
+    >()
+  })
+})
+
+describe("Pin", () => {
+  it("accepts a list of semantic-version literals and infers their union", () => {
+    expectTypeOf(pinned(["1.3.0"])).toEqualTypeOf<"1.3.0">()
+    expectTypeOf(pinned(["1.3.0", "1.4.0", "2.0.0-rc.1"])).toEqualTypeOf<"1.3.0" | "1.4.0" | "2.0.0-rc.1">()
+    expectTypeOf<Version.Pin<"1.3.0" | "1.4.0">>().toEqualTypeOf<"1.3.0" | "1.4.0">()
+  })
+
+  it("refuses, on the element, what is not a semantic version", () => {
+    // @ts-expect-error Type '"1.4"' is not assignable to type 'TypeError<"ergon: '1.4' is not a semantic version (MAJOR.MINOR.PATCH)"> | "1.3.0"'.
+    pinned(["1.3.0", "1.4"])
+    // @ts-expect-error is not assignable to type 'TypeError<"ergon: 'banana' is not a semantic version (MAJOR.MINOR.PATCH)">'.
+    pinned(["banana"])
+  })
+
+  it("refuses a version that is not a literal", () => {
+    // @ts-expect-error Type 'string' is not assignable to type 'TypeError<"ergon: a flow's versions must be version literals such as '1.4.0', not a string known only at run time; list the versions the flow was reviewed for">'.
+    pinned([someString])
+    // @ts-expect-error Type '`${number}.0.0`' is not assignable to type 'TypeError<"ergon: a flow's versions must be version literals such as '1.4.0', not a string known only at run time; list the versions the flow was reviewed for">'.
+    pinned([someNumberTemplate])
+  })
+
+  it("refuses an empty list", () => {
+    // @ts-expect-error Source has 0 element(s) but target requires 1.
+    pinned([])
   })
 })
 

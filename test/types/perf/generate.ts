@@ -13,6 +13,13 @@
  * is pinned to versions that include the worker's. Every flow is scheduled by a versioned
  * scheduler and registered on one versioned worker, whose `run()` is provided with a Layer of all
  * the services and the store: the program compiles only if nothing is left in `R`.
+ *
+ * `app.ts`: a realistic app. 50 flows and 200 steps on 10 shared services: flows 0 to 4 each run a
+ * DAG of 20 nodes (one step per node, each node depending on one or two earlier ones); the others
+ * chain 2 or 3 steps, and flows 40 to 49 also invoke a child flow (handling its typed error, and
+ * the version mismatch a pinned child may fail with). Every third flow has a typed error, every
+ * other flow is pinned; all are registered on one versioned worker (provided with every service)
+ * and scheduled by one versioned scheduler.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -157,8 +164,165 @@ export const generateWorker = (flows: number = FLOWS): string => {
   ].join("\n")
 }
 
+// -----------------------------------------------------------------------------
+// The realistic app: 50 flows, 200 steps, 5 DAGs of 20 nodes, one worker
+// -----------------------------------------------------------------------------
+
+export const APP_FLOWS = 50
+
+/** How many flows run a DAG (each of `APP_DAG_NODES` nodes, one step per node). */
+const APP_DAGS = 5
+const APP_DAG_NODES = 20
+
+/** The services the app's steps share (flow `i` uses `AppService<i % APP_SERVICES>`). */
+const APP_SERVICES = 10
+
+/** How many steps the chain of flow `i` (not a DAG flow) has: 100 steps over 45 flows. */
+const appStepsOf = (i: number): number => (i < APP_DAGS + 10 ? 3 : 2)
+
+const appHasError = (i: number): boolean => i % 3 === 0
+
+const appIsPinned = (i: number): boolean => i % 2 === 0
+
+/** Flows 40 to 49 invoke a child: flow `i - 20` (same pinning, so pinned parents are compatible). */
+const appChildOf = (i: number): number | undefined => (i >= 40 ? i - 20 : undefined)
+
+const appDagDeps = (j: number): ReadonlyArray<number> =>
+  j === 0 ? [] : Array.from(new Set([j - 1, Math.floor(j / 2)]))
+
+/** The result type of flow `i`: DAG flows and even chains end on a number, odd chains on a string. */
+const appEndsText = (i: number): boolean => i >= APP_DAGS && appStepsOf(i) % 2 === 0
+
+const appFlowLines = (i: number): ReadonlyArray<string> => {
+  const service = `AppService${i % APP_SERVICES}`
+  const lines: Array<string> = []
+  if (appHasError(i)) {
+    lines.push(`export class AppFailure${i} extends Schema.TaggedError<AppFailure${i}>()("AppFailure${i}", { step: Schema.Number }) {}`)
+  }
+  const body: Array<string> = []
+  if (i < APP_DAGS) {
+    for (let j = 0; j < APP_DAG_NODES; j++) {
+      const failing = appHasError(i) && j === APP_DAG_NODES - 1
+      const call = `Effect.flatMap(${service}, (service) => service.call(n + ${j}))`
+      lines.push(
+        `const d${i}n${j} = Step.make("d${i}-n${j}", {`,
+        `  success: Schema.Number,`,
+        ...(failing ? [`  error: AppFailure${i},`] : []),
+        failing
+          ? `  run: (n: number) => Effect.filterOrFail(${call}, (out) => out >= 0, () => new AppFailure${i}({ step: ${j} }))`
+          : `  run: (n: number) => ${call}`,
+        `})`
+      )
+    }
+    lines.push(`const dag${i} = (input: number) =>`, `  Dag.make("dag-${i}")`)
+    for (let j = 0; j < APP_DAG_NODES; j++) {
+      const deps = appDagDeps(j)
+      lines.push(
+        deps.length === 0
+          ? `    .step("n${j}", d${i}n${j}(input))`
+          : `    .step("n${j}", [${deps.map((d) => `"n${d}"`).join(", ")}], ({ ${deps.map((d) => `n${d}`).join(", ")} }) => d${i}n${j}(${deps.map((d) => `n${d}`).join(" + ")}))`
+      )
+    }
+    body.push(
+      `      const out = yield* Dag.run(dag${i}(input), { concurrency: 4 })`,
+      `      return out.n${APP_DAG_NODES - 1} + out.n${APP_DAG_NODES - 2}`
+    )
+  } else {
+    const steps = appStepsOf(i)
+    for (let j = 0; j < steps; j++) {
+      const input = j === 0 || !stepIsText(j - 1) ? "n: number" : "s: string"
+      const n = input === "n: number" ? "n" : "s.length"
+      const call = `Effect.flatMap(${service}, (service) => service.call(${n} + ${j}))`
+      const result = stepIsText(j) ? `Effect.map(${call}, String)` : call
+      const failing = appHasError(i) && j === steps - 1
+      lines.push(
+        `const f${i}s${j} = Step.make("f${i}-s${j}", {`,
+        `  success: ${stepIsText(j) ? "Schema.String" : "Schema.Number"},`,
+        ...(failing ? [`  error: AppFailure${i},`] : []),
+        failing
+          ? `  run: (${input}) => Effect.filterOrFail(${result}, (out) => ${stepIsText(j) ? "out.length" : "out"} >= 0, () => new AppFailure${i}({ step: ${j} }))`
+          : `  run: (${input}) => ${result}`,
+        `})`
+      )
+    }
+    body.push(`      const r0 = yield* f${i}s0(input)`)
+    for (let k = 1; k < steps; k++) body.push(`      const r${k} = yield* f${i}s${k}(r${k - 1})`)
+    const child = appChildOf(i)
+    if (child !== undefined) {
+      const invoke = `Flow.invoke(AppFlow${child}, ${stepIsText(steps - 1) ? `r${steps - 1}.length` : `r${steps - 1}`})`
+      const handled = appHasError(child) ? `Effect.catchTag(${invoke}, "AppFailure${child}", () => Effect.void)` : invoke
+      // A pinned child may fail with VersionMismatchError (at run time, the parent's version is not one of its pins).
+      body.push(`      yield* ${appIsPinned(child) ? `Effect.orDie(${handled})` : handled}`)
+    }
+    body.push(`      return r${steps - 1}`)
+  }
+  lines.push(
+    `export const AppFlow${i} = Flow.make("app-flow-${i}", {`,
+    `  input: Schema.Number,`,
+    `  success: ${appEndsText(i) ? "Schema.String" : "Schema.Number"},`,
+    ...(appHasError(i) ? [`  error: AppFailure${i},`] : []),
+    ...(appIsPinned(i) ? [`  versions: ["0.9.0", "${VERSION}"],`] : []),
+    `  run: (input) =>`,
+    `    Effect.gen(function*() {`,
+    ...body,
+    `    })`,
+    `})`,
+    ""
+  )
+  return lines
+}
+
+/** The text of the realistic app (`app.ts`). */
+export const generateApp = (): string => {
+  const flows = Array.from({ length: APP_FLOWS }, (_, i) => i)
+  const services = Array.from({ length: APP_SERVICES }, (_, i) => i)
+  return [
+    "// Generated by test/types/perf/generate.ts: do not edit.",
+    'import * as Context from "effect/Context"',
+    'import * as Effect from "effect/Effect"',
+    'import * as Layer from "effect/Layer"',
+    'import * as Schema from "effect/Schema"',
+    'import * as Dag from "../../../src/Dag.js"',
+    'import * as ExecutionLog from "../../../src/ExecutionLog.js"',
+    'import * as Flow from "../../../src/Flow.js"',
+    'import * as Scheduler from "../../../src/Scheduler.js"',
+    'import * as Step from "../../../src/Step.js"',
+    'import type * as Version from "../../../src/Version.js"',
+    'import * as Worker from "../../../src/Worker.js"',
+    "",
+    ...services.flatMap((s) => [
+      `export class AppService${s} extends Context.Tag("perf/AppService${s}")<AppService${s}, {`,
+      `  readonly call: (n: number) => Effect.Effect<number>`,
+      `}>() {}`
+    ]),
+    "",
+    ...flows.flatMap(appFlowLines),
+    `export const worker = Worker.make("app")`,
+    `  .withVersion("${VERSION}")`,
+    `  .register(${flows.map((i) => `AppFlow${i}`).join(", ")})`,
+    `  .withTimers()`,
+    `  .withSignals()`,
+    "",
+    `export const ServicesLive = Layer.mergeAll(`,
+    services.map((s) => `  Layer.succeed(AppService${s}, { call: (n) => Effect.succeed(n + ${s}) })`).join(",\n"),
+    `)`,
+    "",
+    `export const program: Effect.Effect<never, Worker.RunError<Version.Versioned<"${VERSION}">>, never> = worker.run().pipe(`,
+    `  Effect.provide(Layer.merge(ServicesLive, ExecutionLog.layerMemory))`,
+    `)`,
+    "",
+    `const scheduler = Scheduler.make().withVersion("${VERSION}")`,
+    "",
+    `export const scheduled = Effect.all([`,
+    flows.map((i) => `  Effect.flatMap(scheduler.schedule(AppFlow${i}, ${i}), (handle) => handle.await)`).join(",\n"),
+    `]).pipe(Effect.provide(ExecutionLog.layerMemory))`,
+    ""
+  ].join("\n")
+}
+
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
   fs.writeFileSync(path.join(import.meta.dirname, "dag100.ts"), generate())
   fs.writeFileSync(path.join(import.meta.dirname, "worker20.ts"), generateWorker())
   fs.writeFileSync(path.join(import.meta.dirname, "worker1.ts"), generateWorker(1))
+  fs.writeFileSync(path.join(import.meta.dirname, "app.ts"), generateApp())
 }
