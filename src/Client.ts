@@ -193,7 +193,7 @@ export const handle: <F extends Flow.Any>(flow: F, id: string) => internal.FlowH
  * ended is kept. A `failed` flow (stopped by an engine error) counts as ended at its last update.
  * With `eventsBefore`, events emitted before that time are deleted too (a flow awaiting one of
  * them later would then wait for a new emit). Returns how many root flows and events were
- * deleted. A worker can run it as it goes: `Worker.withRetention`.
+ * deleted. A worker can run it as it goes: a worker's `.withRetention`.
  *
  * @since 0.3.0
  * @category Combinators
@@ -486,8 +486,8 @@ export const workers = (options?: { readonly live?: boolean | undefined }): Effe
  * - `NoWorkerForType`: no live worker registers the flow's type;
  * - `NoWorkerForVersion`: live workers register the type, but none takes the flow's version (a
  *   versioned worker takes its own version and unversioned flows, an unversioned one only those);
- * - `NoTimerWorker`: the flow waits on a timer (a sleep, a retry's backoff, or a signal's timeout
- *   that has passed), and no live worker that takes it runs `withTimers()`;
+ * - `NoTimerWorker`: the flow waits on a timer (a sleep, a retry's backoff, or a signal's or an
+ *   event's timeout that has passed), and no live worker that takes it runs `withTimers()`;
  * - `StuckChild`: the flow waits for a child flow that is stuck itself.
  *
  * @since 0.1.0
@@ -506,7 +506,7 @@ export type StuckReason =
     readonly _tag: "NoTimerWorker"
     readonly type: string
     readonly version: string | null
-    readonly wait: "Timer" | "Retry" | "SignalTimeout"
+    readonly wait: "Timer" | "Retry" | "SignalTimeout" | "EventTimeout"
     /** When the timer fires (or fired). */
     readonly wakeAt: number
   }
