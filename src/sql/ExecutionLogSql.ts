@@ -824,9 +824,16 @@ GROUP BY type, version, status`
           : guards.renewLeases(
             Effect.map(
               queryStatement(
-                sql<Row>`UPDATE ergon_flows SET lease_expires_at = ${
-                  now + leaseMillis
-                } WHERE status = 'running' AND lease_owner = ${owner} AND id IN ${sql.in(ids)} RETURNING id`,
+                dialect.name === "pg"
+                  // Rows locked in the order of their ids, as every statement that locks several flows
+                  // does (a child's completion locks its parent, whose id is a prefix of the child's,
+                  // then the child): renewing a parent and its child at once cannot deadlock with it.
+                  ? sql<Row>`UPDATE ergon_flows SET lease_expires_at = ${now + leaseMillis} WHERE id IN (SELECT id FROM ergon_flows WHERE status = 'running' AND lease_owner = ${owner} AND id IN ${
+                    sql.in(ids)
+                  } ORDER BY id FOR UPDATE) AND status = 'running' AND lease_owner = ${owner} RETURNING id`
+                  : sql<Row>`UPDATE ergon_flows SET lease_expires_at = ${
+                    now + leaseMillis
+                  } WHERE status = 'running' AND lease_owner = ${owner} AND id IN ${sql.in(ids)} RETURNING id`,
                 true
               ),
               (rows) => rows.map((row) => String(row.id)).sort(byText)
