@@ -28,6 +28,7 @@ import type {
   FlowEndedError,
   FlowFailedError,
   FlowNotFoundError,
+  InvalidEventError,
   InvalidSignalError,
   InvalidVersionError,
   StoreError,
@@ -100,13 +101,46 @@ export const list: (filter: FlowFilter) => Effect.Effect<ReadonlyArray<Execution
 
 /**
  * Cancels a flow that has not ended, and its children: a running step is interrupted (its worker's
- * lease is gone), and the flow ends `cancelled`. Cancelling an ended flow is a `FlowEndedError`.
+ * lease is gone), and the flow ends `cancelled`. The `reason`, when given, is recorded on the flow
+ * (`cancelReason` in `get`/`list`); children cancelled with it get `"parent canceled"`. Cancelling a
+ * flow already cancelled succeeds and changes nothing (its first reason stays); cancelling a
+ * completed flow is a `FlowEndedError`.
  *
  * @since 0.1.0
  * @category Combinators
  */
-export const cancel: (id: string) => Effect.Effect<void, FlowNotFoundError | FlowEndedError | StoreError, ExecutionLog> =
-  internal.cancel
+export const cancel: (
+  id: string,
+  options?: { readonly reason?: string | undefined } | undefined
+) => Effect.Effect<void, FlowNotFoundError | FlowEndedError | StoreError, ExecutionLog> = internal.cancel
+
+/**
+ * Emits the named event `name`, for every flow that awaits it (`Flow.awaitEvent`), now or later:
+ * stored unless one of that name was emitted before (the first emit wins), then the flows
+ * waiting for it are woken, in any process. Returns whether this emit stored the event. With
+ * `schema`, the payload is encoded with it first (`InvalidEventError`, nothing emitted). Called
+ * inside a flow, it is recorded as the flow's operation, so a replay does not emit again.
+ *
+ * @since 0.3.0
+ * @category Combinators
+ */
+export const emitEvent: <P, PI = P>(
+  name: string,
+  payload: P,
+  schema?: Schema.Schema<P, PI, never>
+) => Effect.Effect<boolean, InvalidEventError | StoreError, ExecutionLog> = internal.emitEvent
+
+/**
+ * The executions of a flow in order (1, 2, …): those ended by `Flow.continueAsNew` (status
+ * `"continued"`, with their input and journal size), then the current one.
+ *
+ * @since 0.3.0
+ * @category Combinators
+ */
+export const listExecutions: (
+  id: string
+) => Effect.Effect<ReadonlyArray<ExecutionLog.ExecutionRecord>, FlowNotFoundError | StoreError, ExecutionLog> =
+  internal.listExecutions
 
 /**
  * Sends a signal to a flow: written durably, then the flow is woken if it waits for that name. With
@@ -154,6 +188,27 @@ export const retry: (id: string) => Effect.Effect<void, FlowNotFoundError | Flow
  */
 export const handle: <F extends Flow.Any>(flow: F, id: string) => internal.FlowHandle<Flow.Flow.Success<F>, Flow.Flow.Error<F>> =
   internal.handle
+
+/**
+ * Deletes ended flows: root flows (no parent) of the given `status` that ended before
+ * `finishedBefore` (and of `type`, when given), each with its children and everything stored for
+ * them (journals, archived executions, signals, timers), in batches of `batchSize` (default 500)
+ * root flows per transaction, oldest first, until none is left. A flow with a child that has not
+ * ended is kept. A `failed` flow (stopped by an engine error) counts as ended at its last update.
+ * With `eventsBefore`, events emitted before that time are deleted too (a flow awaiting one of
+ * them later would then wait for a new emit). Returns how many root flows and events were
+ * deleted. A worker can run it as it goes: a worker's `.withRetention`.
+ *
+ * @since 0.3.0
+ * @category Combinators
+ */
+export const purge: (options: {
+  readonly status: "completed" | "cancelled" | "failed" | ReadonlyArray<"completed" | "cancelled" | "failed">
+  readonly finishedBefore: Date | number
+  readonly type?: string | undefined
+  readonly batchSize?: number | undefined
+  readonly eventsBefore?: Date | number | undefined
+}) => Effect.Effect<{ readonly flows: number; readonly events: number }, StoreError, ExecutionLog> = internal.purge
 
 // ---------------------------------------------------------------------------------------------
 // Listing newest first
@@ -443,8 +498,8 @@ export const workers = (options?: { readonly live?: boolean | undefined }): Effe
  * - `NoWorkerForVersion`: live workers register the type, but none takes the flow's version (a
  *   versioned worker takes its own version and unversioned flows, and another version its flow
  *   lists along with its own; an unversioned one only unversioned flows);
- * - `NoTimerWorker`: the flow waits on a timer (a sleep, a retry's backoff, or a signal's timeout
- *   that has passed), and no live worker that takes it runs `withTimers()`;
+ * - `NoTimerWorker`: the flow waits on a timer (a sleep, a retry's backoff, or a signal's or an
+ *   event's timeout that has passed), and no live worker that takes it runs `withTimers()`;
  * - `StuckChild`: the flow waits for a child flow that is stuck itself.
  *
  * @since 0.1.0
@@ -463,7 +518,7 @@ export type StuckReason =
     readonly _tag: "NoTimerWorker"
     readonly type: string
     readonly version: string | null
-    readonly wait: "Timer" | "Retry" | "SignalTimeout"
+    readonly wait: "Timer" | "Retry" | "SignalTimeout" | "EventTimeout"
     /** When the timer fires (or fired). */
     readonly wakeAt: number
   }

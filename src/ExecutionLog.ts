@@ -99,6 +99,10 @@ export interface FlowRow {
   readonly createdAt: number
   readonly updatedAt: number
   readonly completedAt: number | null
+  /** Why the flow was cancelled (`Client.cancel(id, { reason })`, `"parent canceled"` by cascade). */
+  readonly cancelReason?: string | null | undefined
+  /** Which execution of the flow this is, from 1: `Flow.continueAsNew` starts the next one. */
+  readonly execution?: number | undefined
   /**
    * The span current when the flow was written (the `ergon.schedule` span, or for a child flow its
    * parent's span), as a W3C `traceparent`: its executions link to it. Absent on rows written
@@ -152,7 +156,7 @@ export interface StepRow {
  * @since 0.2.0
  * @category Models
  */
-export type EntryKind = "step" | "timer" | "signal" | "child" | "value" | "dag" | "patch"
+export type EntryKind = "step" | "timer" | "signal" | "child" | "value" | "dag" | "event" | "emit" | "compensation" | "patch"
 
 /**
  * A flow's suspension, as `suspendFlow` writes it: the flow waits for any of these signals or
@@ -170,7 +174,79 @@ export interface Suspension {
   readonly signals: ReadonlyArray<string>
   /** Ids of the children the flow waits for: one that has ended means it is not suspended. */
   readonly children: ReadonlyArray<string>
+  /**
+   * Names of the events the flow waits for: one that has been emitted means it is not suspended.
+   * The flow is registered as a waiter of each (so that their emitters wake it) before the check.
+   */
+  readonly events?: ReadonlyArray<string> | undefined
   readonly now: number
+}
+
+/**
+ * A named event, as a backend stores it: the first payload emitted under its name.
+ *
+ * @since 0.3.0
+ * @category Models
+ */
+export interface EventRow {
+  readonly name: string
+  /** JSON of the encoded payload. */
+  readonly payload: string
+  readonly createdAt: number
+}
+
+/**
+ * A new execution for a flow (`Flow.continueAsNew`): its input, replacing the current one.
+ *
+ * @since 0.3.0
+ * @category Models
+ */
+export interface NextExecution {
+  /** JSON of the new execution's encoded input. */
+  readonly input: string
+  readonly inputHash: string
+  /** JSON of what ended the current execution (kept with its journal). */
+  readonly result: string
+  readonly now: number
+}
+
+/**
+ * Which ended flows `purgeFlows` deletes.
+ *
+ * @since 0.3.0
+ * @category Models
+ */
+export interface PurgeFilter {
+  /** Among `completed`, `cancelled` and `failed`. */
+  readonly statuses: ReadonlyArray<"completed" | "cancelled" | "failed">
+  /** Ended before this time (epoch millis): `completed_at`, or `updated_at` for a `failed` flow. */
+  readonly finishedBefore: number
+  readonly type?: string | undefined
+  /** At most this many root flows (each with its descendants). */
+  readonly limit: number
+}
+
+/**
+ * One execution of a flow: a finished one (archived by `Flow.continueAsNew` with its journal), or
+ * the current one.
+ *
+ * @since 0.3.0
+ * @category Models
+ */
+export interface ExecutionRow {
+  readonly flowId: string
+  /** From 1. */
+  readonly execution: number
+  /** JSON of the execution's encoded input. */
+  readonly input: string
+  /** JSON of how it ended; `null` for the current execution until the flow ends. */
+  readonly result: string | null
+  /** The flow's status for the current execution; `"continued"` for an archived one. */
+  readonly status: FlowStatus | "continued"
+  readonly startedAt: number
+  readonly endedAt: number | null
+  /** How many journal entries it has (kept with it until the flow is purged). */
+  readonly entries: number
 }
 
 /**
@@ -469,8 +545,50 @@ export interface Encoded {
   readonly hasSignal: (flowId: string, name: string) => Effect.Effect<boolean, StoreError>
   /** Every signal of a flow, in order (for tools). */
   readonly listSignals: (flowId: string) => Effect.Effect<ReadonlyArray<SignalRow>, StoreError>
-  /** Cancels a flow that has not ended: status `cancelled`, `completed_at = now`. Returns whether it changed. */
-  readonly cancelFlow: (id: string, now: number) => Effect.Effect<boolean, StoreError>
+  /**
+   * Cancels a flow that has not ended: status `cancelled`, `completed_at = now`, `cancel_reason =
+   * reason` (when given). Returns whether it changed.
+   */
+  readonly cancelFlow: (id: string, now: number, reason?: string | undefined) => Effect.Effect<boolean, StoreError>
+  /**
+   * Stores the event `name` unless one of that name exists (the first emit wins; it returns whether
+   * this one was stored), then wakes every suspended flow registered as its waiter (and forgets
+   * them). The event is committed before the waiters are read; a flow suspending on it registers
+   * itself before it checks that the event is absent (`suspendFlow`). So either the emitter reads
+   * the waiter, or the suspension sees the event.
+   */
+  readonly emitEvent: (name: string, payload: string, now: number) => Effect.Effect<boolean, StoreError>
+  /** The event of that name, if one has been emitted. */
+  readonly getEvent: (name: string) => Effect.Effect<Option.Option<EventRow>, StoreError>
+  /**
+   * Ends the current execution of a `running` flow (under `fence`) and starts the next, in one
+   * transaction: its journal and input are archived as execution `n`, the journal is emptied, the
+   * flow takes the new input, `execution` becomes `n + 1`, and it stays `running` under the same
+   * lease. Returns whether it applied.
+   */
+  readonly continueAsNew: (id: string, next: NextExecution, fence?: Fence | undefined) => Effect.Effect<boolean, StoreError>
+  /** The executions of a flow in order: the archived ones, then the current one. */
+  readonly listExecutions: (id: string) => Effect.Effect<ReadonlyArray<ExecutionRow>, StoreError>
+  /**
+   * Deletes one batch of ended root flows (no parent) that match `filter`, oldest first, each with
+   * its descendants (child ids start with `<root id>/`) and everything stored for them: journals,
+   * archived executions, signals, timers, event registrations. A root with a descendant that has
+   * not ended (a child still running) is kept. Returns the ids of the roots deleted.
+   */
+  readonly purgeFlows: (filter: PurgeFilter) => Effect.Effect<ReadonlyArray<string>, StoreError>
+  /**
+   * Schedules a `running` flow (under `fence`) to run again after its program failed (a flow-level
+   * retry policy), in one transaction: it becomes `suspended` until `runAfter` with
+   * `suspendReason`, and the journal entries `dropKeys` (the failed ones) are deleted, so the next
+   * attempt replays what succeeded and runs the rest again. Returns whether it applied.
+   */
+  readonly retryFlowLater: (
+    id: string,
+    retry: { readonly runAfter: number; readonly suspendReason: string; readonly dropKeys: ReadonlyArray<string>; readonly now: number },
+    fence?: Fence | undefined
+  ) => Effect.Effect<boolean, StoreError>
+  /** Deletes at most `limit` events emitted before `before`; returns how many. */
+  readonly purgeEvents: (before: number, limit: number) => Effect.Effect<number, StoreError>
   /**
    * Makes an ended (`completed`, `failed` or `cancelled`) flow run again: `pending`, `run_after = now`,
    * result and error cleared, and the journal entries `dropKeys` deleted, in one transaction.
@@ -594,6 +712,21 @@ export declare namespace ExecutionLog {
     readonly listSignals: (flowId: string) => Effect.Effect<ReadonlyArray<SignalRecord>, StoreError>
     readonly cancelFlow: Encoded["cancelFlow"]
     readonly retryFlow: Encoded["retryFlow"]
+    readonly emitEvent: (name: string, payload: unknown, now: number) => Effect.Effect<boolean, StoreError>
+    readonly getEvent: (name: string) => Effect.Effect<Option.Option<EventRecord>, StoreError>
+    readonly continueAsNew: (
+      id: string,
+      next: Omit<NextExecution, "input" | "result"> & { readonly input: unknown; readonly result: unknown },
+      fence?: Fence | undefined
+    ) => Effect.Effect<boolean, StoreError>
+    readonly listExecutions: (id: string) => Effect.Effect<ReadonlyArray<ExecutionRecord>, StoreError>
+    readonly purgeFlows: Encoded["purgeFlows"]
+    readonly retryFlowLater: (
+      id: string,
+      retry: { readonly runAfter: number; readonly suspendReason: unknown; readonly dropKeys: ReadonlyArray<string>; readonly now: number },
+      fence?: Fence | undefined
+    ) => Effect.Effect<boolean, StoreError>
+    readonly purgeEvents: Encoded["purgeEvents"]
     readonly changes?: Encoded["changes"]
     readonly storeTime?: Encoded["storeTime"]
     readonly registerWorker: Encoded["registerWorker"]
@@ -615,6 +748,27 @@ export declare namespace ExecutionLog {
    */
   export interface SignalRecord extends Omit<SignalRow, "payload"> {
     readonly payload: unknown
+  }
+
+  /**
+   * An event with a parsed payload.
+   *
+   * @since 0.3.0
+   * @category Models
+   */
+  export interface EventRecord extends Omit<EventRow, "payload"> {
+    readonly payload: unknown
+  }
+
+  /**
+   * An execution with parsed payloads.
+   *
+   * @since 0.3.0
+   * @category Models
+   */
+  export interface ExecutionRecord extends Omit<ExecutionRow, "input" | "result"> {
+    readonly input: unknown
+    readonly result: unknown | undefined
   }
 
   /**

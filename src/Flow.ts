@@ -23,10 +23,15 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Random from "effect/Random"
+import type * as RetryPolicy from "./RetryPolicy.js"
 import * as Schema from "effect/Schema"
 import type { Types } from "effect"
 import { FlowDefinitionError, type SignalTimeout, VersionMismatchError } from "./FlowError.js"
 import { FlowInstance, scoped } from "./internal/instance.js"
+import type { EventTimeout, InvalidEventError } from "./FlowError.js"
+import type * as Cause from "effect/Cause"
+import * as events from "./internal/event.js"
+import * as longLived from "./internal/longLived.js"
 import * as journal from "./internal/journal.js"
 import * as children from "./internal/child.js"
 import * as signal from "./internal/signal.js"
@@ -146,6 +151,12 @@ export interface Flow<Name extends string, S extends Shape> extends Pipeable {
   /** The patches the flow's code declares (`Flow.make({ patches })`); empty when none. */
   readonly patches: ReadonlyArray<string>
   readonly run: (input: S["input"]) => Effect.Effect<S["success"], S["error"], S["context"] | FlowInstance>
+  /** The most entries an execution's journal may hold (see `Options.maxJournalEntries`). */
+  readonly maxJournalEntries?: number | undefined
+  /** The flow-level retry policy (see `Options.retry`). */
+  readonly retry?: RetryPolicy.RetryPolicy | undefined
+  /** @internal */
+  readonly retryable?: ((error: unknown) => boolean) | undefined
   /** @internal */
   readonly exitCodec: journal.ExitCodec<S["success"], S["error"]>
 }
@@ -165,6 +176,10 @@ export interface Any extends Pipeable {
   readonly versions: ReadonlyArray<string> | undefined
   readonly patches: ReadonlyArray<string>
   readonly run: (input: any) => Effect.Effect<any, any, any>
+  readonly maxJournalEntries?: number | undefined
+  readonly retry?: RetryPolicy.RetryPolicy | undefined
+  /** @internal */
+  readonly retryable?: ((error: unknown) => boolean) | undefined
   /** @internal */
   readonly exitCodec: journal.ExitCodec<any, any>
 }
@@ -292,6 +307,23 @@ export interface Options<
   readonly success?: Success | undefined
   /** The schema of the flow's typed errors. Defaults to `Schema.Never`: it fails with none. */
   readonly error?: Error | undefined
+  /**
+   * The most entries one execution's journal may hold. An operation that would go past it fails the
+   * flow with a `JournalLimitError` (an engine error: the flow ends `failed`), which says to end
+   * each period of a long loop with `Flow.continueAsNew`. Defaults to 20,000.
+   */
+  readonly maxJournalEntries?: number | undefined
+  /**
+   * A flow-level retry policy (the steps' vocabulary): when the flow's program fails with a
+   * retryable error (a class marked `Retryable`, one `retryable` accepts) or, if the policy says so,
+   * a defect, the flow runs again after the policy's backoff (a durable wait: it is suspended
+   * meanwhile), while attempts remain. Its failed journal entries are dropped, so completed steps
+   * replay and failed ones run again. Compensations run only once no retry is left. Defaults to
+   * `RetryPolicy.none`.
+   */
+  readonly retry?: RetryPolicy.RetryPolicy | undefined
+  /** Which typed errors of the flow to retry, besides classes marked `Retryable`. */
+  readonly retryable?: ((error: Error["Type"]) => boolean) | undefined
   readonly run: (input: Input["Type"]) => Effect.Effect<Returns<Success>, Fails<Error>, Requirements>
 }
 
@@ -436,6 +468,9 @@ export const make = <
     versions: versions as never,
     patches: patches ?? [],
     run: options.run as never,
+    ...(options.maxJournalEntries === undefined ? {} : { maxJournalEntries: options.maxJournalEntries }),
+    ...(options.retry === undefined ? {} : { retry: options.retry }),
+    ...(options.retryable === undefined ? {} : { retryable: options.retryable as (error: unknown) => boolean }),
     exitCodec: journal.exitCodec(success, error),
     pipe() {
       return pipeArguments(this, arguments)
@@ -638,6 +673,87 @@ export const invoke = <F extends Any>(
       ? Effect.fail(new VersionMismatchError({ flowType: child.name, versions: [...pins], deployment: instance.version }))
       : children.invoke(child, input, options)
   }) as Effect.Effect<Success<F>, InvokeError<F>, Context<F> | InvokeRequirements<F>>
+
+/**
+ * Waits for the named event `name` and returns its payload decoded with `schema`.
+ *
+ * Events are not addressed to a flow: any flow (or any process, with `Client.emitEvent`) emits
+ * one under a name, and every flow that awaits that name, before or after the emit, gets it. The
+ * first emit of a name wins: later emits change nothing, so all waiters see the same payload. A
+ * flow that waits before the emit is suspended (it costs no memory) and woken by it, in any
+ * process. A payload that does not decode with this waiter's `schema` is this waiter's typed
+ * `InvalidEventError` (recorded and replayed), not a crash. With `timeout`, the deadline is fixed
+ * durably on the first run and the wait fails with `EventTimeout` once it has passed.
+ *
+ * @since 0.3.0
+ * @category Combinators
+ */
+export const awaitEvent: {
+  <A, I>(name: string, schema: Schema.Schema<A, I, never>): Effect.Effect<A, InvalidEventError, InFlow<InFlowMessage<"Flow.awaitEvent">>>
+  <A, I>(
+    name: string,
+    schema: Schema.Schema<A, I, never>,
+    options: { readonly timeout: Duration.DurationInput }
+  ): Effect.Effect<A, EventTimeout | InvalidEventError, InFlow<InFlowMessage<"Flow.awaitEvent">>>
+} = events.awaitEventTyped as typeof awaitEvent
+
+/**
+ * Emits the named event `name` from inside a flow, once: the emit is recorded, so a replay does
+ * not emit again. Returns whether this emit stored the event (`false` when one of that name had
+ * been emitted already: the first wins). With `schema`, the payload is encoded with it first.
+ *
+ * @since 0.3.0
+ * @category Combinators
+ */
+export const emitEvent: <P, PI = P>(
+  name: string,
+  payload: P,
+  schema?: Schema.Schema<P, PI, never>
+) => Effect.Effect<boolean, never, InFlow<InFlowMessage<"Flow.emitEvent">>> = longLived.emitEvent as typeof emitEvent
+
+/**
+ * Ends this execution of the flow and starts a new one under the same id, with `input` and an
+ * empty journal, atomically. The finished execution's journal is kept (see
+ * `Client.listExecutions`); handles awaiting the id get the result of the last execution. The
+ * flow's version and parent carry over. Use it to bound the journal of a flow that loops for a
+ * long time (a subscription, a poller): end each period with `continueAsNew(nextState)`.
+ *
+ * Give the flow to have the input checked by `tsc`: `Flow.continueAsNew(Subscription, next)`. An
+ * input that does not encode with the flow's input schema stops the flow with a
+ * `CheckpointEncodeError`.
+ *
+ * @since 0.3.0
+ * @category Combinators
+ */
+export const continueAsNew: {
+  <F extends Any>(flow: F, input: Input<F>): Effect.Effect<never, never, InFlow<InFlowMessage<"Flow.continueAsNew">>>
+  (input: unknown): Effect.Effect<never, never, InFlow<InFlowMessage<"Flow.continueAsNew">>>
+} = longLived.continueAsNew as typeof continueAsNew
+
+/**
+ * Registers a compensation for what `effect` did (a saga): when the flow later fails (its typed
+ * error or a defect), the compensations of the effects that succeeded run, newest first, each
+ * recorded once done (a crash during them resumes with those not done), before the flow's failure
+ * is written. They do not run when the flow succeeds or suspends. The compensation receives the
+ * effect's value and the flow's failure; make it a step (`refund(payment)`) to have it retried with
+ * the step's policy. A compensation that fails is added to the flow's cause as a defect, and the
+ * others still run.
+ *
+ * @example
+ * const payment = yield* chargeCard(order).pipe(Flow.withCompensation((payment) => refund(payment)))
+ *
+ * @since 0.3.0
+ * @category Combinators
+ */
+export const withCompensation: {
+  <A, R2>(
+    compensation: (value: A, cause: Cause.Cause<unknown>) => Effect.Effect<unknown, unknown, R2>
+  ): <E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R | R2 | InFlow<InFlowMessage<"Flow.withCompensation">>>
+  <A, E, R, R2>(
+    effect: Effect.Effect<A, E, R>,
+    compensation: (value: A, cause: Cause.Cause<unknown>) => Effect.Effect<unknown, unknown, R2>
+  ): Effect.Effect<A, E, R | R2 | InFlow<InFlowMessage<"Flow.withCompensation">>>
+} = longLived.withCompensation as typeof withCompensation
 
 /**
  * Tells whether this execution runs the patch `id` at this point: `true` when it reaches the point

@@ -262,6 +262,7 @@ export type ExecutionError =
   | UnstorableValueError
   | InvalidIdError
   | InvalidOptionError
+  | JournalLimitError
 
 /**
  * A deployment version that is not a semantic version (`MAJOR.MINOR.PATCH`, with an optional
@@ -410,6 +411,77 @@ export class NoFlowsRegisteredError extends Data.TaggedError("NoFlowsRegisteredE
 }> {
   override get message(): string {
     return `ergon: worker '${this.worker}' has no registered flows; call register(...flows) before run()`
+  }
+}
+
+/**
+ * A flow awaited an event that did not come before its deadline (`Flow.awaitEvent` with `timeout`).
+ *
+ * @since 0.3.0
+ * @category Errors
+ */
+export class EventTimeout extends Schema.TaggedError<EventTimeout>()("EventTimeout", {
+  name: Schema.String,
+  /** When the wait gave up (epoch millis). */
+  timeoutAt: Schema.Number
+}) {
+  override get message(): string {
+    return `ergon: no event '${this.name}' was emitted before ${new Date(this.timeoutAt).toISOString()}`
+  }
+}
+
+/**
+ * The payload of an event does not match a schema: for a waiter, it does not decode with the schema
+ * given to `Flow.awaitEvent` (a failure of that waiter only, recorded and replayed, not of the event
+ * or of the other waiters); for an emitter, it does not encode with the schema given to
+ * `Client.emitEvent` (nothing is emitted).
+ *
+ * @since 0.3.0
+ * @category Errors
+ */
+export class InvalidEventError extends Schema.TaggedError<InvalidEventError>()("InvalidEventError", {
+  name: Schema.String,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `ergon: the payload of event '${this.name}' does not match its schema: ${this.detail}`
+  }
+}
+
+/**
+ * A flow's journal reached its limit (`Flow.make`'s `maxJournalEntries`): a flow that loops for a
+ * long time must end each period with `Flow.continueAsNew`, so its journal starts empty again.
+ *
+ * @since 0.3.0
+ * @category Errors
+ */
+export class JournalLimitError extends Schema.TaggedError<JournalLimitError>()("JournalLimitError", {
+  flowType: Schema.String,
+  flowId: Schema.String,
+  limit: Schema.Number
+}) {
+  override get message(): string {
+    return `ergon: flow '${this.flowId}' (${this.flowType}) has ${this.limit} journal entries, its limit: ` +
+      `end each period of a long-running loop with Flow.continueAsNew(input), which starts a new execution ` +
+      `with an empty journal (or raise maxJournalEntries in Flow.make)`
+  }
+}
+
+/**
+ * A step attempt ran longer than the step's `timeout` (`Step.make`'s option) and was interrupted. It
+ * counts as a failed attempt, retried while the step's policy allows more attempts; once they are
+ * spent, the step ends with it as a defect.
+ *
+ * @since 0.3.0
+ * @category Errors
+ */
+export class StepTimeout extends Schema.TaggedError<StepTimeout>()("StepTimeout", {
+  step: Schema.String,
+  attempt: Schema.Number,
+  timeoutMillis: Schema.Number
+}) {
+  override get message(): string {
+    return `ergon: step '${this.step}' attempt ${this.attempt} did not finish within ${this.timeoutMillis} ms`
   }
 }
 

@@ -58,6 +58,13 @@ export interface ScheduleOptions {
   readonly runAt?: Date | number | undefined
   /** Higher first: an integer from -2^31 to 2^31 - 1. Defaults to 0. */
   readonly priority?: number | undefined
+  /**
+   * When a flow with this id exists with another input: `"fail"` (the default) with a
+   * `FlowConflictError`, or `"useExisting"`, returning a handle on the existing flow, as Temporal's
+   * `USE_EXISTING` does (`handle.created` tells whether this call created it). A flow of another
+   * type under the id is a `FlowConflictError` either way.
+   */
+  readonly onConflict?: "fail" | "useExisting" | undefined
 }
 
 /**

@@ -28,6 +28,7 @@
  *
  * @since 0.1.0
  */
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { Pipeable } from "effect/Pipeable"
 import type * as Schema from "effect/Schema"
@@ -245,6 +246,13 @@ export interface Options<
    * Defects are retried only when the policy's `retryDefects` is on.
    */
   readonly retryable?: ((error: Error["Type"]) => boolean) | undefined
+  /**
+   * The longest one attempt may run (on the process's clock). An attempt that runs longer is
+   * interrupted and counts as a failed attempt (`StepTimeout`), retried while the policy allows more
+   * attempts; when they are spent, the step ends with the `StepTimeout` as a defect. No limit by
+   * default.
+   */
+  readonly timeout?: Duration.DurationInput | undefined
   readonly run: (...args: Args<Input>) => Effect.Effect<Returns<Success>, Fails<Error>, Requirements>
 }
 

@@ -62,12 +62,33 @@ export type TypeId = typeof TypeId
 export type RunError<Mode extends Version.Mode> = StoreError | NoFlowsRegisteredError | Scheduler.VersionErrors<Mode>
 
 /**
+ * What `withRetention` deletes, and how often.
+ *
+ * @since 0.3.0
+ * @category Models
+ */
+export interface RetentionOptions {
+  /** Flows that ended longer ago than this are deleted. */
+  readonly olderThan: Duration.DurationInput
+  /** Which ended flows. Defaults to completed and cancelled (failed ones wait for a fix). */
+  readonly status?: ReadonlyArray<"completed" | "cancelled" | "failed"> | undefined
+  /** How often. Defaults to 1 hour. */
+  readonly every?: Duration.DurationInput | undefined
+}
+
+/**
  * The tuning of a worker.
  *
  * @since 0.1.0
  * @category Models
  */
 export interface Options {
+  /** Deletes old ended flows as the worker runs (`withRetention`). */
+  readonly retention?: {
+    readonly olderThan: Duration.Duration
+    readonly status: ReadonlyArray<"completed" | "cancelled" | "failed">
+    readonly every: Duration.Duration
+  } | undefined
   /** How many flows run at once. Defaults to 16. */
   readonly concurrency: number
   /** A claimed flow's lease; renewed every third of it. Defaults to 30 seconds. */
@@ -198,6 +219,12 @@ export interface Worker<Mode extends Version.Mode, Requirements, Names extends s
   /** Makes this worker deliver signals from the `SignalSource` Layer to the store. */
   withSignals(): Worker<Mode, Requirements, Names>
   /**
+   * Makes this worker delete, as it runs, the flows that ended more than `olderThan` ago
+   * (`Client.purge` with `status` default completed and cancelled), every `every` (default 1 hour,
+   * and once at start), in bounded batches.
+   */
+  withRetention(options: RetentionOptions): Worker<Mode, Requirements, Names>
+  /**
    * Runs the worker until interrupted; on interruption it releases the flows it holds. Two
    * different flows registered under one name (possible only through a cast) make it die with a
    * `FlowDefinitionError` before it claims anything.
@@ -251,6 +278,14 @@ const makeWith = (name: string, mode: Version.Mode, flows: ReadonlyArray<Flow.An
     withSuspendAfter: (duration: Duration.DurationInput) => next({ suspendAfter: Duration.decode(duration) }),
     withTimers: () => next({ timers: true }),
     withSignals: () => next({ signals: true }),
+    withRetention: (retention: RetentionOptions) =>
+      next({
+        retention: {
+          olderThan: Duration.decode(retention.olderThan),
+          status: retention.status ?? ["completed", "cancelled"],
+          every: Duration.decode(retention.every ?? "1 hour")
+        }
+      }),
     run,
     layer: () =>
       Layer.scopedDiscard(

@@ -8,6 +8,7 @@ import * as Pg from "../src/pg.js"
 import { StoreError } from "../src/FlowError.js"
 import * as Backend from "./conformance/backend.js"
 import * as Engine from "./conformance/engine.js"
+import * as LongLived from "./conformance/longlived.js"
 import * as Replay from "./conformance/replay.js"
 import * as Registry from "./conformance/registry.js"
 import * as Upgrade from "./conformance/upgrade.js"
@@ -37,6 +38,7 @@ Backend.suite("ExecutionLog conformance: PostgreSQL", store("conformance"))
 Engine.suite("PostgreSQL", store("engine"))
 Workers.suite("PostgreSQL", store("workers"))
 Replay.suite("PostgreSQL", store("replay"))
+LongLived.suite("PostgreSQL", store("longlived"))
 Registry.suite("PostgreSQL", store("registry"))
 Upgrade.suite("PostgreSQL", store("upgrade"))
 

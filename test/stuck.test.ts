@@ -175,6 +175,40 @@ const suite = (name: string, store: () => Layer.Layer<ExecutionLog.ExecutionLog,
         yield* Fiber.interrupt(plain)
       }).pipe(Effect.provide(Layer.merge(store(), layer)))
     })
+
+    it.live("an event's timeout that passed with no worker firing timers: reported as such; a worker with timers ends the wait", () => {
+      const { layer } = captureLogs()
+      return Effect.gen(function*() {
+        const tag = crypto.randomUUID().slice(0, 8)
+        const Waiter = Flow.make(`awaits-${tag}`, {
+          input: Schema.Void,
+          success: Schema.String,
+          run: () =>
+            Flow.awaitEvent(`never-${tag}`, Schema.String, { timeout: "300 millis" }).pipe(
+              Effect.catchAll((error) => Effect.succeed(error._tag))
+            )
+        })
+        const plain = yield* Effect.fork(
+          tune(Worker.make("waiters").unversioned().register(Waiter).withSuspendAfter("10 millis")).run()
+        )
+        yield* liveWorker("waiters")
+        const handle = yield* Scheduler.make().unversioned().schedule(Waiter, undefined)
+        yield* statusIs(handle.id, "suspended")
+        const history = yield* Client.history(handle.id)
+        const timeoutAt = (history.suspended!.reason as { readonly timeoutAt: number }).timeoutAt
+
+        const stuck = yield* stuckFlow(handle.id)
+        assert.deepStrictEqual(stuck.reason, { _tag: "NoTimerWorker", type: Waiter.name, version: null, wait: "EventTimeout", wakeAt: timeoutAt })
+        assert.strictEqual(
+          stuck.message,
+          `it waits on an event's timeout, and no live worker that takes '${Waiter.name}' (unversioned) runs withTimers()`
+        )
+        const timers = yield* Effect.fork(tune(Worker.make("timers").unversioned().register(Waiter).withTimers()).run())
+        assert.strictEqual(yield* handle.await, "EventTimeout")
+        yield* Fiber.interrupt(timers)
+        yield* Fiber.interrupt(plain)
+      }).pipe(Effect.provide(Layer.merge(store(), layer)))
+    })
   })
 
 suite("memory", () => ExecutionLog.layerMemory)

@@ -76,6 +76,8 @@ const waitText = (reason: unknown, start: number, now: number): string => {
       return `signal '${String(r.name)}'${typeof r.timeoutAt === "number" ? `, times out at ${at(r.timeoutAt)}` : ""}`
     case "Child":
       return `child flow '${String(r.childId)}'`
+    case "Event":
+      return `event '${String(r.name)}'${typeof r.timeoutAt === "number" ? `, times out at ${at(r.timeoutAt)}` : ""}`
     default:
       return brief(reason)
   }
@@ -97,6 +99,7 @@ const pendingWaits = (
       return [{ kind: "child", name: child?.type ?? String(reason.childId), detail: `${String(reason.childId)} is ${child?.status ?? "not started"}` }]
     }
     if (reason._tag === "Signal") return [{ kind: "signal", name: String(reason.name), detail: "no signal yet" }]
+    if (reason._tag === "Event") return [{ kind: "event", name: String(reason.name), detail: "not emitted yet" }]
     return []
   })
 }

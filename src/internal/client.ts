@@ -14,6 +14,7 @@ import {
   FlowEndedError,
   FlowFailedError,
   FlowNotFoundError,
+  InvalidEventError,
   type InvalidIdError,
   InvalidInputError,
   type InvalidOptionError,
@@ -26,6 +27,8 @@ import * as validate from "./validate.js"
 import { hashValue } from "./hash.js"
 import { formatParseError } from "./journal.js"
 import { newFlow } from "./records.js"
+import { emitInFlow } from "./event.js"
+import { FlowInstance } from "./instance.js"
 import * as registry from "./registry.js"
 import * as stuck from "./stuck.js"
 import * as telemetry from "./telemetry.js"
@@ -44,6 +47,12 @@ export interface ScheduleOptions {
   readonly id?: string | undefined
   readonly runAt?: Date | number | undefined
   readonly priority?: number | undefined
+  /**
+   * When a flow with this id exists with another input: `"fail"` (the default) with a
+   * `FlowConflictError`, or `"useExisting"`, returning a handle on the existing flow
+   * (`handle.created` is `false`). A flow of another type under the id always fails.
+   */
+  readonly onConflict?: "fail" | "useExisting" | undefined
 }
 
 /** A handle on a scheduled flow. */
@@ -58,6 +67,13 @@ export interface FlowHandle<A, E> {
   readonly result: Effect.Effect<Option.Option<Exit.Exit<A, E>>, FlowNotFoundError | CheckpointDecodeError | StoreError, ExecutionLog>
   readonly status: Effect.Effect<FlowStatus, FlowNotFoundError | StoreError, ExecutionLog>
   readonly cancel: Effect.Effect<void, FlowNotFoundError | FlowEndedError | StoreError, ExecutionLog>
+  /** Cancels the flow with a reason, recorded on it (see `Client.cancel`). */
+  readonly cancelWith: (options: CancelOptions) => Effect.Effect<void, FlowNotFoundError | FlowEndedError | StoreError, ExecutionLog>
+  /**
+   * Whether `schedule` created the flow: `false` when it returned an existing one (same id), and for
+   * a handle made by `Client.handle`.
+   */
+  readonly created: boolean
   readonly signal: {
     /** Sends a signal whose payload is checked and encoded with `schema` first. */
     <P, PI>(
@@ -113,7 +129,7 @@ export const schedule = <F extends Flow.Any>(
         if (existing.value.type !== flow.name) {
           return yield* new FlowConflictError({ flowId: id, reason: "type", existing: existing.value.type, requested: flow.name })
         }
-        if (existing.value.inputHash !== inputHash) {
+        if (existing.value.inputHash !== inputHash && options?.onConflict !== "useExisting") {
           return yield* new FlowConflictError({ flowId: id, reason: "input", existing: existing.value.inputHash, requested: inputHash })
         }
       }
@@ -125,7 +141,7 @@ export const schedule = <F extends Flow.Any>(
     }
     yield* Effect.logDebug("ergon.flow", { event: inserted ? "scheduled" : "already-scheduled", flowId: id, flowType: flow.name, version })
     yield* Effect.annotateCurrentSpan(telemetry.Attributes.flowId, id)
-    return handle(flow, id)
+    return { ...handle(flow, id), created: inserted }
   }).pipe(
     Effect.withSpan(telemetry.SpanNames.schedule, {
       kind: "producer",
@@ -142,6 +158,8 @@ export const handle = <F extends Flow.Any>(flow: F, id: string): FlowHandle<Flow
   result: result(flow, id),
   status: status(id),
   cancel: cancel(id),
+  cancelWith: (options) => cancel(id, options),
+  created: false,
   signal: ((name: string, ...rest: [unknown] | [Schema.Schema<any, any, never>, unknown]) =>
     rest.length === 2 ? signal(id, name, rest[1], rest[0]) : signal(id, name, rest[0])) as FlowHandle<any, any>["signal"]
 })
@@ -206,18 +224,31 @@ export const awaitResult = <F extends Flow.Any>(flow: F, id: string) =>
     }
   }).pipe(Effect.scoped)
 
+export interface CancelOptions {
+  /** Why: recorded on the flow (`cancelReason`). Its children get `"parent canceled"`. */
+  readonly reason?: string | undefined
+}
+
+/** The reason recorded on the children of a cancelled flow. */
+export const PARENT_CANCELED = "parent canceled"
+
 /**
- * Cancels a flow that has not ended, and its children, recursively. What it reports is what the
- * store did: the cancellation is one conditional write, and when it changed nothing (the flow
- * ended meanwhile, or there is none) the flow is read again to say why.
+ * Cancels a flow that has not ended, and its children, recursively, recording the reason. What it
+ * reports is what the store did: the cancellation is one conditional write, and when it changed
+ * nothing the flow is read again to say why. Cancelling a cancelled flow succeeds and changes
+ * nothing; a completed one is a `FlowEndedError`.
  */
-export const cancel = (id: string): Effect.Effect<void, FlowNotFoundError | FlowEndedError | StoreError, ExecutionLog> =>
+export const cancel = (
+  id: string,
+  options?: CancelOptions | undefined
+): Effect.Effect<void, FlowNotFoundError | FlowEndedError | StoreError, ExecutionLog> =>
   Effect.gen(function*() {
     const log = yield* ExecutionLog
     const now = yield* Clock.currentTimeMillis
-    const cancelled = yield* log.cancelFlow(id, now)
+    const cancelled = yield* log.cancelFlow(id, now, options?.reason)
     if (!cancelled) {
       const row = yield* getExisting(id)
+      if (row.status === "cancelled") return
       return yield* new FlowEndedError({ flowId: id, status: row.status, request: "cancel" })
     }
     yield* cancelled_(log, id, now)
@@ -244,7 +275,7 @@ const cancelChildren = (log: ExecutionLog.Service, id: string): Effect.Effect<vo
 const cancelTree = (log: ExecutionLog.Service, id: string): Effect.Effect<void, StoreError> =>
   Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
-    if (yield* log.cancelFlow(id, now)) yield* cancelled_(log, id, now)
+    if (yield* log.cancelFlow(id, now, PARENT_CANCELED)) yield* cancelled_(log, id, now)
     else yield* cancelChildren(log, id)
   })
 
@@ -326,3 +357,91 @@ export const awaitResultTyped: <F extends Flow.Any>(
   Flow.Flow.Error<F> | FlowCancelledError | FlowFailedError | FlowNotFoundError | CheckpointDecodeError | StoreError,
   ExecutionLog
 > = awaitResult as any
+
+/**
+ * Emits the named event `name` (see `Flow.awaitEvent`): stored unless one of that name exists (the
+ * first emit wins), then every flow waiting for it is woken. Returns whether this emit stored it.
+ * Inside a flow, it is the flow's recorded operation (`Flow.emitEvent`), emitted once.
+ */
+export const emitEvent = <P, PI>(
+  name: string,
+  payload: P,
+  schema?: Schema.Schema<P, PI, never>
+): Effect.Effect<boolean, InvalidEventError | StoreError, ExecutionLog> =>
+  Effect.gen(function*() {
+    let encoded: unknown = payload
+    if (schema !== undefined) {
+      const result = Schema.encodeEither(schema)(payload)
+      if (Either.isLeft(result)) return yield* new InvalidEventError({ name, detail: formatParseError(result.left) })
+      encoded = result.right
+    } else {
+      try {
+        JSON.stringify(payload)
+      } catch (cause) {
+        return yield* new InvalidEventError({ name, detail: `the payload is not JSON: ${String(cause)}` })
+      }
+    }
+    const inFlow = yield* Effect.serviceOption(FlowInstance)
+    if (Option.isSome(inFlow)) return yield* Effect.provideService(emitInFlow(name, encoded ?? null), FlowInstance, inFlow.value)
+    const log = yield* ExecutionLog
+    const now = yield* Clock.currentTimeMillis
+    const stored = yield* log.emitEvent(name, encoded ?? null, now)
+    yield* wake.notify(log)
+    yield* Effect.logDebug("ergon.event", { event: stored ? "emitted" : "already-emitted", name })
+    return stored
+  })
+
+/** The executions of a flow, in order (see `Flow.continueAsNew`). */
+export const listExecutions = (
+  id: string
+): Effect.Effect<ReadonlyArray<ExecutionLog.ExecutionRecord>, FlowNotFoundError | StoreError, ExecutionLog> =>
+  Effect.flatMap(getExisting(id), () => Effect.flatMap(ExecutionLog, (log) => log.listExecutions(id)))
+
+export interface PurgeOptions {
+  /** Which ended flows: `completed`, `cancelled`, `failed` (one or several). */
+  readonly status: "completed" | "cancelled" | "failed" | ReadonlyArray<"completed" | "cancelled" | "failed">
+  /** Ended before this time (a `Date` or epoch millis). */
+  readonly finishedBefore: Date | number
+  readonly type?: string | undefined
+  /** Root flows deleted per transaction. Defaults to 500. */
+  readonly batchSize?: number | undefined
+  /** Also delete the events emitted before this time. */
+  readonly eventsBefore?: Date | number | undefined
+}
+
+export interface PurgeResult {
+  /** Root flows deleted (each with its descendants). */
+  readonly flows: number
+  readonly events: number
+}
+
+const DEFAULT_PURGE_BATCH = 500
+
+const millisOf = (time: Date | number): number => (typeof time === "number" ? time : time.getTime())
+
+/** Deletes ended flows in batches (see `Client.purge`). */
+export const purge = (options: PurgeOptions): Effect.Effect<PurgeResult, StoreError, ExecutionLog> =>
+  Effect.gen(function*() {
+    const log = yield* ExecutionLog
+    const statuses = typeof options.status === "string" ? [options.status] : options.status
+    const requested = options.batchSize ?? DEFAULT_PURGE_BATCH
+    const limit = Number.isFinite(requested) && requested >= 1 ? Math.floor(requested) : DEFAULT_PURGE_BATCH
+    const finishedBefore = millisOf(options.finishedBefore)
+    let flows = 0
+    while (true) {
+      const deleted = yield* log.purgeFlows({ statuses, finishedBefore, type: options.type, limit })
+      flows += deleted.length
+      if (deleted.length < limit) break
+    }
+    let events = 0
+    if (options.eventsBefore !== undefined) {
+      const before = millisOf(options.eventsBefore)
+      while (true) {
+        const deleted = yield* log.purgeEvents(before, limit)
+        events += deleted
+        if (deleted < limit) break
+      }
+    }
+    yield* Effect.logDebug("ergon.flow", { event: "purged", flows, events })
+    return { flows, events }
+  }).pipe(Effect.withSpan("ergon.purge", { captureStackTrace: false }))

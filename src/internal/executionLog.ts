@@ -3,7 +3,9 @@ import * as Option from "effect/Option"
 import type {
   ClaimOptions,
   Encoded,
+  EventRow,
   ExecutionLog,
+  ExecutionRow,
   Fence,
   FlowFilter,
   FlowGroup,
@@ -237,6 +239,42 @@ export const makeUnsafe = (backend: Encoded, options?: json.LimitsOptions | unde
   listSignals: (flowId) => Effect.flatMap(backend.listSignals(flowId), (rows) => Effect.forEach(rows, signalFromRow)),
   cancelFlow: backend.cancelFlow,
   retryFlow: backend.retryFlow,
+  emitEvent: (name, value, now) =>
+    Effect.flatMap(payload("emitEvent", `the payload of event '${name}'`, value), (text) => backend.emitEvent(name, text ?? "null", now)),
+  getEvent: (name) =>
+    Effect.flatMap(
+      backend.getEvent(name),
+      Option.match({
+        onNone: () => Effect.succeedNone,
+        onSome: (row) => Effect.asSome(Effect.map(parse("getEvent", row.payload, { flowType: "", flowId: "", key: `event '${name}'` }), (payload) => ({ ...row, payload })))
+      })
+    ),
+  continueAsNew: (id, next, fence) =>
+    Effect.flatMap(
+      Effect.all({
+        input: payload("continueAsNew", "the next execution's input", next.input),
+        result: payload("continueAsNew", "the execution's end", next.result)
+      }),
+      (payloads) =>
+        backend.continueAsNew(id, { ...next, input: payloads.input ?? "null", result: payloads.result ?? "null" }, fence)
+    ),
+  listExecutions: (id) =>
+    Effect.flatMap(backend.listExecutions(id), (rows) =>
+      Effect.forEach(rows, (row) =>
+        Effect.map(
+          Effect.all({
+            input: parse("listExecutions", row.input, { flowType: "", flowId: id, key: `execution ${row.execution} $input` }),
+            result: parse("listExecutions", row.result, { flowType: "", flowId: id, key: `execution ${row.execution} $result` })
+          }),
+          (payloads) => ({ ...row, ...payloads })
+        ))),
+  purgeFlows: backend.purgeFlows,
+  retryFlowLater: (id, retry, fence) =>
+    Effect.flatMap(
+      payload("retryFlowLater", "the suspend reason", retry.suspendReason),
+      (reason) => backend.retryFlowLater(id, { ...retry, suspendReason: reason ?? "null" }, fence)
+    ),
+  purgeEvents: backend.purgeEvents,
   changes: backend.changes,
   ...(backend.storeTime === undefined ? {} : { storeTime: backend.storeTime }),
   registerWorker: backend.registerWorker,
@@ -374,6 +412,11 @@ export const makeMemoryBackend = (): Encoded => {
     }
     return list
   }
+  // Named events by name (the first emit wins), and the flows registered as waiting for each.
+  const events = new Map<string, EventRow>()
+  const eventWaiters = new Map<string, Set<string>>()
+  // Archived executions (`continueAsNew`), per flow, in order, with their journals.
+  const executions = new Map<string, Array<ExecutionRow & { readonly steps: ReadonlyArray<StepRow> }>>()
   return {
     insertFlow: (row) =>
       Effect.sync(() => {
@@ -413,6 +456,15 @@ export const makeMemoryBackend = (): Encoded => {
       Effect.sync(() => {
         const flow = flows.get(id)
         if (flow === undefined || flow.status !== "running" || !fenceHolds(flow, fence)) return "refused" as const
+        for (const name of suspension.events ?? []) {
+          let waiters = eventWaiters.get(name)
+          if (waiters === undefined) {
+            waiters = new Set()
+            eventWaiters.set(name, waiters)
+          }
+          waiters.add(id)
+        }
+        if ((suspension.events ?? []).some((name) => events.has(name))) return "satisfied" as const
         const signalled = suspension.signals.some((name) =>
           (signals.get(id)?.get(name) ?? []).some((signal) => signal.consumedBy === null)
         )
@@ -541,12 +593,13 @@ export const makeMemoryBackend = (): Encoded => {
           .sort(([a], [b]) => compareText(a, b))
           .flatMap(([, list]) => list)
       ),
-    cancelFlow: (id, now) =>
+    cancelFlow: (id, now, reason) =>
       Effect.sync(() => {
         const flow = flows.get(id)
         if (flow === undefined || flow.status === "completed" || flow.status === "cancelled") return false
         flows.set(id, {
           ...flow,
+          ...(reason === undefined ? {} : { cancelReason: reason }),
           status: "cancelled",
           completedAt: now,
           updatedAt: now,
@@ -574,6 +627,118 @@ export const makeMemoryBackend = (): Encoded => {
         const journal = steps.get(id)
         for (const key of dropKeys) journal?.delete(key)
         return true
+      }),
+    emitEvent: (name, payload, now) =>
+      Effect.sync(() => {
+        const first = !events.has(name)
+        if (first) events.set(name, { name, payload, createdAt: now })
+        for (const flowId of eventWaiters.get(name) ?? []) {
+          const flow = flows.get(flowId)
+          if (flow !== undefined && flow.status === "suspended") {
+            flows.set(flowId, { ...flow, status: "pending", runAfter: now, updatedAt: now })
+          }
+        }
+        eventWaiters.delete(name)
+        return first
+      }),
+    getEvent: (name) => Effect.sync(() => Option.fromNullable(events.get(name))),
+    continueAsNew: (id, next, fence) =>
+      Effect.sync(() => {
+        const flow = flows.get(id)
+        if (flow === undefined || flow.status !== "running" || !fenceHolds(flow, fence)) return false
+        const archived = executions.get(id) ?? []
+        const execution = flow.execution ?? 1
+        const journal = Array.from(steps.get(id)?.values() ?? [])
+        archived.push({
+          flowId: id,
+          execution,
+          input: flow.input,
+          result: next.result,
+          status: "continued",
+          startedAt: archived.at(-1)?.endedAt ?? flow.createdAt,
+          endedAt: next.now,
+          entries: journal.length,
+          steps: journal
+        })
+        executions.set(id, archived)
+        steps.set(id, new Map())
+        flows.set(id, {
+          ...flow,
+          input: next.input,
+          inputHash: next.inputHash,
+          execution: execution + 1,
+          result: null,
+          error: null,
+          suspendReason: null,
+          runAfter: null,
+          updatedAt: next.now
+        })
+        return true
+      }),
+    listExecutions: (id) =>
+      Effect.sync(() => {
+        const flow = flows.get(id)
+        if (flow === undefined) return []
+        const archived = executions.get(id) ?? []
+        const current: ExecutionRow = {
+          flowId: id,
+          execution: flow.execution ?? 1,
+          input: flow.input,
+          result: flow.result,
+          status: flow.status,
+          startedAt: archived.at(-1)?.endedAt ?? flow.createdAt,
+          endedAt: flow.completedAt,
+          entries: steps.get(id)?.size ?? 0
+        }
+        return [...archived.map(({ steps: _, ...row }) => row), current]
+      }),
+    purgeFlows: (filter) =>
+      Effect.sync(() => {
+        const endedAt = (row: FlowRow): number | null => row.status === "failed" ? row.updatedAt : row.completedAt
+        const isEnded = (row: FlowRow): boolean =>
+          row.status === "completed" || row.status === "cancelled" || row.status === "failed"
+        const descendants = (root: string): Array<FlowRow> =>
+          Array.from(flows.values()).filter((row) => row.id.startsWith(`${root}/`))
+        const roots = Array.from(flows.values())
+          .filter((row) =>
+            row.parentId === null && (filter.statuses as ReadonlyArray<string>).includes(row.status) &&
+            (filter.type === undefined || row.type === filter.type) &&
+            endedAt(row) !== null && endedAt(row)! < filter.finishedBefore &&
+            descendants(row.id).every(isEnded)
+          )
+          .sort((a, b) => endedAt(a)! - endedAt(b)! || compareText(a.id, b.id))
+          .slice(0, sliceEnd(filter.limit))
+        for (const root of roots) {
+          for (const row of [root, ...descendants(root.id)]) {
+            flows.delete(row.id)
+            steps.delete(row.id)
+            signals.delete(row.id)
+            executions.delete(row.id)
+            for (const waiters of eventWaiters.values()) waiters.delete(row.id)
+          }
+        }
+        return roots.map((row) => row.id)
+      }),
+    retryFlowLater: (id, retry, fence) =>
+      Effect.sync(() => {
+        const flow = flows.get(id)
+        if (flow === undefined || flow.status !== "running" || !fenceHolds(flow, fence)) return false
+        flows.set(id, {
+          ...flow,
+          status: "suspended",
+          runAfter: retry.runAfter,
+          suspendReason: retry.suspendReason,
+          updatedAt: retry.now
+        })
+        const journal = steps.get(id)
+        for (const key of retry.dropKeys) journal?.delete(key)
+        return true
+      }),
+    purgeEvents: (before, limit) =>
+      Effect.sync(() => {
+        const old = Array.from(events.values()).filter((event) => event.createdAt < before).slice(0, sliceEnd(limit))
+        for (const event of old) events.delete(event.name)
+        return old.length
       }),
     registerWorker: (row) =>
       Effect.sync(() => {

@@ -8,6 +8,7 @@
  *   the order of time and suspends the flow when every live branch waits;
  * - `settle`: record how the run ended (completed, suspended, failed by an engine error).
  */
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -29,15 +30,29 @@ import {
   StoreError
 } from "../FlowError.js"
 import { hasEnded } from "./child.js"
+import * as Retryable from "../Retryable.js"
+import * as RetryPolicy from "../RetryPolicy.js"
 import { hashValue } from "./hash.js"
 import {
+  type Compensation,
   type EngineError,
   FlowInstance,
+  scoped,
   type SingleReason,
   SuspendReason,
   type Wait
 } from "./instance.js"
-import { formatParseError, indexJournal, skipUnclaimed } from "./journal.js"
+import {
+  begin,
+  complete,
+  encodeExit,
+  exitCodec,
+  formatParseError,
+  indexJournal,
+  park,
+  replay,
+  skipUnclaimed
+} from "./journal.js"
 import * as json from "./json.js"
 import * as validate from "./validate.js"
 import { newFlow } from "./records.js"
@@ -67,6 +82,12 @@ export interface ExecuteOptions {
 }
 
 const DEFAULT_SUSPEND_AFTER = Duration.toMillis("1 minute")
+
+/** The journal entry that counts a flow's failed attempts (a flow-level retry policy). */
+const FLOW_RETRY_KEY = "$flow-retry"
+
+/** The journal limit of a flow that sets none (`Flow.make`'s `maxJournalEntries`). */
+export const DEFAULT_MAX_JOURNAL_ENTRIES = 20_000
 
 /** How often a run that waits for a signal or a child while a step runs looks at the store (real time). */
 const STORE_POLL = Duration.seconds(1)
@@ -156,7 +177,7 @@ export const run = <A, E, R, I>(
     const instance = start(log, flow, options, admitted, yield* Effect.clock)
     yield* flowEvent(options.id, flow.name, admitted.resumed ? "resumed" : "started", { journal: admitted.steps.length })
     const ended: Ended<A, E> = yield* runProgram(instance, flow.run(admitted.input), seenAtStart)
-    return yield* settle(log, flow, instance, admitted, ended, seenAtStart)
+    return yield* settle(log, flow, instance, admitted, ended, seenAtStart, options)
   }))
 
 // ---------------------------------------------------------------------------------------------
@@ -392,6 +413,15 @@ const start = <A, E, R, I>(
     replayWaiting: new Map(),
     patches: flow.patches ?? [],
     unpatched: [],
+    compensations: [],
+    maxJournalEntries: flow.maxJournalEntries ?? DEFAULT_MAX_JOURNAL_ENTRIES,
+    encodeInput: Schema.encodeEither(flow.input as Schema.Schema<unknown, unknown>),
+    flowRetry: flow.retry === undefined ? undefined : {
+      policy: flow.retry,
+      retryable: flow.retryable,
+      failedAttempts: admitted.steps.find((step) => step.key === FLOW_RETRY_KEY)?.attempts ?? 0,
+      scheduled: false
+    },
     pokes,
     poke: () => {
       pokes.count++
@@ -416,6 +446,7 @@ type Ended<A, E> =
   | { readonly _tag: "Suspended"; readonly reason: SuspendReason }
   | { readonly _tag: "Aborted"; readonly error: EngineError }
   | { readonly _tag: "Cancelled" }
+  | { readonly _tag: "ContinueAsNew"; readonly input: unknown }
 
 /** Waits for a poke newer than `seen`. */
 const nextPoke = (pokes: Pokes, seen: number): Effect.Effect<void> =>
@@ -478,6 +509,11 @@ const readyWaits = (instance: Started, now: number, lookInStore: boolean): Effec
       }
     }
     for (const wait of waits) {
+      if (wait.event === undefined) continue
+      const event = yield* instance.log.getEvent(wait.event)
+      if (Option.isSome(event)) ready.push({ wait, at: event.value.createdAt, resolution: "ready" })
+    }
+    for (const wait of waits) {
       if (wait.childId === undefined) continue
       const child = yield* instance.log.getFlow(wait.childId)
       if (Option.isSome(child) && hasEnded(child.value)) {
@@ -523,7 +559,7 @@ const runProgram = <A, E, R>(
   Effect.gen(function*() {
     const log = instance.log
     const fiber = yield* Effect.fork(
-      Effect.withClock(Effect.provideService(program, FlowInstance, instance), flowClock(instance))
+      Effect.withClock(Effect.provideService(compensated(instance, program), FlowInstance, instance), flowClock(instance))
     )
     fiber.addObserver(() => instance.poke())
     // Without a lease (a plain executor), a cancellation is seen through this process's wake-ups.
@@ -547,6 +583,9 @@ const runProgram = <A, E, R>(
       if (instance.abort !== undefined && instance.abort._tag === "EngineError") {
         return yield* stop({ _tag: "Aborted", error: instance.abort.error } as const)
       }
+      if (instance.abort !== undefined && instance.abort._tag === "ContinueAsNew") {
+        return yield* stop({ _tag: "ContinueAsNew", input: instance.abort.input } as const)
+      }
       if (done !== null) return { _tag: "Exit", exit: done } as const
       if (cancelled) return yield* stop({ _tag: "Cancelled" } as const)
 
@@ -557,7 +596,9 @@ const runProgram = <A, E, R>(
         continue
       }
 
-      const storeWaits = Array.from(instance.waits.values()).some((wait) => wait.signal !== undefined || wait.childId !== undefined)
+      const storeWaits = Array.from(instance.waits.values()).some((wait) =>
+        wait.signal !== undefined || wait.childId !== undefined || wait.event !== undefined
+      )
       // Notifications come for every change of the store (from every process, on PostgreSQL):
       // they make a parked run look again at most every STORE_LOOK_GAP.
       const notified = (yield* wake.version(log)) !== storeSeen && performance.now() - lastLook >= STORE_LOOK_GAP_MILLIS
@@ -618,6 +659,147 @@ const runProgram = <A, E, R>(
     }
   }).pipe(Effect.scoped)
 
+/**
+ * The program, then, if it failed (its typed error or a defect), the compensations it registered
+ * (`Flow.withCompensation`), newest first, before its end is written. Each is recorded in the
+ * journal once done, so a replay after a crash runs only those not done yet. A run that stops
+ * (suspension, engine error, continue-as-new) runs none: it has not ended. A compensation that
+ * fails is added to the flow's cause as a defect; the others still run.
+ */
+const compensated = <A, E, R>(
+  instance: Started,
+  program: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R | FlowInstance> =>
+  Effect.flatMap(Effect.exit(Effect.zipRight(flowBackoff(instance), program)), (exit) => {
+    const registered = instance.compensations ?? []
+    if (Exit.isSuccess(exit) || instance.abort !== undefined) return exit
+    if (registered.length === 0) {
+      willRetry(instance, exit.cause)
+      return exit
+    }
+    if (Cause.isInterruptedOnly(exit.cause)) return exit
+    // Another attempt of the whole flow comes: compensations wait for the last one.
+    if (willRetry(instance, exit.cause)) return exit
+    return Effect.flatMap(
+      Effect.forEach(registered.slice().reverse(), (compensation, index) => compensate(compensation, exit.cause, index + 1)),
+      (failures) => {
+        const failed = failures.filter((cause): cause is Cause.Cause<unknown> => cause !== undefined)
+        return failed.length === 0
+          ? exit
+          : Exit.failCause(failed.reduce<Cause.Cause<E>>((cause, more) => Cause.sequential(cause, Cause.die(Cause.squash(more))), exit.cause))
+      }
+    )
+  })
+
+/**
+ * Whether a failure of the flow's program is retried by the flow's policy (a retryable error, or a
+ * defect when the policy says so, with attempts left); marks the run so that `settle` schedules it.
+ */
+const willRetry = (instance: Started, cause: Cause.Cause<unknown>): boolean => {
+  const retry = instance.flowRetry
+  if (retry === undefined || Cause.isInterruptedOnly(cause)) return false
+  const failure = Cause.failureOption(cause)
+  const retryable = Option.isSome(failure)
+    ? Retryable.isRetryable(failure.value) || (retry.retryable !== undefined && retry.retryable(failure.value))
+    : retry.policy.retryDefects && Cause.isDie(cause)
+  retry.scheduled = retryable && RetryPolicy.allowsRetryAfter(retry.policy, retry.failedAttempts + 1)
+  return retry.scheduled
+}
+
+/**
+ * The backoff before a flow's next attempt (a flow-level retry), as a durable wait: a run that
+ * comes before its time waits (in memory when it is short, suspended otherwise).
+ */
+const flowBackoff = (instance: Started): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const entry = instance.flowRetry === undefined ? undefined : instance.journal.get(FLOW_RETRY_KEY)
+    const at = entry?.nextAttemptAt ?? null
+    if (entry === undefined || at === null) return Effect.void
+    return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      at <= now ? Effect.void : park(instance, {
+        key: FLOW_RETRY_KEY,
+        reason: SuspendReason.Retry({ key: FLOW_RETRY_KEY, at, attempt: entry.attempts + 1 }),
+        until: at,
+        signal: undefined,
+        childId: undefined
+      }, () => Effect.void))
+  })
+
+/**
+ * Schedules the flow's next attempt after its program failed: its failed attempts are counted in
+ * the journal, its failed entries are dropped, and it is suspended until the policy's backoff has
+ * passed (a durable wait, like a step's retry).
+ */
+const retryLater = <A, E>(
+  instance: Started,
+  attempt: number,
+  policy: RetryPolicy.RetryPolicy,
+  cause: Cause.Cause<unknown>
+): Effect.Effect<Outcome<A, E>, ExecutionError> =>
+  Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const delay = yield* RetryPolicy.delayFor(policy, attempt)
+    const at = now + Duration.toMillis(delay)
+    const reason = SuspendReason.Retry({ key: FLOW_RETRY_KEY, at, attempt: attempt + 1 })
+    const written = yield* instance.log.putStep({
+      flowId: instance.flowId,
+      key: FLOW_RETRY_KEY,
+      inputHash: null,
+      status: "retrying",
+      exit: undefined,
+      attempts: attempt,
+      nextAttemptAt: at,
+      startedAt: now,
+      completedAt: null
+    }, instance.fence)
+    if (!written) return yield* leaseLost(instance.flowId, instance.fence)
+    const dropKeys = Array.from(instance.journal.values())
+      .filter((step) => step.status === "completed" && (step.exit as { _tag?: string } | undefined)?._tag === "Failure")
+      .map((step) => step.key)
+    const scheduled = yield* instance.log.retryFlowLater(instance.flowId, { runAfter: at, suspendReason: reason, dropKeys, now }, instance.fence)
+    if (!scheduled) return yield* leaseLost(instance.flowId, instance.fence)
+    yield* flowEvent(instance.flowId, instance.flowType, "retrying", { attempt, at, cause: Cause.pretty(cause) })
+    return { _tag: "Suspended", reason } as const
+  })
+
+const compensationCodec = exitCodec(Schema.Void, Schema.Never)
+
+/**
+ * Runs the `n`th compensation (in the order they run) as a journal entry of its own, in a key scope
+ * of its own (`$compensation/n`, which its steps share), unless it is recorded as done.
+ */
+const compensate = (
+  compensation: Compensation,
+  cause: Cause.Cause<unknown>,
+  n: number
+): Effect.Effect<Cause.Cause<unknown> | undefined, never, any> =>
+  Effect.flatMap(FlowInstance, (instance) =>
+    scoped(
+      `$compensation/${n}`,
+      Effect.flatMap(begin(instance, "$compensate", "compensation"), (begun) => {
+        const recorded = begun.recorded
+        if (recorded?.status === "completed") {
+          return Effect.map(replay(instance, { ...begun, recorded }, compensationCodec), (exit) =>
+            Exit.isFailure(exit) ? exit.cause : undefined)
+        }
+        return Effect.gen(function*() {
+          const startedAt = yield* Clock.currentTimeMillis
+          const exit = yield* Effect.exit(compensation.run(cause))
+          if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
+          const recordedExit: Exit.Exit<void> = Exit.isSuccess(exit) ? Exit.void : Exit.die(Cause.squash(exit.cause))
+          const now = yield* Clock.currentTimeMillis
+          yield* complete(instance, begun, {
+            inputHash: null,
+            exit: yield* encodeExit(instance, begun.key, compensationCodec, recordedExit),
+            attempts: 1,
+            startedAt,
+            completedAt: now
+          })
+          return Exit.isFailure(recordedExit) ? recordedExit.cause : undefined
+        })
+      })
+    ))
+
 /** Records an engine error on the run (the supervisor then stops the program). */
 const abortRun = (instance: Started, error: EngineError): Effect.Effect<void> =>
   Effect.sync(() => {
@@ -648,6 +830,7 @@ const suspend = <A, E>(
       suspendReason: reason,
       signals: Array.from(new Set(waits.flatMap((wait) => (wait.signal === undefined ? [] : [wait.signal])))),
       children: waits.flatMap((wait) => (wait.childId === undefined ? [] : [wait.childId])),
+      events: Array.from(new Set(waits.flatMap((wait) => (wait.event === undefined ? [] : [wait.event])))),
       now
     }, instance.fence).pipe(Effect.onError(() => open))
     if (result === "suspended") {
@@ -680,8 +863,9 @@ const settle = <A, E, R, I>(
   instance: Started,
   admitted: Admitted<I>,
   ended: Ended<A, E>,
-  seenAtStart: number
-): Effect.Effect<Outcome<A, E>, ExecutionError> =>
+  seenAtStart: number,
+  options: ExecuteOptions
+): Effect.Effect<Outcome<A, E>, ExecutionError, R | ExecutionLog> =>
   Effect.gen(function*() {
     const flowId = instance.flowId
     const flowType = flow.name
@@ -689,6 +873,23 @@ const settle = <A, E, R, I>(
     switch (ended._tag) {
       case "Suspended":
         return { _tag: "Suspended", reason: ended.reason } as const
+      case "ContinueAsNew": {
+        const now = yield* Clock.currentTimeMillis
+        const continued = yield* log.continueAsNew(flowId, {
+          input: ended.input,
+          inputHash: hashValue(ended.input),
+          result: { _tag: "ContinueAsNew", input: ended.input },
+          now
+        }, fence)
+        if (!continued) return yield* leaseLost(flowId, fence)
+        yield* flowEvent(flowId, flowType, "continued-as-new")
+        // The next execution, at once, under the same lease: it admits the flow's stored row.
+        return yield* run(flow, { _tag: "Stored" }, {
+          ...options,
+          claimed: fence !== undefined,
+          claimedRow: undefined
+        })
+      }
       case "Cancelled":
         yield* flowEvent(flowId, flowType, "cancelled")
         return { _tag: "Completed", exit: Exit.interrupt(FiberId.none) } as const
@@ -703,6 +904,10 @@ const settle = <A, E, R, I>(
         break
     }
     const exit = ended.exit
+    const flowRetry = instance.flowRetry
+    if (flowRetry?.scheduled === true && Exit.isFailure(exit)) {
+      return yield* retryLater<A, E>(instance, flowRetry.failedAttempts + 1, flowRetry.policy, exit.cause)
+    }
     // Only when something was notified during the run can it have been cancelled: no read otherwise.
     if (fence === undefined && (yield* wake.version(log)) !== seenAtStart) {
       const current = yield* log.getFlow(flowId)

@@ -2,13 +2,18 @@ import type * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
 import * as FiberRef from "effect/FiberRef"
+import type * as ParseResult from "effect/ParseResult"
+import type * as RetryPolicy from "../RetryPolicy.js"
 import * as Schema from "effect/Schema"
 import type { EntryKind, ExecutionLog, Fence } from "../ExecutionLog.js"
+import type * as Cause from "effect/Cause"
 import type {
   CheckpointDecodeError,
   CheckpointEncodeError,
   InvalidIdError,
+  JournalLimitError,
   LeaseLostError,
   NonDeterminismError,
   StoreError,
@@ -28,6 +33,8 @@ export type SuspendReason = Data.TaggedEnum<{
   Signal: { readonly key: string; readonly name: string; readonly timeoutAt: number | undefined }
   /** `Flow.invoke` waits for the child flow `childId` to end. */
   Child: { readonly key: string; readonly childId: string }
+  /** `Flow.awaitEvent` waits for the event `name` to be emitted (until `timeoutAt`, if set). */
+  Event: { readonly key: string; readonly name: string; readonly timeoutAt: number | undefined }
   /** The step at `key` failed and retries at `at` (epoch millis). */
   Retry: { readonly key: string; readonly at: number; readonly attempt: number }
   /**
@@ -59,6 +66,11 @@ const SingleReasonSchema = Schema.Union(
     timeoutAt: Schema.UndefinedOr(Schema.Number)
   }),
   Schema.TaggedStruct("Child", { key: Schema.String, childId: Schema.String }),
+  Schema.TaggedStruct("Event", {
+    key: Schema.String,
+    name: Schema.String,
+    timeoutAt: Schema.UndefinedOr(Schema.Number)
+  }),
   Schema.TaggedStruct("Retry", { key: Schema.String, at: Schema.Number, attempt: Schema.Number })
 )
 
@@ -68,10 +80,19 @@ export const SuspendReasonSchema = Schema.Union(
   Schema.TaggedStruct("Any", { reasons: Schema.Array(SingleReasonSchema) })
 )
 
-/** What ends a run early: a suspension, or an engine error that is not the flow's own. */
+/**
+ * What ends a run early: a suspension, an engine error that is not the flow's own, or
+ * `Flow.continueAsNew` (with the next execution's encoded input).
+ */
 export type Abort =
   | { readonly _tag: "Suspend"; readonly reason: SuspendReason }
   | { readonly _tag: "EngineError"; readonly error: EngineError }
+  | { readonly _tag: "ContinueAsNew"; readonly input: unknown }
+
+/** A compensation registered by `Flow.withCompensation`, run if the flow fails or is cancelled. */
+export interface Compensation {
+  readonly run: (cause: Cause.Cause<unknown>) => Effect.Effect<void, unknown, unknown>
+}
 
 /** An error of the engine that stops a run (not the flow's own). */
 export type EngineError =
@@ -82,6 +103,7 @@ export type EngineError =
   | LeaseLostError
   | UnstorableValueError
   | InvalidIdError
+  | JournalLimitError
 
 /**
  * How a durable wait ends: its time came (a timer, a retry's backoff, a signal's timeout), or
@@ -103,6 +125,8 @@ export interface Wait {
   readonly signal: string | undefined
   /** The child it waits for. */
   readonly childId: string | undefined
+  /** The named event it waits for. */
+  readonly event?: string | undefined
   readonly resolve: (resolution: Resolution) => void
 }
 
@@ -186,6 +210,22 @@ export declare namespace FlowInstance {
     readonly unpatched: Array<PatchPoint>
     /** Wakes the run's supervisor: a wait was parked or left, an operation ended, the run must stop. */
     readonly poke: () => void
+    /** Compensations registered so far by `Flow.withCompensation`, oldest first. */
+    readonly compensations?: Array<Compensation> | undefined
+    /** The most entries the journal may hold before a new operation fails the flow (`JournalLimitError`). */
+    readonly maxJournalEntries?: number | undefined
+    /**
+     * The flow-level retry policy, its attempts so far, and whether this run's failure is to be
+     * retried (decided when the program fails, before compensations).
+     */
+    flowRetry?: {
+      readonly policy: RetryPolicy.RetryPolicy
+      readonly retryable: ((error: unknown) => boolean) | undefined
+      readonly failedAttempts: number
+      scheduled: boolean
+    } | undefined
+    /** Encodes an input of this flow (for `Flow.continueAsNew`). */
+    readonly encodeInput?: ((input: unknown) => Either.Either<unknown, ParseResult.ParseError>) | undefined
   }
 }
 

@@ -26,6 +26,7 @@ import {
   CheckpointDecodeError,
   CheckpointEncodeError,
   FlowDefinitionError,
+  JournalLimitError,
   LeaseLostError,
   NonDeterminismError,
   StoreError
@@ -297,6 +298,13 @@ export const begin = (
           })
         }
         return Effect.succeed<Begun>({ ...place, recorded })
+      }
+      const limit = instance.maxJournalEntries
+      if (limit !== undefined && instance.journal.size >= limit) {
+        return abortWith(
+          instance,
+          new JournalLimitError({ flowType: instance.flowType, flowId: instance.flowId, limit })
+        )
       }
       const there = instance.placed.get(place.scope)?.get(place.position)
       if (there !== undefined && there.key !== place.key) {

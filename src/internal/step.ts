@@ -8,7 +8,7 @@ import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
 import { pipeArguments } from "effect/Pipeable"
 import * as Schema from "effect/Schema"
-import { CheckpointEncodeError } from "../FlowError.js"
+import { CheckpointEncodeError, StepTimeout } from "../FlowError.js"
 import * as Retryable from "../Retryable.js"
 import * as RetryPolicy from "../RetryPolicy.js"
 import type { Options } from "../Step.js"
@@ -25,6 +25,8 @@ export interface StepSpec {
   readonly codec: journal.ExitCodec<any, any>
   readonly retry: RetryPolicy.RetryPolicy
   readonly retryable: ((error: any) => boolean) | undefined
+  /** The longest one attempt may run, in milliseconds. */
+  readonly timeoutMillis: number | undefined
   readonly run: (...args: ReadonlyArray<any>) => Effect.Effect<any, any, any>
 }
 
@@ -47,6 +49,8 @@ export const makeInputHasher = (
 }
 
 const isRetryableCause = (spec: StepSpec, cause: Cause.Cause<unknown>): boolean => {
+  // A timed-out attempt is retried whenever the policy allows another attempt.
+  if (Cause.isDie(cause) && Option.exists(Cause.dieOption(cause), (defect) => defect instanceof StepTimeout)) return true
   const failure = Cause.failureOption(cause)
   if (Option.isSome(failure)) {
     return Retryable.isRetryable(failure.value) || (spec.retryable !== undefined && spec.retryable(failure.value))
@@ -117,9 +121,16 @@ const runAttempts = (
     while (true) {
       const attempt = failed + 1
       const startedAt = yield* Clock.currentTimeMillis
+      const timeoutMillis = spec.timeoutMillis
+      const attemptRun: Effect.Effect<any, any, any> = timeoutMillis === undefined
+        ? spec.run(...args)
+        : Effect.timeoutFailCause(spec.run(...args), {
+          duration: Duration.millis(timeoutMillis),
+          onTimeout: () => Cause.die(new StepTimeout({ step: key, attempt, timeoutMillis }))
+        })
       const exit = yield* journal.busyOnProcessClock(
         instance,
-        spec.run(...args).pipe(
+        attemptRun.pipe(
           Effect.provideService(journal.StepContext, {
             flowId: instance.flowId,
             flowType: instance.flowType,
@@ -185,6 +196,7 @@ export const make: any = (name: string, options: Options<any, any, any, any> & {
     codec: journal.exitCodec(success, error),
     retry,
     retryable: options.retryable,
+    timeoutMillis: options.timeout === undefined ? undefined : Duration.toMillis(options.timeout),
     run: options.run
   }
   const step = (...args: ReadonlyArray<unknown>) => callStep(spec, args)

@@ -24,7 +24,13 @@ export const describe = (reason: StuckReason): string => {
         reason.liveVersions.map((version) => version === null ? "only unversioned flows" : `'${version}'`).join(", ")
       })`
     case "NoTimerWorker": {
-      const what = reason.wait === "Retry" ? "a retry's backoff" : reason.wait === "SignalTimeout" ? "a signal's timeout" : "a timer"
+      const what = reason.wait === "Retry"
+        ? "a retry's backoff"
+        : reason.wait === "SignalTimeout"
+        ? "a signal's timeout"
+        : reason.wait === "EventTimeout"
+        ? "an event's timeout"
+        : "a timer"
       return `it waits on ${what}, and no live worker that takes '${reason.type}' (${versionText(reason.version)}) runs withTimers()`
     }
     case "StuckChild":
@@ -69,7 +75,7 @@ const timersServed = (live: ReadonlyArray<WorkerRow>, type: string, version: str
 export const timerWait = (
   suspendReason: unknown,
   now: number
-): { readonly wait: "Timer" | "Retry" | "SignalTimeout"; readonly wakeAt: number } | undefined => {
+): { readonly wait: "Timer" | "Retry" | "SignalTimeout" | "EventTimeout"; readonly wakeAt: number } | undefined => {
   const reasons = waitsOf(suspendReason)
   const timers = reasons.map((reason) => timerOf(reason, now))
   // Several waits at once (a race): stuck on timers only when each of them is a timer.
@@ -88,11 +94,17 @@ const waitsOf = (suspendReason: unknown): ReadonlyArray<Reason> => {
     : [reason]
 }
 
-const timerOf = (reason: Reason, now: number): { readonly wait: "Timer" | "Retry" | "SignalTimeout"; readonly wakeAt: number } | undefined => {
+const timerOf = (
+  reason: Reason,
+  now: number
+): { readonly wait: "Timer" | "Retry" | "SignalTimeout" | "EventTimeout"; readonly wakeAt: number } | undefined => {
   if (reason._tag === "Timer" && typeof reason.until === "number") return { wait: "Timer", wakeAt: reason.until }
   if (reason._tag === "Retry" && typeof reason.at === "number") return { wait: "Retry", wakeAt: reason.at }
   if (reason._tag === "Signal" && typeof reason.timeoutAt === "number" && reason.timeoutAt <= now) {
     return { wait: "SignalTimeout", wakeAt: reason.timeoutAt }
+  }
+  if (reason._tag === "Event" && typeof reason.timeoutAt === "number" && reason.timeoutAt <= now) {
+    return { wait: "EventTimeout", wakeAt: reason.timeoutAt }
   }
   return undefined
 }

@@ -19,6 +19,7 @@ import * as Version from "../Version.js"
 import type { Options } from "../Worker.js"
 import * as SignalSource from "../SignalSource.js"
 import * as executor from "./executor.js"
+import { purge } from "./client.js"
 import * as skew from "./skew.js"
 import * as logs from "./logs.js"
 import * as workerRegistry from "./registry.js"
@@ -307,6 +308,21 @@ export const run = (
       if (source._tag === "Some") {
         yield* Effect.forkScoped(Effect.provideService(SignalSource.run, SignalSource.SignalSource, source.value))
       }
+    }
+
+    const retention = config.retention
+    if (retention !== undefined) {
+      // Deletes old ended flows now and then; a failure is logged, and tried again next time.
+      const purgeOld = Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const purged = yield* purge({ status: retention.status, finishedBefore: now - Duration.toMillis(retention.olderThan) })
+        if (purged.flows > 0) yield* Effect.logDebug("ergon.worker", { event: "purged", flows: purged.flows })
+      }).pipe(
+        Effect.catchAll((error) => Effect.logWarning("ergon.worker", { event: "purge-failed", error: error.message }))
+      )
+      yield* Effect.forkScoped(
+        Effect.forever(Effect.zipRight(purgeOld, Effect.sleep(retention.every))).pipe(annotate)
+      )
     }
 
     let idle = Duration.toMillis(config.pollInterval)

@@ -17,6 +17,7 @@ import type {
   ClaimOptions,
   Encoded,
   EntryKind,
+  ExecutionRow,
   FlowFilter,
   FlowGroup,
   FlowRow,
@@ -108,6 +109,8 @@ const flowColumns = [
   "created_at",
   "updated_at",
   "completed_at",
+  "cancel_reason",
+  "execution",
   "trace_context",
   "ran_version"
 ] as const
@@ -150,6 +153,8 @@ const flowParams = (row: FlowRow): ReadonlyArray<unknown> => [
   row.createdAt,
   row.updatedAt,
   row.completedAt,
+  row.cancelReason ?? null,
+  row.execution ?? 1,
   row.traceContext ?? null,
   row.ranVersion ?? null
 ]
@@ -193,7 +198,11 @@ const flowFromRow = (row: Row): FlowRow => ({
   updatedAt: num(row.updated_at),
   completedAt: numOrNull(row.completed_at),
   traceContext: textOrNull(row.trace_context),
-  ranVersion: textOrNull(row.ran_version)
+  ranVersion: textOrNull(row.ran_version),
+  // Present only when they say something (a reason given; an execution after the first), so a row
+  // reads back as it was written.
+  ...(row.cancel_reason === null || row.cancel_reason === undefined ? {} : { cancelReason: String(row.cancel_reason) }),
+  ...(row.execution === null || row.execution === undefined || num(row.execution) === 1 ? {} : { execution: num(row.execution) })
 })
 
 const signalColumns = ["flow_id", "name", "seq", "payload", "consumed_by", "created_at"] as const
@@ -472,7 +481,7 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
       sql`UPDATE ergon_flows SET status = 'pending', run_after = ${P}, updated_at = ${P} WHERE id = ${P} AND status = 'suspended'`
     )
     const cancelFlowSql = text(
-      sql`UPDATE ergon_flows SET status = 'cancelled', completed_at = ${P}, updated_at = ${P}, lease_owner = NULL, lease_expires_at = NULL WHERE id = ${P} AND status NOT IN ('completed', 'cancelled')`
+      sql`UPDATE ergon_flows SET status = 'cancelled', completed_at = ${P}, updated_at = ${P}, cancel_reason = ${P}, lease_owner = NULL, lease_expires_at = NULL WHERE id = ${P} AND status NOT IN ('completed', 'cancelled')`
     )
     const retryFlowSql = text(
       sql`UPDATE ergon_flows SET status = 'pending', run_after = ${P}, result = NULL, error = NULL, suspend_reason = NULL, completed_at = NULL, updated_at = ${P} WHERE id = ${P} AND status IN ('completed', 'failed', 'cancelled')`
@@ -593,6 +602,13 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
       listSignals: guarded("listSignals"),
       cancelFlow: guarded("cancelFlow"),
       retryFlow: guarded("retryFlow"),
+      emitEvent: guarded("emitEvent"),
+      getEvent: guarded("getEvent"),
+      continueAsNew: guarded("continueAsNew"),
+      listExecutions: guarded("listExecutions"),
+      purgeFlows: guarded("purgeFlows"),
+      purgeEvents: guarded("purgeEvents"),
+      retryFlowLater: guarded("retryFlowLater"),
       registerWorker: guarded("registerWorker"),
       heartbeatWorker: guarded("heartbeatWorker"),
       removeWorker: guarded("removeWorker"),
@@ -740,6 +756,10 @@ WHERE type = ${P} AND version = ${P} AND status IN ('pending', 'running', 'suspe
             })`
           )
         }
+        const events = suspension.events ?? []
+        if (events.length > 0) {
+          waits.push(sql`NOT EXISTS (SELECT 1 FROM ergon_events WHERE name IN ${sql.in(events)})`)
+        }
         if (suspension.children.length > 0) {
           waits.push(
             sql`NOT EXISTS (SELECT 1 FROM ergon_flows c WHERE c.id IN ${
@@ -767,9 +787,22 @@ WHERE type = ${P} AND version = ${P} AND status IN ('pending', 'running', 'suspe
             return ours ? "satisfied" : "refused"
           }
         )
+        // The flow is registered as a waiter of its events first, in a statement of its own
+        // (committed before the check): an emitter that commits its event after the check reads
+        // this registration and wakes the flow; one that committed before is seen by the check.
+        const register = events.length === 0
+          ? Effect.void
+          : execute(
+            ...sql`INSERT INTO ergon_event_waiters (name, flow_id) VALUES ${
+              sql.csv(events.map((name) => sql`(${name}, ${id})`))
+            } ON CONFLICT (name, flow_id) DO NOTHING`.compile(true)
+          )
         return guards.suspendFlow(
-          sql.withTransaction(
-            Effect.zipRight(lock, Effect.flatMap(suspend, (done) => done ? Effect.succeed("suspended" as const) : why))
+          Effect.zipRight(
+            register,
+            sql.withTransaction(
+              Effect.zipRight(lock, Effect.flatMap(suspend, (done) => done ? Effect.succeed("suspended" as const) : why))
+            )
           )
         )
       },
@@ -835,9 +868,16 @@ WHERE type = ${P} AND version = ${P} AND status IN ('pending', 'running', 'suspe
           : guards.renewLeases(
             Effect.map(
               queryStatement(
-                sql<Row>`UPDATE ergon_flows SET lease_expires_at = ${
-                  now + leaseMillis
-                } WHERE status = 'running' AND lease_owner = ${owner} AND id IN ${sql.in(ids)} RETURNING id`,
+                dialect.name === "pg"
+                  // Rows locked in the order of their ids, as every statement that locks several flows
+                  // does (a child's completion locks its parent, whose id is a prefix of the child's,
+                  // then the child): renewing a parent and its child at once cannot deadlock with it.
+                  ? sql<Row>`UPDATE ergon_flows SET lease_expires_at = ${now + leaseMillis} WHERE id IN (SELECT id FROM ergon_flows WHERE status = 'running' AND lease_owner = ${owner} AND id IN ${
+                    sql.in(ids)
+                  } ORDER BY id FOR UPDATE) AND status = 'running' AND lease_owner = ${owner} RETURNING id`
+                  : sql<Row>`UPDATE ergon_flows SET lease_expires_at = ${
+                    now + leaseMillis
+                  } WHERE status = 'running' AND lease_owner = ${owner} AND id IN ${sql.in(ids)} RETURNING id`,
                 true
               ),
               (rows) => rows.map((row) => String(row.id)).sort(byText)
@@ -905,7 +945,7 @@ WHERE type = ${P} AND version = ${P} AND status IN ('pending', 'running', 'suspe
         guards.hasSignal(Effect.map(query(hasSignalSql, [flowId, name], false), (rows) => rows.length > 0)),
       listSignals: (flowId) =>
         guards.listSignals(Effect.map(query(listSignalsSql, [flowId], false), (rows) => rows.map(signalFromRow))),
-      cancelFlow: (id, now) => write("cancelFlow", cancelFlowSql, [now, now, id]),
+      cancelFlow: (id, now, reason) => write("cancelFlow", cancelFlowSql, [now, now, reason ?? null, id]),
       registerWorker: (row) => guards.registerWorker(Effect.asVoid(execute(registerWorkerSql, workerParams(row)))),
       heartbeatWorker: (id, now, expiresAt, inFlight) =>
         guards.heartbeatWorker(
@@ -988,7 +1028,175 @@ WHERE type = ${P} AND version = ${P} AND status IN ('pending', 'running', 'suspe
             execute(restampFlowsSql, [to, now, type, from]),
             (result) => dialect.affectedRows(result)
           )
-        )
+        ),
+      // The event is committed first (first emit wins), then its waiters are read and woken. On
+      // PostgreSQL the waiting flows' rows are locked before the update (a suspension in progress
+      // commits first), and the update is a statement of its own, which sees that suspension.
+      emitEvent: (name, payload, now) =>
+        guards.emitEvent(Effect.gen(function*() {
+          const inserted = changed(
+            yield* execute(
+              ...sql`INSERT INTO ergon_events (name, payload, created_at) VALUES (${name}, ${payload}, ${now}) ON CONFLICT (name) DO NOTHING`
+                .compile(true)
+            )
+          )
+          const waiters = (yield* query(
+            ...sql`SELECT flow_id FROM ergon_event_waiters WHERE name = ${name}`.compile(true),
+            false
+          )).map((row) => String(row.flow_id))
+          if (waiters.length > 0) {
+            yield* sql.withTransaction(Effect.gen(function*() {
+              if (lockFlowSql !== undefined) {
+                yield* sql`SELECT id FROM ergon_flows WHERE id IN ${sql.in(waiters)} ORDER BY id FOR UPDATE`
+              }
+              yield* sql`UPDATE ergon_flows SET status = 'pending', run_after = ${now}, updated_at = ${now} WHERE id IN ${
+                sql.in(waiters)
+              } AND status = 'suspended'`
+              yield* sql`DELETE FROM ergon_event_waiters WHERE name = ${name} AND flow_id IN ${sql.in(waiters)}`
+            }))
+          }
+          return inserted
+        })),
+      getEvent: (name) =>
+        guards.getEvent(Effect.map(
+          query(...sql`SELECT name, payload, created_at FROM ergon_events WHERE name = ${name}`.compile(true), false),
+          (rows) =>
+            rows.length === 0 ? Option.none() : Option.some({
+              name: String(rows[0]!.name),
+              payload: textOrNull(rows[0]!.payload) ?? "null",
+              createdAt: num(rows[0]!.created_at)
+            })
+        )),
+      // One transaction: archive the journal and the input as execution n, empty the journal,
+      // and give the flow its new input as execution n + 1. The flow's update goes first: it
+      // decides (under the fence), and a continuation that does not apply archives nothing.
+      continueAsNew: (id, next, fence) =>
+        guards.continueAsNew(sql.withTransaction(Effect.gen(function*() {
+          const owned = fence === undefined
+            ? sql`id = ${id} AND status = 'running'`
+            : sql`id = ${id} AND status = 'running' AND lease_owner = ${fence.owner} AND lease_epoch = ${fence.epoch}`
+          const before = yield* sql<Row>`SELECT input, execution, created_at FROM ergon_flows WHERE ${owned}${
+            sql.literal(lockFlowSql === undefined ? "" : " FOR UPDATE")
+          }`
+          const current = before[0]
+          if (current === undefined) return false
+          const execution = current.execution === null ? 1 : num(current.execution)
+          const previous = yield* sql<Row>`SELECT MAX(ended_at) AS ended_at FROM ergon_executions WHERE flow_id = ${id}`
+          const startedAt = numOrNull(previous[0]?.ended_at) ?? num(current.created_at)
+          const entries = yield* sql<Row>`SELECT COUNT(*) AS n FROM ergon_steps WHERE flow_id = ${id}`
+          yield* sql`INSERT INTO ergon_executions (flow_id, execution, input, result, started_at, ended_at, entries) VALUES (${id}, ${execution}, ${
+            String(current.input)
+          }, ${next.result}, ${startedAt}, ${next.now}, ${num(entries[0]?.n ?? 0)})`
+          yield* sql`INSERT INTO ergon_execution_steps (flow_id, execution, ${
+            sql.literal(stepColumns.slice(1).map(quote).join(", "))
+          }) SELECT flow_id, CAST(${execution} AS INTEGER), ${sql.literal(stepColumns.slice(1).map(quote).join(", "))} FROM ergon_steps WHERE flow_id = ${id}`
+          yield* sql`DELETE FROM ergon_steps WHERE flow_id = ${id}`
+          yield* sql`UPDATE ergon_flows SET input = ${next.input}, input_hash = ${next.inputHash}, execution = ${
+            execution + 1
+          }, result = NULL, error = NULL, suspend_reason = NULL, run_after = NULL, updated_at = ${next.now} WHERE id = ${id}`
+          return true
+        }))),
+      // Roots are picked through `ergon_flows_finished (status, completed_at)` (failed flows, which
+      // have no `completed_at`, by status then `updated_at`), oldest first; descendants through the
+      // primary key, as the id range `[root/, root0)` ('0' follows '/'). One transaction per batch.
+      purgeFlows: (filter) => {
+        const limit = sqlLimit(filter.limit)
+        const typeClause = filter.type === undefined ? sql.literal("") : sql` AND type = ${filter.type}`
+        // One branch per status, each read in the order of an index (`status, completed_at`), up to
+        // the limit: none sorts the ended flows of the whole table.
+        const picks = filter.statuses.map((status, i) => {
+          const ended = sql.literal(status === "failed" ? "updated_at" : "completed_at")
+          return sql`SELECT id, ended_at FROM (SELECT id, ${ended} AS ended_at FROM ergon_flows f WHERE status = ${status} AND ${ended} < ${filter.finishedBefore} AND parent_id IS NULL${typeClause} AND NOT EXISTS (SELECT 1 FROM ergon_flows d WHERE d.id >= f.id || '/' AND d.id < f.id || '0' AND d.status IN ('pending', 'running', 'suspended')) ORDER BY ${ended} LIMIT ${limit}) AS ${
+            sql.literal(`branch${i}`)
+          }`
+        })
+        if (picks.length === 0 || limit === 0) return Effect.succeed([])
+        return guards.purgeFlows(sql.withTransaction(Effect.gen(function*() {
+          const picked = yield* sql<Row>`SELECT id FROM (${
+            sql.join(" UNION ALL ", false)(picks)
+          }) AS ended ORDER BY ended_at, id LIMIT ${limit}`
+          const roots = picked.map((row) => String(row.id))
+          if (roots.length === 0) return []
+          // The roots' descendants, through the primary key (a range per root), a few roots per
+          // statement (SQLite limits an expression's depth).
+          const family = [...roots]
+          for (let i = 0; i < roots.length; i += 50) {
+            const ranges = roots.slice(i, i + 50).map((root) => sql`(id >= ${`${root}/`} AND id < ${`${root}0`})`)
+            const found = yield* sql<Row>`SELECT id FROM ergon_flows WHERE ${sql.or(ranges)}`
+            for (const row of found) family.push(String(row.id))
+          }
+          for (let i = 0; i < family.length; i += 500) {
+            const ids = family.slice(i, i + 500)
+            for (
+              const table of [
+                "ergon_steps",
+                "ergon_execution_steps",
+                "ergon_executions",
+                "ergon_signals",
+                "ergon_timers",
+                "ergon_event_waiters"
+              ]
+            ) {
+              yield* sql`DELETE FROM ${sql.literal(table)} WHERE flow_id IN ${sql.in(ids)}`
+            }
+            yield* sql`DELETE FROM ergon_flows WHERE id IN ${sql.in(ids)}`
+          }
+          return roots
+        })))
+      },
+      // The update first: it decides (under the fence), and a retry that does not apply deletes nothing.
+      retryFlowLater: (id, retry, fence) =>
+        guards.retryFlowLater(sql.withTransaction(Effect.gen(function*() {
+          const owned = fence === undefined
+            ? sql`id = ${id} AND status = 'running'`
+            : sql`id = ${id} AND status = 'running' AND lease_owner = ${fence.owner} AND lease_epoch = ${fence.epoch}`
+          const applied = changed(
+            yield* sql`UPDATE ergon_flows SET status = 'suspended', run_after = ${retry.runAfter}, suspend_reason = ${retry.suspendReason}, updated_at = ${retry.now} WHERE ${owned}`.raw
+          )
+          if (applied && retry.dropKeys.length > 0) {
+            yield* sql`DELETE FROM ergon_steps WHERE flow_id = ${id} AND "key" IN ${sql.in(retry.dropKeys)}`
+          }
+          return applied
+        }))),
+      purgeEvents: (before, limit) =>
+        guards.purgeEvents(Effect.map(
+          queryStatement(
+            sql<Row>`DELETE FROM ergon_events WHERE name IN (SELECT name FROM ergon_events WHERE created_at < ${before} ORDER BY created_at LIMIT ${
+              sqlLimit(limit)
+            }) RETURNING name`,
+            true
+          ),
+          (rows) => rows.length
+        )),
+      listExecutions: (id) =>
+        guards.listExecutions(Effect.gen(function*() {
+          const archived = yield* sql<Row>`SELECT flow_id, execution, input, result, started_at, ended_at, entries FROM ergon_executions WHERE flow_id = ${id} ORDER BY execution`
+          const flows = yield* sql<Row>`SELECT ${sql.literal(flowColumnList)} FROM ergon_flows WHERE id = ${id}`
+          if (flows[0] === undefined) return []
+          const flow = flowFromRow(flows[0])
+          const entries = yield* sql<Row>`SELECT COUNT(*) AS n FROM ergon_steps WHERE flow_id = ${id}`
+          const rows: Array<ExecutionRow> = archived.map((row) => ({
+            flowId: id,
+            execution: num(row.execution),
+            input: String(row.input),
+            result: textOrNull(row.result),
+            status: "continued",
+            startedAt: num(row.started_at),
+            endedAt: numOrNull(row.ended_at),
+            entries: num(row.entries)
+          }))
+          rows.push({
+            flowId: id,
+            execution: flow.execution ?? 1,
+            input: flow.input,
+            result: flow.result,
+            status: flow.status,
+            startedAt: rows.at(-1)?.endedAt ?? flow.createdAt,
+            endedAt: flow.completedAt,
+            entries: num(entries[0]?.n ?? 0)
+          })
+          return rows
+        }))
     }
   })
 

@@ -250,11 +250,72 @@ const workersV4 = (dialect: Dialect): ReadonlyArray<string> => {
   ]
 }
 
+// Flows that live long: named events and the flows waiting for them, executions archived by
+// continue-as-new with their journals, and why a flow was cancelled.
+const longLivedV6 = (dialect: Dialect): ReadonlyArray<string> => {
+  const key = dialect.keyType
+  return [
+    `ALTER TABLE ergon_flows ADD COLUMN cancel_reason TEXT`,
+    `ALTER TABLE ergon_flows ADD COLUMN execution INTEGER NOT NULL DEFAULT 1`,
+    // Retention: ended flows, oldest first (`Client.purge`).
+    `CREATE INDEX ergon_flows_finished ON ergon_flows (status, completed_at)`,
+    // One row per name: the first emit wins.
+    `CREATE TABLE ergon_events (
+  name ${key} NOT NULL PRIMARY KEY,
+  payload TEXT,
+  created_at BIGINT NOT NULL
+)`,
+    // Emitted events by age (`Client.purge` with `eventsBefore`).
+    `CREATE INDEX ergon_events_created ON ergon_events (created_at)`,
+    // Who to wake when an event is emitted: one row per suspended waiter, read by name (the primary
+    // key's prefix), deleted by the emitter once it has woken them. No foreign key: a waiter row of a
+    // flow that is gone only costs a wake-up that finds nothing.
+    `CREATE TABLE ergon_event_waiters (
+  name ${key} NOT NULL,
+  flow_id ${key} NOT NULL,
+  PRIMARY KEY (name, flow_id)
+)`,
+    `CREATE TABLE ergon_executions (
+  flow_id ${key} NOT NULL REFERENCES ergon_flows (id) ON DELETE CASCADE,
+  execution INTEGER NOT NULL,
+  input TEXT NOT NULL,
+  result TEXT,
+  started_at BIGINT NOT NULL,
+  ended_at BIGINT,
+  entries INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (flow_id, execution)
+)`,
+    `CREATE TABLE ergon_execution_steps (
+  flow_id ${key} NOT NULL REFERENCES ergon_flows (id) ON DELETE CASCADE,
+  execution INTEGER NOT NULL,
+  "key" ${key} NOT NULL,
+  input_hash TEXT,
+  status TEXT NOT NULL,
+  exit TEXT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at BIGINT,
+  started_at BIGINT,
+  completed_at BIGINT,
+  kind TEXT,
+  scope ${key},
+  position INTEGER,
+  seq BIGINT,
+  input TEXT,
+  PRIMARY KEY (flow_id, execution, "key")
+)`,
+    // PostgreSQL: an emitted event wakes the listeners of other processes (a flow waiting for it in
+    // memory looks again at once).
+    ...(dialect.name !== "pg" ? [] : [
+      `CREATE TRIGGER ergon_events_insert_notify AFTER INSERT ON ergon_events
+  FOR EACH ROW EXECUTE FUNCTION ergon_notify()`
+    ])
+  ]
+}
+
 // Upgrades: the version a flow last ran under (a worker of a newer version may take over an
 // execution its flow lists both versions for), and the pins of the flow types a worker registered
 // (which versions of a type a live worker can take, for `Client.versions` and `Client.migrate`).
 // On PostgreSQL, a re-stamp (`Client.migrate`) notifies the workers: they may take the flows now.
-// Ids 5 and 6 are left to migrations of other work.
 const upgradesV7 = (dialect: Dialect): ReadonlyArray<string> => [
   `ALTER TABLE ergon_flows ADD COLUMN ran_version TEXT`,
   `ALTER TABLE ergon_workers ADD COLUMN pins TEXT`,
@@ -284,6 +345,7 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
   "2_notify": runAll(notifyV2),
   "3_journal_order": runAll(journalOrderV3),
   "4_workers": runAll(workersV4),
+  "6_long_lived": runAll(longLivedV6),
   "7_upgrades": runAll(upgradesV7)
 }
 

@@ -21,7 +21,8 @@ const files = [
   "test/types/signal.ts",
   "test/types/step.ts",
   "test/types/flow.ts",
-  "test/types/patch.ts"
+  "test/types/patch.ts",
+  "test/types/longlived.ts"
 ]
 
 const DIRECTIVE = /^(\s*)\/\/ @ts-expect-error(.*)$/
