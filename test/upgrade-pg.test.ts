@@ -114,8 +114,10 @@ describe("a rolling deploy from 1.3.0 to 1.4.0 on PostgreSQL, with worker proces
       await until("the first 1.3.0 flows", async () => (await completedOf(runtime, "1.3.0")) >= OLD_FLOWS * DEPLOY_AT, fleet.unexpected, began)
       const neu = [fleet.start("c@1.4.0"), fleet.start("d@1.4.0")]
       await ready(neu)
-      const live = await runtime.runPromise(Client.workers({ live: true }))
-      assert.deepStrictEqual(live.map((worker) => worker.version).sort(), ["1.3.0", "1.3.0", "1.4.0", "1.4.0"], "both versions live at once")
+      // `ready` is printed as a worker starts; it is live once it has registered in the store.
+      const liveVersions = async () =>
+        (await runtime.runPromise(Client.workers({ live: true }))).map((worker) => worker.version).sort().join(" ")
+      await until("workers of both versions live at once", async () => (await liveVersions()) === "1.3.0 1.3.0 1.4.0 1.4.0", fleet.unexpected, began)
       const scheduler14 = Scheduler.make().withVersion("1.4.0")
       await runtime.runPromise(Effect.forEach(Array.from({ length: NEW_FLOWS }, (_, n) => n), (n) => {
         const input = { n: 1000 + n, sleepMillis: 150 + ((n * 53) % 250) }
@@ -127,6 +129,10 @@ describe("a rolling deploy from 1.3.0 to 1.4.0 on PostgreSQL, with worker proces
       // -- drain: only 1.4.0 workers left, with 1.3.0 flows in flight ------------------------------
       await until("more 1.3.0 flows", async () => (await completedOf(runtime, "1.3.0")) >= OLD_FLOWS * DRAIN_AT, fleet.unexpected, began)
       const leftAtDrain = OLD_FLOWS - (await completedOf(runtime, "1.3.0"))
+      const takenDuringOverlap = Number((await query<{ n: string }>(
+        runtime,
+        `SELECT count(*) AS n FROM ergon_flows WHERE version = '1.3.0' AND ran_version = '1.4.0'`
+      ))[0]!.n)
       for (const worker of old) {
         worker.stopping = true
         worker.proc.kill("SIGTERM")
@@ -207,7 +213,8 @@ describe("a rolling deploy from 1.3.0 to 1.4.0 on PostgreSQL, with worker proces
       }
 
       console.log(
-        `upgrade-pg: ${OLD_FLOWS} flows stamped 1.3.0 (${takenOver} finished by 1.4.0 workers, ${leftAtDrain} in flight when the ` +
+        `upgrade-pg: ${OLD_FLOWS} flows stamped 1.3.0 (${takenOver} finished by 1.4.0 workers, ${takenDuringOverlap} taken by them while ` +
+          `1.3.0 workers were up, ${leftAtDrain} in flight when the ` +
           `1.3.0 workers stopped) and ${NEW_FLOWS} stamped 1.4.0; fraud checked on ${checked}, skipped on ${skipped}; ` +
           `${entries.length} checkpoints, each once; ${repeated} step runs repeated after a stop; completed in ${(duration / 1000).toFixed(1)} s`
       )
