@@ -6,7 +6,8 @@
  * them has completed (progress, not the clock, decides each phase), two 1.4.0 workers start, whose
  * definition lists both versions and skips the fraud check under the patch `skip-fraud-check`:
  * workers of both versions are alive at once, and the test schedules flows stamped 1.4.0. Once
- * more have completed, the 1.3.0 workers are stopped while 1.3.0 flows are still in flight: only
+ * more have completed, and a 1.4.0 worker has taken over a 1.3.0 flow while both versions ran, the
+ * 1.3.0 workers are stopped while 1.3.0 flows are still in flight: only
  * 1.4.0 workers are left, and they finish them.
  *
  * Then every flow must have completed with the right result; each journal entry must have been
@@ -114,8 +115,10 @@ describe("a rolling deploy from 1.3.0 to 1.4.0 on PostgreSQL, with worker proces
       await until("the first 1.3.0 flows", async () => (await completedOf(runtime, "1.3.0")) >= OLD_FLOWS * DEPLOY_AT, fleet.unexpected, began)
       const neu = [fleet.start("c@1.4.0"), fleet.start("d@1.4.0")]
       await ready(neu)
-      const live = await runtime.runPromise(Client.workers({ live: true }))
-      assert.deepStrictEqual(live.map((worker) => worker.version).sort(), ["1.3.0", "1.3.0", "1.4.0", "1.4.0"], "both versions live at once")
+      // `ready` is printed as a worker starts; it is live once it has registered in the store.
+      const liveVersions = async () =>
+        (await runtime.runPromise(Client.workers({ live: true }))).map((worker) => worker.version).sort().join(" ")
+      await until("workers of both versions live at once", async () => (await liveVersions()) === "1.3.0 1.3.0 1.4.0 1.4.0", fleet.unexpected, began)
       const scheduler14 = Scheduler.make().withVersion("1.4.0")
       await runtime.runPromise(Effect.forEach(Array.from({ length: NEW_FLOWS }, (_, n) => n), (n) => {
         const input = { n: 1000 + n, sleepMillis: 150 + ((n * 53) % 250) }
@@ -125,8 +128,24 @@ describe("a rolling deploy from 1.3.0 to 1.4.0 on PostgreSQL, with worker proces
       }, { discard: true }))
 
       // -- drain: only 1.4.0 workers left, with 1.3.0 flows in flight ------------------------------
-      await until("more 1.3.0 flows", async () => (await completedOf(runtime, "1.3.0")) >= OLD_FLOWS * DRAIN_AT, fleet.unexpected, began)
+      // While both versions run, a 1.4.0 worker takes over a 1.3.0 flow (they compete for them).
+      const takenOver = async () =>
+        Number((await query<{ n: string }>(
+          runtime,
+          `SELECT count(*) AS n FROM ergon_flows WHERE version = '1.3.0' AND ran_version = '1.4.0'`
+        ))[0]!.n)
+      await until(
+        "more 1.3.0 flows, one of them taken by a 1.4.0 worker",
+        async () => {
+          const done = await completedOf(runtime, "1.3.0")
+          assert.isBelow(done, OLD_FLOWS, "every 1.3.0 flow completed before a 1.4.0 worker took one over")
+          return done >= OLD_FLOWS * DRAIN_AT && (await takenOver()) > 0
+        },
+        fleet.unexpected,
+        began
+      )
       const leftAtDrain = OLD_FLOWS - (await completedOf(runtime, "1.3.0"))
+      const takenDuringOverlap = await takenOver()
       for (const worker of old) {
         worker.stopping = true
         worker.proc.kill("SIGTERM")
@@ -166,7 +185,7 @@ describe("a rolling deploy from 1.3.0 to 1.4.0 on PostgreSQL, with worker proces
       }
       let checked = 0
       let skipped = 0
-      let takenOver = 0
+      let finishedByNew = 0
       for (const flow of flows) {
         const input = inputs.get(flow.id)!
         const result = await runtime.runPromise(Client.awaitResult(OrderV14, flow.id))
@@ -179,11 +198,11 @@ describe("a rolling deploy from 1.3.0 to 1.4.0 on PostgreSQL, with worker proces
         const expectedKeys = ["reserve", "$sleep", "$sleep#2", "ship", marker ? "$patch/skip-fraud-check" : "check-fraud"]
         assert.deepStrictEqual(Array.from(keys).sort(), expectedKeys.sort(), `${flow.id}: unexpected journal`)
         if (flow.version === "1.4.0") assert.strictEqual(result.fraud, "skipped", `${flow.id}: a new flow takes the patched path`)
-        if (flow.version === "1.3.0" && flow.ran_version === "1.4.0") takenOver++
+        if (flow.version === "1.3.0" && flow.ran_version === "1.4.0") finishedByNew++
         if (result.fraud === "checked") checked++
         else skipped++
       }
-      assert.isAbove(takenOver, 0, "1.4.0 workers finished 1.3.0 flows")
+      assert.isAbove(finishedByNew, 0, "1.4.0 workers finished 1.3.0 flows")
       assert.isAbove(checked, 0, "some 1.3.0 flows checked fraud under 1.3.0")
 
       // -- each journal entry checkpointed exactly once ----------------------------------------
@@ -207,7 +226,8 @@ describe("a rolling deploy from 1.3.0 to 1.4.0 on PostgreSQL, with worker proces
       }
 
       console.log(
-        `upgrade-pg: ${OLD_FLOWS} flows stamped 1.3.0 (${takenOver} finished by 1.4.0 workers, ${leftAtDrain} in flight when the ` +
+        `upgrade-pg: ${OLD_FLOWS} flows stamped 1.3.0 (${finishedByNew} finished by 1.4.0 workers, ${takenDuringOverlap} taken by them while ` +
+          `1.3.0 workers were up, ${leftAtDrain} in flight when the ` +
           `1.3.0 workers stopped) and ${NEW_FLOWS} stamped 1.4.0; fraud checked on ${checked}, skipped on ${skipped}; ` +
           `${entries.length} checkpoints, each once; ${repeated} step runs repeated after a stop; completed in ${(duration / 1000).toFixed(1)} s`
       )

@@ -135,6 +135,8 @@ const entryDetail = (entry: Client.HistoryEntry, start: number, now: number): st
     case "timer":
     case "dag":
       return ""
+    case "patch":
+      return style.dim("patched: the new path from here")
     case "signal":
       return `${style.dim("←")} ${brief(entry.value, 60)}`
     default:
