@@ -761,7 +761,8 @@ const flowBackoff = (instance: Started): Effect.Effect<void> =>
   Effect.suspend(() => {
     const entry = instance.flowRetry === undefined ? undefined : instance.journal.get(FLOW_RETRY_KEY)
     const at = entry?.nextAttemptAt ?? null
-    if (entry === undefined || at === null) return Effect.void
+    // A cancelled run does not wait for another attempt: its replay finds where it stopped.
+    if (entry === undefined || at === null || instance.cancelling === true) return Effect.void
     return Effect.flatMap(Clock.currentTimeMillis, (now) =>
       at <= now ? Effect.void : park(instance, {
         key: FLOW_RETRY_KEY,

@@ -483,6 +483,33 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
           assert.deepStrictEqual(log, [])
         }))
 
+      it.effect("compensation on cancel: a flow waiting for its next flow-level attempt compensates what its completed steps did", () =>
+        Effect.gen(function*() {
+          const log: Array<string> = []
+          const prepare = Step.make("prepare", { success: Schema.String, run: () => Effect.sync(() => (log.push("prepare"), "prep-1")) })
+          const undo = Step.make("undo", { run: (prepared: string) => Effect.sync(() => void log.push(`undo ${prepared}`)) })
+          const flaky = Step.make("flaky", { error: Unavailable, run: () => Effect.fail(new Unavailable()) })
+          const Retried = Flow.make(freshId("retried"), {
+            input: Schema.Void,
+            error: Unavailable,
+            retry: RetryPolicy.fixed({ maxAttempts: 3, delay: "1 hour" }),
+            run: () =>
+              Effect.gen(function*() {
+                yield* prepare().pipe(Flow.withCompensation((prepared) => undo(prepared)))
+                yield* flaky()
+              })
+          })
+          const id = freshId("retried")
+          const first = yield* Executor.execute(Retried, undefined, { id })
+          assert(first._tag === "Suspended" && first.reason._tag === "Retry")
+          yield* Client.cancel(id)
+          // Long before the next attempt is due: the cancellation does not wait for it.
+          const outcome = yield* Executor.execute(Retried, undefined, { id })
+          assert(outcome._tag === "Completed" && Exit.isInterrupted(outcome.exit))
+          assert.deepStrictEqual(log, ["prepare", "undo prep-1"])
+          assert.strictEqual(yield* statusOf(id), "cancelled")
+        }))
+
       it.effect("compensation on cancel: a crash during the compensations resumes with those not done yet", () =>
         Effect.gen(function*() {
           const log: Array<string> = []
