@@ -6,13 +6,16 @@
  *
  * - `order-1` ships: no compensation runs.
  * - `order-2` cannot ship: the stock reservation is released, then the payment refunded.
+ * - `order-3` is paid and reserved, then waits for the courier's pickup, and the customer cancels
+ *   it meanwhile: the cancellation is asked (the flow registered compensations), the next run
+ *   replays the flow to the wait, releases the stock, refunds the payment, and ends it cancelled.
  *
  * The store is `ExecutionLog.layerMemory`; the flows run with `Executor.execute`.
  *
  *   npx tsx examples/saga.ts
  */
 import { Cause, Effect, Exit, Schema } from "effect"
-import { ExecutionLog, Executor, Flow, Step } from "ergon"
+import { Client, ExecutionLog, Executor, Flow, Step } from "ergon"
 
 const Order = Schema.Struct({ id: Schema.String, sku: Schema.String, cents: Schema.Int, address: Schema.String })
 
@@ -54,6 +57,19 @@ const OrderSaga = Flow.make("order-saga", {
     })
 })
 
+// Paid and reserved, then the courier's pickup is awaited: a cancellation may come meanwhile.
+const PickupSaga = Flow.make("pickup-saga", {
+  input: Order,
+  success: Schema.String,
+  run: (order) =>
+    Effect.gen(function*() {
+      const payment = yield* charge(order.id, order.cents).pipe(Flow.withCompensation((paymentId) => refund(paymentId)))
+      yield* Flow.withCompensation(reserve(order.sku), (reservation) => release(reservation))
+      const courier = yield* Flow.awaitSignal("picked-up", Schema.String)
+      return `${order.id} picked up by ${courier} (${payment})`
+    })
+})
+
 const program = Effect.gen(function*() {
   for (const order of [
     { id: "order-1", sku: "book", cents: 1500, address: "1 Main St" },
@@ -70,6 +86,18 @@ const program = Effect.gen(function*() {
       )
     }
   }
+
+  const order3 = { id: "order-3", sku: "chair", cents: 8900, address: "2 Side St" }
+  console.log(`${order3.id}:`)
+  const waiting = yield* Executor.execute(PickupSaga, order3, { id: order3.id })
+  console.log(`${order3.id}: ${waiting._tag.toLowerCase()}, waiting for the pickup`)
+  yield* Client.cancel(order3.id, { reason: "customer cancelled" })
+  const asked = yield* Client.get(order3.id)
+  if (asked._tag === "Some") console.log(`${order3.id}: cancellation asked, status ${asked.value.status}`)
+  // The next run (a worker would claim it) compensates and ends it.
+  yield* Executor.execute(PickupSaga, order3, { id: order3.id })
+  const ended = yield* Client.get(order3.id)
+  if (ended._tag === "Some") console.log(`${order3.id}: ${ended.value.status} (${ended.value.cancelReason}), compensated`)
 })
 
 Effect.runPromise(program.pipe(Effect.provide(ExecutionLog.layerMemory))).catch((error) => {

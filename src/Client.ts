@@ -106,6 +106,11 @@ export const list: (filter: FlowFilter) => Effect.Effect<ReadonlyArray<Execution
  * flow already cancelled succeeds and changes nothing (its first reason stays); cancelling a
  * completed flow is a `FlowEndedError`.
  *
+ * A flow that registered compensations (`Flow.withCompensation`) is asked to cancel instead of
+ * ended at once: `cancelRequestedAt` is set and it is ready to run; the next run replays it to the
+ * point it had reached, runs its compensations newest first, and ends it `cancelled` (its handle's
+ * `await` sees that end). Cancelling it meanwhile changes nothing.
+ *
  * @since 0.1.0
  * @category Combinators
  */

@@ -104,6 +104,12 @@ export interface FlowRow {
   /** Which execution of the flow this is, from 1: `Flow.continueAsNew` starts the next one. */
   readonly execution?: number | undefined
   /**
+   * When a cancellation was asked of a flow that registered compensations (`Flow.withCompensation`):
+   * it is not ended yet, but ready to be run once more, to run them; it ends `cancelled` once they
+   * have run. Absent otherwise.
+   */
+  readonly cancelRequestedAt?: number | null | undefined
+  /**
    * The span current when the flow was written (the `ergon.schedule` span, or for a child flow its
    * parent's span), as a W3C `traceparent`: its executions link to it. Absent on rows written
    * before it was stored.
@@ -547,7 +553,10 @@ export interface Encoded {
   readonly listSignals: (flowId: string) => Effect.Effect<ReadonlyArray<SignalRow>, StoreError>
   /**
    * Cancels a flow that has not ended: status `cancelled`, `completed_at = now`, `cancel_reason =
-   * reason` (when given). Returns whether it changed.
+   * reason` (when given), its lease cleared. A flow whose journal has the `$compensable` marker
+   * (it registered compensations) is not ended but asked to: `cancel_requested_at = now`, status
+   * `pending` from now, its lease cleared (a worker running it stops), so that a run replays it and
+   * runs its compensations. A flow asked already is left as it is. Returns whether it changed.
    */
   readonly cancelFlow: (id: string, now: number, reason?: string | undefined) => Effect.Effect<boolean, StoreError>
   /**

@@ -28,11 +28,14 @@ describe("examples: long-lived flows", () => {
     assert.strictEqual(out.match(/\[bill\]/g)?.length, 4)
   })
 
-  it("saga.ts: a failed order releases the stock, then refunds the payment; a shipped one compensates nothing", () => {
+  it("saga.ts: a failed order releases the stock, then refunds the payment; a shipped one compensates nothing; a cancelled one is compensated", () => {
     const out = run("saga.ts")
     assert.include(out, "order-1: completed: order-1 shipped (pay-order-1)")
     assert.include(out, "  release-stock: res-lamp (compensation)\n  refund: pay-order-2 (compensation)\norder-2: failed: no address, compensated")
     assert.notInclude(out, "res-book (compensation)")
+    // Cancelled while it waits: compensated by the next run, then ended.
+    assert.include(out, "order-3: suspended, waiting for the pickup\norder-3: cancellation asked, status pending")
+    assert.include(out, "  release-stock: res-chair (compensation)\n  refund: pay-order-3 (compensation)\norder-3: cancelled (customer cancelled), compensated")
   })
 
   it("events.ts: the emit wakes the waiting kitchen; a later waiter gets the same payload; the first emit wins", () => {

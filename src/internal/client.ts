@@ -248,20 +248,29 @@ export const cancel = (
     const cancelled = yield* log.cancelFlow(id, now, options?.reason)
     if (!cancelled) {
       const row = yield* getExisting(id)
-      if (row.status === "cancelled") return
+      // Cancelled, or asked to and running its compensations: nothing to change.
+      if (row.status === "cancelled" || isCancelAsked(row)) return
       return yield* new FlowEndedError({ flowId: id, status: row.status, request: "cancel" })
     }
     yield* cancelled_(log, id, now)
     yield* wake.notify(log)
   })
 
-/** After a flow was cancelled: its parent takes it as the child's end; its children are cancelled. */
+const isCancelAsked = (row: ExecutionLog.FlowRecord): boolean =>
+  row.status !== "cancelled" && row.cancelRequestedAt !== undefined && row.cancelRequestedAt !== null
+
+/**
+ * After a flow was cancelled: its parent takes it as the child's end; its children are cancelled.
+ * A flow asked to cancel (it has compensations to run) is not ended yet: its children are
+ * cancelled, and its parent is woken by the run that ends it.
+ */
 const cancelled_ = (log: ExecutionLog.Service, id: string, now: number): Effect.Effect<void, StoreError> =>
   Effect.gen(function*() {
-    yield* Effect.logDebug("ergon.flow", { event: "cancelled", flowId: id })
-    // A parent waiting for this child takes the cancellation as the child's end.
     const row = yield* log.getFlow(id)
-    if (Option.isSome(row) && row.value.parentId !== null) yield* log.wakeFlow(row.value.parentId, now)
+    const asked = Option.isSome(row) && isCancelAsked(row.value)
+    yield* Effect.logDebug("ergon.flow", { event: asked ? "cancel-asked" : "cancelled", flowId: id })
+    // A parent waiting for this child takes the cancellation as the child's end.
+    if (!asked && Option.isSome(row) && row.value.parentId !== null) yield* log.wakeFlow(row.value.parentId, now)
     yield* cancelChildren(log, id)
   })
 

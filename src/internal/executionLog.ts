@@ -341,6 +341,12 @@ const matchesFilter = (row: FlowRow, filter: FlowFilter): boolean => {
   return true
 }
 
+/**
+ * The journal key of the marker that a flow registered compensations (`Flow.withCompensation`): a
+ * cancellation of such a flow asks it to run them (`cancelFlow`) rather than ending it at once.
+ */
+export const COMPENSABLE_KEY = "$compensable"
+
 const compareText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
 
 /**
@@ -596,12 +602,18 @@ export const makeMemoryBackend = (): Encoded => {
     cancelFlow: (id, now, reason) =>
       Effect.sync(() => {
         const flow = flows.get(id)
-        if (flow === undefined || flow.status === "completed" || flow.status === "cancelled") return false
+        if (
+          flow === undefined || flow.status === "completed" || flow.status === "cancelled" ||
+          (flow.cancelRequestedAt !== undefined && flow.cancelRequestedAt !== null)
+        ) return false
+        // A flow that registered compensations is asked to cancel: a run replays it and runs them.
+        const compensable = steps.get(id)?.has(COMPENSABLE_KEY) === true
         flows.set(id, {
           ...flow,
           ...(reason === undefined ? {} : { cancelReason: reason }),
-          status: "cancelled",
-          completedAt: now,
+          ...(compensable
+            ? { status: "pending", cancelRequestedAt: now, runAfter: now }
+            : { status: "cancelled", completedAt: now }),
           updatedAt: now,
           leaseOwner: null,
           leaseExpiresAt: null

@@ -195,6 +195,8 @@ interface Admitted<I> {
   readonly attempt: number
   /** The span the flow was written in (see `./telemetry.js`). */
   readonly traceContext: string | null | undefined
+  /** Its cancellation was asked (it registered compensations): this run replays it and runs them. */
+  readonly cancelling: boolean
 }
 
 type Admission<A, E, I> = Admitted<I> | { readonly _tag: "Ended"; readonly outcome: Outcome<A, E> }
@@ -224,6 +226,7 @@ const admit = <A, E, R, I>(
         parentId: claimedRow.parentId,
         attempt: claimedRow.attempts,
         traceContext: claimedRow.traceContext,
+        cancelling: cancelAsked(loaded.value.flow),
         fence
       })
     }
@@ -264,6 +267,7 @@ const admit = <A, E, R, I>(
           parentId: options.parent?.id ?? null,
           attempt: 1,
           traceContext: undefined,
+          cancelling: false,
           fence
         })
       }
@@ -321,9 +325,14 @@ const admit = <A, E, R, I>(
       parentId: row.parentId,
       attempt: row.attempts + (claimed ? 0 : 1),
       traceContext: row.traceContext,
+      cancelling: cancelAsked(row),
       fence
     })
   })
+
+/** Whether the flow's cancellation was asked and waits for its compensations to run. */
+const cancelAsked = (row: ExecutionLog.FlowRecord): boolean =>
+  row.cancelRequestedAt !== undefined && row.cancelRequestedAt !== null
 
 /** Decodes the stored input; one that no longer decodes fails the flow with a `CheckpointDecodeError`. */
 const admitted = <A, E, R, I>(
@@ -344,7 +353,8 @@ const admitted = <A, E, R, I>(
       version: fields.version,
       parentId: fields.parentId,
       attempt: fields.attempt,
-      traceContext: fields.traceContext
+      traceContext: fields.traceContext,
+      cancelling: fields.cancelling
     })
   }
   const error = new CheckpointDecodeError({
@@ -413,6 +423,7 @@ const start = <A, E, R, I>(
     replayWaiting: new Map(),
     patches: flow.patches ?? [],
     unpatched: [],
+    cancelling: admitted.cancelling,
     compensations: [],
     maxJournalEntries: flow.maxJournalEntries ?? DEFAULT_MAX_JOURNAL_ENTRIES,
     encodeInput: Schema.encodeEither(flow.input as Schema.Schema<unknown, unknown>),
@@ -446,6 +457,8 @@ type Ended<A, E> =
   | { readonly _tag: "Suspended"; readonly reason: SuspendReason }
   | { readonly _tag: "Aborted"; readonly error: EngineError }
   | { readonly _tag: "Cancelled" }
+  /** Its cancellation was asked: the program stopped there and its compensations ran (`failures`: those that failed). */
+  | { readonly _tag: "CancelCompensated"; readonly failures: ReadonlyArray<Cause.Cause<unknown>> }
   | { readonly _tag: "ContinueAsNew"; readonly input: unknown }
 
 /** Waits for a poke newer than `seen`. */
@@ -558,16 +571,23 @@ const runProgram = <A, E, R>(
 ): Effect.Effect<Ended<A, E>, StoreError, R> =>
   Effect.gen(function*() {
     const log = instance.log
-    const fiber = yield* Effect.fork(
-      Effect.withClock(Effect.provideService(compensated(instance, program), FlowInstance, instance), flowClock(instance))
-    )
-    fiber.addObserver(() => instance.poke())
+    const supervised = <X, Y>(effect: Effect.Effect<X, Y, R | FlowInstance>) =>
+      Effect.tap(
+        Effect.fork(Effect.withClock(Effect.provideService(effect, FlowInstance, instance), flowClock(instance))),
+        (forked) => Effect.sync(() => forked.addObserver(() => instance.poke()))
+      )
+    let fiber: Fiber.RuntimeFiber<unknown, unknown> = yield* supervised(compensated(instance, program))
+    // Once the flow's cancellation stopped the program here: its compensations run in its place.
+    let compensating = false
     // Without a lease (a plain executor), a cancellation is seen through this process's wake-ups.
     let cancelled = false
     if (instance.fence === undefined) {
-      yield* Effect.forkScoped(Effect.tap(awaitCancelled(log, instance.flowId, seenAtStart), () =>
+      yield* Effect.forkScoped(Effect.tap(awaitCancelled(log, instance.flowId, seenAtStart), (how) =>
         Effect.sync(() => {
-          cancelled = true
+          if (how === "cancelled") cancelled = true
+          // Asked while the program runs: it stops where it is. A run that replays for the
+          // cancellation stops at its own point (the first thing it has not done).
+          else if (instance.cancelling !== true && !compensating && instance.abort === undefined) instance.abort = { _tag: "Cancel" }
           instance.poke()
         })))
     }
@@ -586,7 +606,23 @@ const runProgram = <A, E, R>(
       if (instance.abort !== undefined && instance.abort._tag === "ContinueAsNew") {
         return yield* stop({ _tag: "ContinueAsNew", input: instance.abort.input } as const)
       }
-      if (done !== null) return { _tag: "Exit", exit: done } as const
+      if (instance.abort !== undefined && instance.abort._tag === "Cancel" && !compensating) {
+        // The cancellation point: the program stops (its finalizers run), and the compensations it
+        // registered run newest first, each recorded once done, supervised as the program was.
+        yield* Fiber.interrupt(fiber)
+        instance.abort = undefined
+        instance.cancelling = false
+        compensating = true
+        fiber = yield* supervised(compensateAll(instance))
+        continue
+      }
+      if (done !== null) {
+        if (compensating) {
+          const failures = Exit.isSuccess(done) ? (done.value as ReadonlyArray<Cause.Cause<unknown>>) : [done.cause]
+          return { _tag: "CancelCompensated", failures } as const
+        }
+        return { _tag: "Exit", exit: done as Exit.Exit<A, E> } as const
+      }
       if (cancelled) return yield* stop({ _tag: "Cancelled" } as const)
 
       // Nothing waits (the common case: steps one after another): only the end or a wait matters.
@@ -692,6 +728,19 @@ const compensated = <A, E, R>(
   })
 
 /**
+ * A cancelled flow's compensations, newest first, each recorded once done (a crash resumes with
+ * those not done); the causes of those that failed (the others still run).
+ */
+const compensateAll = (instance: Started): Effect.Effect<ReadonlyArray<Cause.Cause<unknown>>, never, FlowInstance> =>
+  Effect.map(
+    Effect.forEach(
+      (instance.compensations ?? []).slice().reverse(),
+      (compensation, index) => compensate(compensation, Cause.interrupt(FiberId.none), index + 1)
+    ),
+    (failures) => failures.filter((cause): cause is Cause.Cause<unknown> => cause !== undefined)
+  )
+
+/**
  * Whether a failure of the flow's program is retried by the flow's policy (a retryable error, or a
  * defect when the policy says so, with attempts left); marks the run so that `settle` schedules it.
  */
@@ -714,7 +763,8 @@ const flowBackoff = (instance: Started): Effect.Effect<void> =>
   Effect.suspend(() => {
     const entry = instance.flowRetry === undefined ? undefined : instance.journal.get(FLOW_RETRY_KEY)
     const at = entry?.nextAttemptAt ?? null
-    if (entry === undefined || at === null) return Effect.void
+    // A cancelled run does not wait for another attempt: its replay finds where it stopped.
+    if (entry === undefined || at === null || instance.cancelling === true) return Effect.void
     return Effect.flatMap(Clock.currentTimeMillis, (now) =>
       at <= now ? Effect.void : park(instance, {
         key: FLOW_RETRY_KEY,
@@ -893,6 +943,24 @@ const settle = <A, E, R, I>(
       case "Cancelled":
         yield* flowEvent(flowId, flowType, "cancelled")
         return { _tag: "Completed", exit: Exit.interrupt(FiberId.none) } as const
+      case "CancelCompensated": {
+        for (const failure of ended.failures) {
+          yield* Effect.logError("ergon.flow", { event: "compensation-failed", flowId, cause: Cause.pretty(failure) })
+        }
+        // Its end as any flow's: under the lease, its parent woken in the same write.
+        const now = yield* Clock.currentTimeMillis
+        const written = yield* log.updateFlow(flowId, {
+          status: "cancelled",
+          runAfter: null,
+          completedAt: now,
+          updatedAt: now,
+          ...(admitted.parentId !== null ? { wakeParent: admitted.parentId } : {})
+        }, fence)
+        if (!written) return yield* leaseLost(flowId, fence)
+        yield* flowEvent(flowId, flowType, "cancelled", { compensated: true })
+        yield* wake.notify(log)
+        return { _tag: "Completed", exit: Exit.interrupt(FiberId.none) } as const
+      }
       case "Aborted": {
         const error = ended.error
         // A store that fails or a lease that is gone: nothing more can be written; the flow resumes later.
@@ -954,8 +1022,15 @@ const settle = <A, E, R, I>(
 const isCancelled = (log: ExecutionLog.Service, flowId: string) =>
   Effect.map(log.getFlow(flowId), Option.exists((row) => row.status === "cancelled"))
 
-/** Completes once the flow is cancelled (seen through this process's wake-ups). */
-const awaitCancelled = (log: ExecutionLog.Service, flowId: string, seenAtStart: number): Effect.Effect<void, StoreError> =>
+/**
+ * Completes once the flow is cancelled, or its cancellation asked (it has compensations to run),
+ * seen through this process's wake-ups.
+ */
+const awaitCancelled = (
+  log: ExecutionLog.Service,
+  flowId: string,
+  seenAtStart: number
+): Effect.Effect<"cancelled" | "asked", StoreError> =>
   Effect.gen(function*() {
     let seen = seenAtStart
     while (true) {
@@ -965,7 +1040,8 @@ const awaitCancelled = (log: ExecutionLog.Service, flowId: string, seenAtStart: 
       // Not interrupted mid-query (when the flow ends first): an interrupted query is cancelled by
       // the driver, which costs a round trip and, on PostgreSQL, a timer of its own.
       const row = yield* Effect.uninterruptible(log.getFlow(flowId))
-      if (Option.isSome(row) && row.value.status === "cancelled") return
+      if (Option.isSome(row) && row.value.status === "cancelled") return "cancelled" as const
+      if (Option.isSome(row) && cancelAsked(row.value)) return "asked" as const
     }
   }).pipe(Effect.catchAll(() => Effect.never))
 

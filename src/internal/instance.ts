@@ -88,6 +88,7 @@ export type Abort =
   | { readonly _tag: "Suspend"; readonly reason: SuspendReason }
   | { readonly _tag: "EngineError"; readonly error: EngineError }
   | { readonly _tag: "ContinueAsNew"; readonly input: unknown }
+  | { readonly _tag: "Cancel" }
 
 /** A compensation registered by `Flow.withCompensation`, run if the flow fails or is cancelled. */
 export interface Compensation {
@@ -210,6 +211,12 @@ export declare namespace FlowInstance {
     readonly unpatched: Array<PatchPoint>
     /** Wakes the run's supervisor: a wait was parked or left, an operation ended, the run must stop. */
     readonly poke: () => void
+    /**
+     * This run replays a flow whose cancellation was asked (it registered compensations): the first
+     * operation it reaches with nothing recorded, or the first wait it would park on, is where the
+     * flow is cancelled; its compensations run from there.
+     */
+    cancelling?: boolean | undefined
     /** Compensations registered so far by `Flow.withCompensation`, oldest first. */
     readonly compensations?: Array<Compensation> | undefined
     /** The most entries the journal may hold before a new operation fails the flow (`JournalLimitError`). */

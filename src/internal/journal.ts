@@ -35,6 +35,7 @@ import { canonicalJson } from "./hash.js"
 import * as json from "./json.js"
 import * as telemetry from "./telemetry.js"
 import {
+  abort,
   abortWith,
   currentScope,
   FlowInstance,
@@ -297,8 +298,12 @@ export const begin = (
             detail: changeAdvice
           })
         }
+        // A cancelled run goes no further than what is done: no new attempt, no wait.
+        if (instance.cancelling === true && recorded.status !== "completed") return abort(instance, { _tag: "Cancel" })
         return Effect.succeed<Begun>({ ...place, recorded })
       }
+      // A cancelled run's replay reached what it had not done yet: the flow is cancelled here.
+      if (instance.cancelling === true) return abort(instance, { _tag: "Cancel" })
       const limit = instance.maxJournalEntries
       if (limit !== undefined && instance.journal.size >= limit) {
         return abortWith(
@@ -580,6 +585,29 @@ export const note = (
 ): Effect.Effect<void> =>
   Effect.asVoid(write(instance, entryOf(instance, place, { ...fields, status: "completed", nextAttemptAt: null }, undefined)))
 
+/**
+ * Records a marker under `key` once (nothing when the journal has it): an entry that takes no place
+ * among the flow's operations (no scope, no position, no completion order), so that neither the
+ * step-order check nor the order of replayed results sees it. The store reads it (`$compensable`).
+ */
+export const mark = (instance: FlowInstance.Service, key: string, kind: EntryKind): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    if (instance.journal.has(key)) return Effect.void
+    return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.asVoid(write(instance, {
+        flowId: instance.flowId,
+        key,
+        kind,
+        inputHash: null,
+        status: "completed",
+        exit: null,
+        attempts: 1,
+        nextAttemptAt: null,
+        startedAt: now,
+        completedAt: now
+      })))
+  })
+
 /** Records that an operation waits (a timer's fire time, a signal's deadline) or will retry. */
 export const declare = (
   instance: FlowInstance.Service,
@@ -607,6 +635,8 @@ export const park = <A>(
   telemetry.parked(instance, wait, Effect.zipRight(
     stopped(instance),
     Effect.suspend(() => {
+      // A cancelled run's replay reached a wait: the flow is cancelled here.
+      if (instance.cancelling === true) return abort(instance, { _tag: "Cancel" })
       // Resolved by the supervisor: counted in `resolving` until its outcome is recorded, or
       // until the branch is interrupted before it could record it (a race's loser).
       let resolved = false

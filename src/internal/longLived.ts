@@ -11,6 +11,8 @@ import { CheckpointEncodeError } from "../FlowError.js"
 import type * as Flow from "../Flow.js"
 import * as event from "./event.js"
 import { abort, abortWith, FlowInstance } from "./instance.js"
+import { COMPENSABLE_KEY } from "./executionLog.js"
+import * as journal from "./journal.js"
 import { formatParseError } from "./journal.js"
 
 /** `Flow.emitEvent`: the payload encoded (with `schema` when given), then emitted once. */
@@ -74,7 +76,11 @@ export const withCompensation: {
 ): Effect.Effect<A, E, R | R2 | FlowInstance> =>
   Effect.flatMap(FlowInstance, (instance) =>
     Effect.tap(effect, (value) =>
-      Effect.sync(() => {
-        // `any`: the compensation's requirements are the flow's, provided to its whole program.
-        instance.compensations?.push({ run: (cause) => compensation(value, cause) as Effect.Effect<unknown, unknown, any> as any })
-      }))))
+      Effect.zipRight(
+        Effect.sync(() => {
+          // `any`: the compensation's requirements are the flow's, provided to its whole program.
+          instance.compensations?.push({ run: (cause) => compensation(value, cause) as Effect.Effect<unknown, unknown, any> as any })
+        }),
+        // Once per flow: the store then knows that a cancellation must run the compensations.
+        journal.mark(instance, COMPENSABLE_KEY, "compensation")
+      ))))

@@ -31,7 +31,7 @@ import type {
 } from "../ExecutionLog.js"
 import { ExecutionLog, makeUnsafe } from "../ExecutionLog.js"
 import { type FlowEndedError, FlowNotFoundError, StoreError } from "../FlowError.js"
-import { compareClaimOrder, signalRefused } from "../internal/executionLog.js"
+import { COMPENSABLE_KEY, compareClaimOrder, signalRefused } from "../internal/executionLog.js"
 import type * as json from "../internal/json.js"
 import * as GroupCommit from "./groupCommit.js"
 import * as Migrations from "./migrations.js"
@@ -112,7 +112,8 @@ const flowColumns = [
   "cancel_reason",
   "execution",
   "trace_context",
-  "ran_version"
+  "ran_version",
+  "cancel_requested_at"
 ] as const
 
 const stepColumns = [
@@ -156,7 +157,8 @@ const flowParams = (row: FlowRow): ReadonlyArray<unknown> => [
   row.cancelReason ?? null,
   row.execution ?? 1,
   row.traceContext ?? null,
-  row.ranVersion ?? null
+  row.ranVersion ?? null,
+  row.cancelRequestedAt ?? null
 ]
 
 const stepParams = (row: StepRow): ReadonlyArray<unknown> => [
@@ -202,7 +204,8 @@ const flowFromRow = (row: Row): FlowRow => ({
   // Present only when they say something (a reason given; an execution after the first), so a row
   // reads back as it was written.
   ...(row.cancel_reason === null || row.cancel_reason === undefined ? {} : { cancelReason: String(row.cancel_reason) }),
-  ...(row.execution === null || row.execution === undefined || num(row.execution) === 1 ? {} : { execution: num(row.execution) })
+  ...(row.execution === null || row.execution === undefined || num(row.execution) === 1 ? {} : { execution: num(row.execution) }),
+  ...(row.cancel_requested_at === null || row.cancel_requested_at === undefined ? {} : { cancelRequestedAt: num(row.cancel_requested_at) })
 })
 
 const signalColumns = ["flow_id", "name", "seq", "payload", "consumed_by", "created_at"] as const
@@ -332,6 +335,9 @@ const entryMeta = (
 
 const quote = (column: string): string => (column === "key" ? `"key"` : column)
 const flowColumnList = flowColumns.join(", ")
+
+/** Whether the flow of the row being updated registered compensations (its journal has the marker). */
+const COMPENSABLE = `EXISTS (SELECT 1 FROM ergon_steps WHERE ergon_steps.flow_id = ergon_flows.id AND ergon_steps."key" = '${COMPENSABLE_KEY}')`
 // A listing's or a claim's columns: the flow's state, its payloads read as NULL (never loaded).
 const payloadColumns: ReadonlySet<string> = new Set(["input", "result", "error"])
 const stateColumnList = flowColumns.map((column) => (payloadColumns.has(column) ? `NULL AS ${column}` : column)).join(", ")
@@ -481,7 +487,13 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
       sql`UPDATE ergon_flows SET status = 'pending', run_after = ${P}, updated_at = ${P} WHERE id = ${P} AND status = 'suspended'`
     )
     const cancelFlowSql = text(
-      sql`UPDATE ergon_flows SET status = 'cancelled', completed_at = ${P}, updated_at = ${P}, cancel_reason = ${P}, lease_owner = NULL, lease_expires_at = NULL WHERE id = ${P} AND status NOT IN ('completed', 'cancelled')`
+      // One statement: a flow with the `$compensable` marker in its journal is asked to cancel
+      // (ready to run its compensations), any other ends cancelled.
+      sql`UPDATE ergon_flows SET status = CASE WHEN ${sql.literal(COMPENSABLE)} THEN 'pending' ELSE 'cancelled' END, completed_at = CASE WHEN ${
+        sql.literal(COMPENSABLE)
+      } THEN NULL ELSE CAST(${P} AS BIGINT) END, cancel_requested_at = CASE WHEN ${
+        sql.literal(COMPENSABLE)
+      } THEN CAST(${P} AS BIGINT) ELSE NULL END, run_after = CASE WHEN ${sql.literal(COMPENSABLE)} THEN CAST(${P} AS BIGINT) ELSE run_after END, updated_at = ${P}, cancel_reason = ${P}, lease_owner = NULL, lease_expires_at = NULL WHERE id = ${P} AND status NOT IN ('completed', 'cancelled') AND cancel_requested_at IS NULL`
     )
     const retryFlowSql = text(
       sql`UPDATE ergon_flows SET status = 'pending', run_after = ${P}, result = NULL, error = NULL, suspend_reason = NULL, completed_at = NULL, updated_at = ${P} WHERE id = ${P} AND status IN ('completed', 'failed', 'cancelled')`
@@ -945,7 +957,7 @@ WHERE type = ${P} AND version = ${P} AND status IN ('pending', 'running', 'suspe
         guards.hasSignal(Effect.map(query(hasSignalSql, [flowId, name], false), (rows) => rows.length > 0)),
       listSignals: (flowId) =>
         guards.listSignals(Effect.map(query(listSignalsSql, [flowId], false), (rows) => rows.map(signalFromRow))),
-      cancelFlow: (id, now, reason) => write("cancelFlow", cancelFlowSql, [now, now, reason ?? null, id]),
+      cancelFlow: (id, now, reason) => write("cancelFlow", cancelFlowSql, [now, now, now, now, reason ?? null, id]),
       registerWorker: (row) => guards.registerWorker(Effect.asVoid(execute(registerWorkerSql, workerParams(row)))),
       heartbeatWorker: (id, now, expiresAt, inFlight) =>
         guards.heartbeatWorker(

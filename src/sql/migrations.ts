@@ -327,6 +327,12 @@ const upgradesV7 = (dialect: Dialect): ReadonlyArray<string> => [
     : [])
 ]
 
+// A cancellation asked of a flow that registered compensations: it runs them before it ends
+// (`cancelFlow`).
+const cancelRequestsV8 = (): ReadonlyArray<string> => [
+  `ALTER TABLE ergon_flows ADD COLUMN cancel_requested_at BIGINT`
+]
+
 const runAll = (statements: (dialect: Dialect) => ReadonlyArray<string>): Effect.Effect<void, unknown, SqlClient.SqlClient> =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
     Effect.forEach(statements(dialectOf(sql)), (statement) => sql.unsafe(statement).withoutTransform, {
@@ -346,7 +352,8 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
   "3_journal_order": runAll(journalOrderV3),
   "4_workers": runAll(workersV4),
   "6_long_lived": runAll(longLivedV6),
-  "7_upgrades": runAll(upgradesV7)
+  "7_upgrades": runAll(upgradesV7),
+  "8_cancel_requests": runAll(cancelRequestsV8)
 }
 
 /**

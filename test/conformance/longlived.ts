@@ -13,6 +13,7 @@ import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
+import * as TestServices from "effect/TestServices"
 import {
   Client,
   EventTimeout,
@@ -368,7 +369,8 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
           assert.deepStrictEqual(failureOf(first), Option.some({ _tag: "ShipFailed", reason: "no courier" }))
           assert.deepStrictEqual(log, ["charge 10", "reserve", "cause: no courier", "release res-1", "refund pay-1"])
           const kinds = (yield* journalOf(id)).steps.filter((s) => s.kind === "compensation").map((s) => s.key).sort()
-          assert.deepStrictEqual(kinds, ["$compensation/1/$compensate", "$compensation/2/$compensate"])
+          // The marker that a compensation was registered, and the two compensations.
+          assert.deepStrictEqual(kinds, ["$compensable", "$compensation/1/$compensate", "$compensation/2/$compensate"])
           assert.deepStrictEqual(failureOf(yield* Executor.execute(Saga, 10, { id })), failureOf(first))
           assert.strictEqual(log.length, 5)
         }))
@@ -401,6 +403,151 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
           assert.deepStrictEqual(log.filter((line) => line.startsWith("refund")), ["refund pay-1"])
           assert.strictEqual(log.filter((line) => line === "charge 10").length, 1)
         }))
+
+      // A saga that waits for an approval after its compensable steps: cancelled while it waits.
+      const waitingSaga = (log: Array<string>, refundGate?: Deferred.Deferred<void>) => {
+        const charge = Step.make("charge", { success: Schema.String, run: (amount: number) => Effect.sync(() => (log.push(`charge ${amount}`), "pay-1")) })
+        const refund = Step.make("refund", {
+          run: (payment: string) =>
+            Effect.gen(function*() {
+              if (refundGate !== undefined) yield* Deferred.await(refundGate)
+              log.push(`refund ${payment}`)
+            })
+        })
+        const reserve = Step.make("reserve", { success: Schema.String, run: () => Effect.sync(() => (log.push("reserve"), "res-1")) })
+        const release = Step.make("release", { run: (reservation: string) => Effect.sync(() => void log.push(`release ${reservation}`)) })
+        const ship = Step.make("ship", { run: () => Effect.sync(() => void log.push("ship")) })
+        return Flow.make(freshId("waiting-saga"), {
+          input: Schema.Number,
+          run: (amount) =>
+            Effect.gen(function*() {
+              yield* charge(amount).pipe(Flow.withCompensation((payment, cause) => {
+                log.push(`cause: ${Cause.isInterruptedOnly(cause) ? "interrupted" : "other"}`)
+                return refund(payment)
+              }))
+              yield* Flow.withCompensation(reserve(), (reservation) => release(reservation))
+              yield* Flow.awaitSignal("approved", Schema.Boolean)
+              yield* ship()
+            })
+        })
+      }
+
+      it.effect("compensation on cancel: a suspended flow asked to cancel runs its compensations, newest first, once, then ends cancelled", () =>
+        Effect.gen(function*() {
+          const log: Array<string> = []
+          const Saga = waitingSaga(log)
+          const id = freshId("saga")
+          assert(Executor.isSuspended(yield* Executor.execute(Saga, 10, { id })))
+          yield* Client.cancel(id, { reason: "customer asked" })
+          // Not ended yet: ready for a run that compensates.
+          const asked = Option.getOrThrow(yield* Client.get(id))
+          assert.strictEqual(asked.status, "pending")
+          assert.isNumber(asked.cancelRequestedAt)
+          assert.strictEqual(asked.cancelReason, "customer asked")
+          // Cancelling again changes nothing.
+          yield* Client.cancel(id, { reason: "again" })
+          assert.strictEqual(Option.getOrThrow(yield* Client.get(id)).cancelReason, "customer asked")
+          const outcome = yield* Executor.execute(Saga, 10, { id })
+          assert(outcome._tag === "Completed" && Exit.isInterrupted(outcome.exit))
+          assert.deepStrictEqual(log, ["charge 10", "reserve", "release res-1", "cause: interrupted", "refund pay-1"])
+          const done = Option.getOrThrow(yield* Client.get(id))
+          assert.strictEqual(done.status, "cancelled")
+          assert.strictEqual(done.cancelReason, "customer asked")
+          assert.isNotNull(done.completedAt)
+          // Ended: another run replays nothing and runs nothing.
+          const again = yield* Executor.execute(Saga, 10, { id })
+          assert(again._tag === "Completed" && Exit.isInterrupted(again.exit))
+          assert.strictEqual(log.length, 5)
+          const kinds = (yield* journalOf(id)).steps.filter((s) => s.kind === "compensation").map((s) => s.key).sort()
+          assert.deepStrictEqual(kinds, ["$compensable", "$compensation/1/$compensate", "$compensation/2/$compensate"])
+        }))
+
+      it.effect("compensation on cancel: a flow with no compensation registered yet ends cancelled in one write", () =>
+        Effect.gen(function*() {
+          const log: Array<string> = []
+          const undo = Step.make("undo", { run: () => Effect.sync(() => void log.push("undo")) })
+          const Late = Flow.make(freshId("late"), {
+            input: Schema.Void,
+            run: () =>
+              Effect.gen(function*() {
+                yield* Flow.awaitSignal("go", Schema.Boolean)
+                yield* Flow.withCompensation(Effect.void, () => undo())
+              })
+          })
+          const id = freshId("late")
+          assert(Executor.isSuspended(yield* Executor.execute(Late, undefined, { id })))
+          yield* Client.cancel(id)
+          const row = Option.getOrThrow(yield* Client.get(id))
+          assert.strictEqual(row.status, "cancelled")
+          assert.isUndefined(row.cancelRequestedAt)
+          assert.deepStrictEqual(log, [])
+        }))
+
+      it.effect("compensation on cancel: a flow waiting for its next flow-level attempt compensates what its completed steps did", () =>
+        Effect.gen(function*() {
+          const log: Array<string> = []
+          const prepare = Step.make("prepare", { success: Schema.String, run: () => Effect.sync(() => (log.push("prepare"), "prep-1")) })
+          const undo = Step.make("undo", { run: (prepared: string) => Effect.sync(() => void log.push(`undo ${prepared}`)) })
+          const flaky = Step.make("flaky", { error: Unavailable, run: () => Effect.fail(new Unavailable()) })
+          const Retried = Flow.make(freshId("retried"), {
+            input: Schema.Void,
+            error: Unavailable,
+            retry: RetryPolicy.fixed({ maxAttempts: 3, delay: "1 hour" }),
+            run: () =>
+              Effect.gen(function*() {
+                yield* prepare().pipe(Flow.withCompensation((prepared) => undo(prepared)))
+                yield* flaky()
+              })
+          })
+          const id = freshId("retried")
+          const first = yield* Executor.execute(Retried, undefined, { id })
+          assert(first._tag === "Suspended" && first.reason._tag === "Retry")
+          yield* Client.cancel(id)
+          // Long before the next attempt is due: the cancellation does not wait for it.
+          const outcome = yield* Executor.execute(Retried, undefined, { id })
+          assert(outcome._tag === "Completed" && Exit.isInterrupted(outcome.exit))
+          assert.deepStrictEqual(log, ["prepare", "undo prep-1"])
+          assert.strictEqual(yield* statusOf(id), "cancelled")
+        }))
+
+      it.effect("compensation on cancel: a crash during the compensations resumes with those not done yet", () =>
+        Effect.gen(function*() {
+          const log: Array<string> = []
+          const gate = yield* Deferred.make<void>()
+          const Saga = waitingSaga(log, gate)
+          const id = freshId("saga")
+          assert(Executor.isSuspended(yield* Executor.execute(Saga, 10, { id })))
+          yield* Client.cancel(id)
+          const fiber = yield* Effect.fork(Executor.execute(Saga, 10, { id }))
+          // Once the release is recorded, "crash" while the refund waits.
+          while ((yield* entriesOf(id)).filter((s) => s.key.startsWith("$compensation/")).length < 1) yield* realSleep
+          yield* Fiber.interrupt(fiber)
+          yield* Deferred.succeed(gate, undefined)
+          const resumed = yield* Executor.execute(Saga, 10, { id })
+          assert(resumed._tag === "Completed" && Exit.isInterrupted(resumed.exit))
+          assert.deepStrictEqual(log.filter((line) => line.startsWith("release")), ["release res-1"])
+          assert.deepStrictEqual(log.filter((line) => line.startsWith("refund")), ["refund pay-1"])
+          assert.strictEqual(yield* statusOf(id), "cancelled")
+        }))
+
+      it.effect("compensation on cancel: under a worker, a cancelled saga is taken again and compensated; its handle sees the cancellation", () =>
+        TestServices.provideLive(Effect.gen(function*() {
+          const log: Array<string> = []
+          const Saga = waitingSaga(log)
+          const worker = Worker.make(freshId("sagas")).unversioned().register(Saga).withPollInterval("20 millis").withSuspendAfter("0 millis")
+          const fiber = yield* Effect.fork(worker.run())
+          const handle = yield* Scheduler.make().unversioned().schedule(Saga, 7)
+          while ((yield* statusOf(handle.id)) !== "suspended") yield* realSleep
+          yield* handle.cancelWith({ reason: "out of stock" })
+          // The handle resolves once the flow has ended, its compensations run.
+          const error = yield* Effect.flip(handle.await)
+          assert.strictEqual(error._tag, "FlowCancelledError")
+          assert.deepStrictEqual(log, ["charge 7", "reserve", "release res-1", "cause: interrupted", "refund pay-1"])
+          const row = Option.getOrThrow(yield* Client.get(handle.id))
+          assert.strictEqual(row.status, "cancelled")
+          assert.strictEqual(row.cancelReason, "out of stock")
+          yield* Fiber.interrupt(fiber)
+        })))
 
       // -------------------------------------------------------------------------------------
       // Flow-level retry
