@@ -17,8 +17,6 @@ import { abortWith, FlowInstance, SuspendReason } from "./instance.js"
 import * as journal from "./journal.js"
 import * as wake from "./wake.js"
 
-const EventWait = Schema.Struct({ timeoutAt: Schema.NullOr(Schema.Number) })
-const decodeWait = Schema.decodeUnknownEither(EventWait)
 const WaitErrors = Schema.Union(EventTimeout, InvalidEventError)
 
 /** `Flow.awaitEvent`: see there. */
@@ -38,22 +36,7 @@ export const awaitEvent = <A, I>(
           return yield* Effect.flatten(journal.replay(instance, { ...begun, recorded }, codec))
         }
         const now = yield* Clock.currentTimeMillis
-        let timeoutAt: number | null = null
-        if (recorded?.status === "waiting") {
-          timeoutAt = (yield* journal.decode(instance, key, String(EventWait.ast), decodeWait, recorded.exit)).timeoutAt
-        } else if (timeout !== undefined) {
-          timeoutAt = now + Duration.toMillis(timeout)
-          // The deadline is fixed once, durably: a resume does not restart it.
-          yield* journal.declare(instance, begun, {
-            inputHash: null,
-            status: "waiting",
-            exit: { timeoutAt },
-            attempts: 0,
-            nextAttemptAt: timeoutAt,
-            startedAt: now,
-            completedAt: null
-          })
-        }
+        const timeoutAt = yield* journal.waitDeadline(instance, begun, timeout, now)
         const startedAt = recorded?.startedAt ?? now
         const finish = (exit: Exit.Exit<A, EventTimeout | InvalidEventError>) =>
           Effect.flatMap(Clock.currentTimeMillis, (at) =>

@@ -15,6 +15,7 @@
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as FiberRef from "effect/FiberRef"
@@ -607,6 +608,43 @@ export const mark = (instance: FlowInstance.Service, key: string, kind: EntryKin
         completedAt: now
       })))
   })
+
+const WaitDeadline = Schema.Struct({ timeoutAt: Schema.NullOr(Schema.Number) })
+const decodeWaitDeadline = Schema.decodeUnknownEither(WaitDeadline)
+
+/**
+ * The deadline of a wait with an optional timeout (a signal's, an event's): read from its entry
+ * when it is recorded as waiting, otherwise fixed now (`now + timeout`) and recorded, so a resume
+ * does not restart it. `null` when there is none.
+ */
+export const waitDeadline = (
+  instance: FlowInstance.Service,
+  begun: Begun,
+  timeout: Duration.DurationInput | undefined,
+  now: number
+): Effect.Effect<number | null> => {
+  const recorded = begun.recorded
+  if (recorded?.status === "waiting") {
+    return Effect.map(
+      decode(instance, begun.key, String(WaitDeadline.ast), decodeWaitDeadline, recorded.exit),
+      (wait) => wait.timeoutAt
+    )
+  }
+  if (timeout === undefined) return Effect.succeed(null)
+  const timeoutAt = now + Duration.toMillis(timeout)
+  return Effect.as(
+    declare(instance, begun, {
+      inputHash: null,
+      status: "waiting",
+      exit: { timeoutAt },
+      attempts: 0,
+      nextAttemptAt: timeoutAt,
+      startedAt: now,
+      completedAt: null
+    }),
+    timeoutAt
+  )
+}
 
 /** Records that an operation waits (a timer's fire time, a signal's deadline) or will retry. */
 export const declare = (

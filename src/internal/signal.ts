@@ -12,8 +12,6 @@ import { abortWith, FlowInstance, SuspendReason } from "./instance.js"
 import * as journal from "./journal.js"
 import * as json from "./json.js"
 
-const SignalWait = Schema.Struct({ timeoutAt: Schema.NullOr(Schema.Number) })
-const decodeWait = Schema.decodeUnknownEither(SignalWait)
 
 /** `Flow.awaitSignal`: see there. */
 export const awaitSignal = <A, I>(
@@ -33,22 +31,7 @@ export const awaitSignal = <A, I>(
           return yield* Effect.flatten(journal.replay(instance, { ...begun, recorded }, codec))
         }
         const now = yield* Clock.currentTimeMillis
-        let timeoutAt: number | null = null
-        if (recorded?.status === "waiting") {
-          timeoutAt = (yield* journal.decode(instance, key, String(SignalWait.ast), decodeWait, recorded.exit)).timeoutAt
-        } else if (timeout !== undefined) {
-          timeoutAt = now + Duration.toMillis(timeout)
-          // the deadline is fixed once, durably: a resume does not restart the timeout
-          yield* journal.declare(instance, begun, {
-            inputHash: null,
-            status: "waiting",
-            exit: { timeoutAt },
-            attempts: 0,
-            nextAttemptAt: timeoutAt,
-            startedAt: now,
-            completedAt: null
-          })
-        }
+        const timeoutAt = yield* journal.waitDeadline(instance, begun, timeout, now)
         const startedAt = recorded?.startedAt ?? now
         const finish = (exit: Exit.Exit<A, SignalTimeout>) =>
           Effect.flatMap(Clock.currentTimeMillis, (at) =>
