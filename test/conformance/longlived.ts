@@ -330,17 +330,22 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
       // Compensation
       // -------------------------------------------------------------------------------------
 
-      const saga = (log: Array<string>, options: { readonly fail: boolean; readonly refundGate?: Deferred.Deferred<void> }) => {
-        const charge = Step.make("charge", { success: Schema.String, run: (amount: number) => Effect.sync(() => (log.push(`charge ${amount}`), "pay-1")) })
-        const refund = Step.make("refund", {
+      // The steps of a saga and their compensations, each writing to `log` (the refund waits for `refundGate`).
+      const sagaSteps = (log: Array<string>, refundGate?: Deferred.Deferred<void>) => ({
+        charge: Step.make("charge", { success: Schema.String, run: (amount: number) => Effect.sync(() => (log.push(`charge ${amount}`), "pay-1")) }),
+        refund: Step.make("refund", {
           run: (payment: string) =>
             Effect.gen(function*() {
-              if (options.refundGate !== undefined) yield* Deferred.await(options.refundGate)
+              if (refundGate !== undefined) yield* Deferred.await(refundGate)
               log.push(`refund ${payment}`)
             })
-        })
-        const reserve = Step.make("reserve", { success: Schema.String, run: () => Effect.sync(() => (log.push("reserve"), "res-1")) })
-        const release = Step.make("release", { run: (reservation: string) => Effect.sync(() => void log.push(`release ${reservation}`)) })
+        }),
+        reserve: Step.make("reserve", { success: Schema.String, run: () => Effect.sync(() => (log.push("reserve"), "res-1")) }),
+        release: Step.make("release", { run: (reservation: string) => Effect.sync(() => void log.push(`release ${reservation}`)) })
+      })
+
+      const saga = (log: Array<string>, options: { readonly fail: boolean; readonly refundGate?: Deferred.Deferred<void> }) => {
+        const { charge, refund, reserve, release } = sagaSteps(log, options.refundGate)
         const ship = Step.make("ship", {
           error: ShipFailed,
           run: () => options.fail ? Effect.fail(new ShipFailed({ reason: "no courier" })) : Effect.sync(() => void log.push("ship"))
@@ -406,16 +411,7 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog.ExecutionLog
 
       // A saga that waits for an approval after its compensable steps: cancelled while it waits.
       const waitingSaga = (log: Array<string>, refundGate?: Deferred.Deferred<void>) => {
-        const charge = Step.make("charge", { success: Schema.String, run: (amount: number) => Effect.sync(() => (log.push(`charge ${amount}`), "pay-1")) })
-        const refund = Step.make("refund", {
-          run: (payment: string) =>
-            Effect.gen(function*() {
-              if (refundGate !== undefined) yield* Deferred.await(refundGate)
-              log.push(`refund ${payment}`)
-            })
-        })
-        const reserve = Step.make("reserve", { success: Schema.String, run: () => Effect.sync(() => (log.push("reserve"), "res-1")) })
-        const release = Step.make("release", { run: (reservation: string) => Effect.sync(() => void log.push(`release ${reservation}`)) })
+        const { charge, refund, reserve, release } = sagaSteps(log, refundGate)
         const ship = Step.make("ship", { run: () => Effect.sync(() => void log.push("ship")) })
         return Flow.make(freshId("waiting-saga"), {
           input: Schema.Number,
