@@ -161,20 +161,20 @@ export const run = <A, E, R, I>(
   input: Input<I>,
   options: ExecuteOptions
 ): Effect.Effect<Outcome<A, E>, ExecutionError, R | ExecutionLog> =>
-  telemetry.execution(options.id, flow.name, Effect.gen(function*() {
+  telemetry.execution(options.id, flow.name, (execution) => Effect.gen(function*() {
     const log = yield* ExecutionLog
     // In-process notifications seen so far: a cancel of this run can only come after this point.
     const seenAtStart = yield* wake.version(log)
     const admitted = yield* admit(log, flow, input, options)
     if (admitted._tag === "Ended") return admitted.outcome
-    yield* telemetry.executionStarted({
+    yield* telemetry.executionStarted(execution, {
       flowType: flow.name,
       version: admitted.version,
       attempt: admitted.attempt,
       resumed: admitted.resumed,
       traceContext: admitted.traceContext
     })
-    const instance = start(log, flow, options, admitted, yield* Effect.clock)
+    const instance = start(log, flow, options, admitted, yield* Effect.clock, execution.traced)
     yield* flowEvent(options.id, flow.name, admitted.resumed ? "resumed" : "started", { journal: admitted.steps.length })
     const ended: Ended<A, E> = yield* runProgram(instance, flow.run(admitted.input), seenAtStart)
     return yield* settle(log, flow, instance, admitted, ended, seenAtStart, options)
@@ -386,7 +386,8 @@ const start = <A, E, R, I>(
   flow: AnyFlow<A, E, R, I>,
   options: ExecuteOptions,
   admitted: Admitted<I>,
-  clock: Clock.Clock
+  clock: Clock.Clock,
+  traced: boolean
 ): Started => {
   const pokes: Pokes = { count: 0, listener: undefined }
   const instance: Started = {
@@ -401,6 +402,7 @@ const start = <A, E, R, I>(
     abort: undefined,
     suspendAfterMillis: options.suspendAfter === undefined ? DEFAULT_SUSPEND_AFTER : Duration.toMillis(options.suspendAfter),
     version: admitted.version,
+    traced,
     // Without a lease (a plain executor), children run here and now; under a worker they are claimed.
     runChild: options.fence === undefined
       ? (child, childInput, childId, key) =>

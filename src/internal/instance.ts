@@ -168,6 +168,8 @@ export declare namespace FlowInstance {
     readonly suspendAfterMillis: number
     /** The deployment version the flow was stamped with (children inherit it). */
     readonly version: string | null
+    /** Whether this execution makes spans (a tracer that exports is installed). */
+    readonly traced: boolean
     /**
      * Runs a child flow at once, in this process (plain `Executor.execute`); absent under a
      * worker, where children are claimed by whichever worker has them registered.

@@ -14,6 +14,7 @@
  */
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as DefaultServices from "effect/DefaultServices"
 import * as Effect from "effect/Effect"
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
@@ -178,14 +179,40 @@ export const event = (
  * Marks `effect` as work in progress: while it runs the flow is not idle, so the supervisor does
  * not suspend it (a step that finishes wins over a wait that has not). It runs on the process's
  * clock: a step's own sleeps and timeouts, and a store client's, are not durable timers (the
- * flow's are).
+ * flow's are). With `step`, it is a step's `run`, and sees its `StepContext`.
+ *
+ * One uninterruptible region that switches the fiber's services (and context) and puts them back
+ * however `effect` ends, rather than `ensuring`, `withClock` and `provideService` nested: each of
+ * those is a region of its own, and this runs twice per step (its run, its checkpoint).
  */
-export const busy = <A, E, R>(instance: FlowInstance.Service, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.suspend(() => {
-    instance.busy++
-    instance.progress++
-    return Effect.ensuring(Effect.withClock(effect, instance.clock), Effect.sync(() => idleAgain(instance)))
-  })
+export const busy = <A, E, R>(
+  instance: FlowInstance.Service,
+  effect: Effect.Effect<A, E, R>,
+  step?: Context.Tag.Service<typeof StepContext> | undefined
+): Effect.Effect<A, E, R> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.withFiberRuntime<A, E, R>((fiber) => {
+      const services = fiber.getFiberRef(DefaultServices.currentServices)
+      const context = fiber.getFiberRef(FiberRef.currentContext)
+      instance.busy++
+      instance.progress++
+      const onClock = Context.add(services, Clock.Clock, instance.clock)
+      const switched = step === undefined
+        ? Effect.zipRight(FiberRef.set(DefaultServices.currentServices, onClock), restore(effect))
+        : Effect.zipRight(
+          Effect.zipRight(
+            FiberRef.set(DefaultServices.currentServices, onClock),
+            FiberRef.set(FiberRef.currentContext, Context.add(context, StepContext, step) as Context.Context<never>)
+          ),
+          restore(effect)
+        )
+      return Effect.flatMap(Effect.exit(switched), (exit) => {
+        idleAgain(instance)
+        const back = Effect.zipRight(FiberRef.set(DefaultServices.currentServices, services), exit)
+        return step === undefined ? back : Effect.zipRight(FiberRef.set(FiberRef.currentContext, context), back)
+      })
+    })
+  )
 
 /** `busy`, named for user code run by the engine (a step's `run`, an in-process child). */
 export const busyOnProcessClock = busy

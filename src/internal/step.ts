@@ -128,23 +128,15 @@ const runAttempts = (
           duration: Duration.millis(timeoutMillis),
           onTimeout: () => Cause.die(new StepTimeout({ step: key, attempt, timeoutMillis }))
         })
-      const exit = yield* journal.busyOnProcessClock(
+      const exit = yield* Effect.exit(journal.busy(
         instance,
-        attemptRun.pipe(
-          Effect.provideService(journal.StepContext, {
-            flowId: instance.flowId,
-            flowType: instance.flowType,
-            key,
-            attempt,
-            idempotencyKey
-          }),
-          (run) => telemetry.stepAttempt(instance, spec.name, key, attempt, run),
-          Effect.exit
-        )
-      )
+        telemetry.stepAttempt(instance, spec.name, key, attempt, attemptRun),
+        { flowId: instance.flowId, flowType: instance.flowType, key, attempt, idempotencyKey }
+      ))
+      const now = yield* Clock.currentTimeMillis
+      yield* telemetry.stepRan(spec.name, attempt, exit, now - startedAt)
       // Interrupted (the flow is stopping, or a race was lost): nothing is recorded, the step runs again on resume.
       if (Exit.isFailure(exit) && Cause.isInterrupted(exit.cause)) return yield* exit
-      const now = yield* Clock.currentTimeMillis
       if (Exit.isFailure(exit) && isRetryableCause(spec, exit.cause) && RetryPolicy.allowsRetryAfter(spec.retry, attempt)) {
         const delay = yield* RetryPolicy.delayFor(spec.retry, attempt)
         const at = now + Duration.toMillis(delay)

@@ -1,11 +1,14 @@
 import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as DefaultServices from "effect/DefaultServices"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberRef from "effect/FiberRef"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as MetricKey from "effect/MetricKey"
+import type * as MetricKeyType from "effect/MetricKeyType"
+import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import * as Tracer from "effect/Tracer"
 import type { FlowInstance, SingleReason } from "./instance.js"
@@ -78,7 +81,10 @@ export const currentTraceParent: Effect.Effect<string | null> = Effect.map(
 
 /** Runs `effect` with no parent span: its spans start new traces (an execution under a worker). */
 export const withoutParentSpan = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.mapInputContext(effect, (context: Context.Context<R>) => Context.omit(Tracer.ParentSpan)(context) as Context.Context<R>)
+  Effect.flatMap(tracing, (traced) =>
+    traced
+      ? Effect.mapInputContext(effect, (context: Context.Context<R>) => Context.omit(Tracer.ParentSpan)(context) as Context.Context<R>)
+      : effect)
 
 // ---------------------------------------------------------------------------------------------
 // Metrics
@@ -87,72 +93,132 @@ export const withoutParentSpan = <A, E, R>(effect: Effect.Effect<A, E, R>): Effe
 /** Milliseconds, from 1 ms to about 9 hours, doubling. */
 const millisBoundaries = MetricBoundaries.exponential({ start: 1, factor: 2, count: 25 })
 
-export const Metrics = {
-  flowsScheduled: Metric.counter("ergon.flows.scheduled", {
+const Keys = {
+  flowsScheduled: MetricKey.counter("ergon.flows.scheduled", {
     description: "Flows written by `schedule` (an id that existed is not counted)",
     incremental: true
   }),
-  flowsStarted: Metric.counter("ergon.flows.started", {
+  flowsStarted: MetricKey.counter("ergon.flows.started", {
     description: "Flows whose first execution started",
     incremental: true
   }),
-  flowsCompleted: Metric.counter("ergon.flows.completed", {
+  flowsCompleted: MetricKey.counter("ergon.flows.completed", {
     description: "Flows that ended with a success",
     incremental: true
   }),
-  flowsFailed: Metric.counter("ergon.flows.failed", {
+  flowsFailed: MetricKey.counter("ergon.flows.failed", {
     description: "Flows that ended with their own failure (ergon.failure=flow) or were stopped by an engine error (ergon.failure=engine)",
     incremental: true
   }),
-  stepDuration: Metric.histogram(
+  stepDuration: MetricKey.histogram(
     "ergon.step.duration",
     millisBoundaries,
     "Duration of step attempts that ran (not replayed), in milliseconds"
   ),
-  stepRetries: Metric.counter("ergon.step.retries", {
+  stepRetries: MetricKey.counter("ergon.step.retries", {
     description: "Step attempts after the first (retries)",
     incremental: true
   }),
-  claimLatency: Metric.histogram(
+  claimLatency: MetricKey.histogram(
     "ergon.claim.latency",
     millisBoundaries,
     "Time from a flow becoming ready (due, or its lease expired) to a worker claiming it, in milliseconds"
   ),
-  leasesLost: Metric.counter("ergon.leases.lost", {
+  leasesLost: MetricKey.counter("ergon.leases.lost", {
     description: "Leases a worker lost while it ran the flow (taken over after it stalled, or cancelled)",
     incremental: true
   }),
-  executionsInFlight: Metric.gauge("ergon.executions.in_flight", {
+  executionsInFlight: MetricKey.gauge("ergon.executions.in_flight", {
     description: "Executions running in workers of this process"
   })
 } as const
 
-const typeTagged = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, flowType: string) =>
-  Metric.tagged(metric, Attributes.flowType, flowType)
+export const Metrics = {
+  flowsScheduled: Metric.fromMetricKey(Keys.flowsScheduled),
+  flowsStarted: Metric.fromMetricKey(Keys.flowsStarted),
+  flowsCompleted: Metric.fromMetricKey(Keys.flowsCompleted),
+  flowsFailed: Metric.fromMetricKey(Keys.flowsFailed),
+  stepDuration: Metric.fromMetricKey(Keys.stepDuration),
+  stepRetries: Metric.fromMetricKey(Keys.stepRetries),
+  claimLatency: Metric.fromMetricKey(Keys.claimLatency),
+  leasesLost: Metric.fromMetricKey(Keys.leasesLost),
+  executionsInFlight: Metric.fromMetricKey(Keys.executionsInFlight)
+} as const
+
+// A metric tagged per call (`Metric.tagged`) finds its value in the registry by hashing its key
+// and labels at every update; the engine updates a few per step. So each combination of labels is
+// made once, with the labels in its key, and kept.
+const taggedMetrics = new Map<string, Metric.Metric<any, any, any>>()
+const withLabels = <Type extends MetricKeyType.MetricKeyType<any, any>>(
+  key: MetricKey.MetricKey<Type>,
+  labels: ReadonlyArray<readonly [string, string]>
+): Metric.Metric<Type, MetricKeyType.MetricKeyType.InType<Type>, MetricKeyType.MetricKeyType.OutType<Type>> => {
+  let id = key.name
+  for (const [name, value] of labels) id += `\u0000${name}\u0000${value}`
+  let metric = taggedMetrics.get(id)
+  if (metric === undefined) {
+    metric = Metric.fromMetricKey(
+      MetricKey.taggedWithLabels(key, labels.map(([name, value]) => MetricLabel.make(name, value)))
+    )
+    taggedMetrics.set(id, metric)
+  }
+  return metric
+}
+
+const typeTagged = <Type extends MetricKeyType.MetricKeyType<any, any>>(key: MetricKey.MetricKey<Type>, flowType: string) =>
+  withLabels(key, [[Attributes.flowType, flowType]])
 
 export const countScheduled = (flowType: string): Effect.Effect<void> =>
-  Metric.increment(typeTagged(Metrics.flowsScheduled, flowType))
+  Metric.increment(typeTagged(Keys.flowsScheduled, flowType))
 
 export const countLeaseLost = (flowType: string): Effect.Effect<void> =>
-  Metric.increment(typeTagged(Metrics.leasesLost, flowType))
+  Metric.increment(typeTagged(Keys.leasesLost, flowType))
 
 export const recordClaimLatency = (flowType: string, millis: number): Effect.Effect<void> =>
-  Metric.update(typeTagged(Metrics.claimLatency, flowType), Math.max(0, millis))
+  Metric.update(typeTagged(Keys.claimLatency, flowType), Math.max(0, millis))
 
 export const inFlight = (delta: number): Effect.Effect<void> => Metric.incrementBy(Metrics.executionsInFlight, delta)
+
+/** A step attempt's duration and, from its second attempt, a retry. */
+export const stepRan = (name: string, attempt: number, exit: Exit.Exit<unknown, unknown>, millis: number): Effect.Effect<void> => {
+  const duration = Metric.update(
+    withLabels(Keys.stepDuration, [[Attributes.stepName, name], ["ergon.outcome", exitOutcome(exit)]]),
+    millis
+  )
+  return attempt > 1
+    ? Effect.zipRight(Metric.increment(withLabels(Keys.stepRetries, [[Attributes.stepName, name]])), duration)
+    : duration
+}
+
+// ---------------------------------------------------------------------------------------------
+// Whether spans are wanted
+// ---------------------------------------------------------------------------------------------
+
+/** Effect's built-in tracer: its spans go nowhere unless something reads them in the fiber. */
+const nativeTracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
+
+/**
+ * Whether the engine makes spans here: tracing is on and a tracer other than Effect's built-in
+ * one is installed (an exporter: `@effect/opentelemetry`, a test's). Without one, a span per
+ * execution and per step would cost the hot path for nothing anyone reads.
+ */
+export const tracing: Effect.Effect<boolean> = Effect.withFiberRuntime((fiber) =>
+  Effect.succeed(
+    fiber.getFiberRef(FiberRef.currentTracerEnabled) &&
+      Context.get(fiber.getFiberRef(DefaultServices.currentServices), Tracer.Tracer) !== nativeTracer
+  )
+)
 
 // ---------------------------------------------------------------------------------------------
 // Spans
 // ---------------------------------------------------------------------------------------------
 
 /** What an execution's wrapper learns from the execution itself (through `executionStarted`). */
-interface ExecutionState {
+export interface Execution {
+  /** Whether it makes spans (see `tracing`). */
+  readonly traced: boolean
   started: boolean
 }
-
-const currentExecution: FiberRef.FiberRef<ExecutionState | undefined> = FiberRef.unsafeMake<ExecutionState | undefined>(
-  undefined
-)
 
 /** The outcome of an execution, as far as telemetry looks at it. */
 type AnyOutcome =
@@ -164,46 +230,47 @@ type AnyOutcome =
 const engineFailures: ReadonlySet<string> = new Set(["NonDeterminismError", "CheckpointDecodeError", "CheckpointEncodeError"])
 
 const failed = (flowType: string, failure: "flow" | "engine") =>
-  Metric.increment(Metric.tagged(typeTagged(Metrics.flowsFailed, flowType), "ergon.failure", failure))
+  Metric.increment(withLabels(Keys.flowsFailed, [[Attributes.flowType, flowType], ["ergon.failure", failure]]))
 
-const settled = (flowType: string, outcome: AnyOutcome): Effect.Effect<void> => {
-  if (outcome._tag === "Suspended") return Effect.annotateCurrentSpan(Attributes.outcome, "suspended")
+const outcomeAttribute = (execution: Execution, outcome: string): Effect.Effect<void> =>
+  execution.traced ? Effect.annotateCurrentSpan(Attributes.outcome, outcome) : Effect.void
+
+const settled = (execution: Execution, flowType: string, outcome: AnyOutcome): Effect.Effect<void> => {
+  if (outcome._tag === "Suspended") return outcomeAttribute(execution, "suspended")
   const exit = outcome.exit
   if (Exit.isSuccess(exit)) {
-    return Effect.zipRight(
-      Effect.annotateCurrentSpan(Attributes.outcome, "completed"),
-      Metric.increment(typeTagged(Metrics.flowsCompleted, flowType))
-    )
+    return Effect.zipRight(outcomeAttribute(execution, "completed"), Metric.increment(typeTagged(Keys.flowsCompleted, flowType)))
   }
-  if (Cause.isInterruptedOnly(exit.cause)) return Effect.annotateCurrentSpan(Attributes.outcome, "cancelled")
-  return Effect.zipRight(Effect.annotateCurrentSpan(Attributes.outcome, "failed"), failed(flowType, "flow"))
+  if (Cause.isInterruptedOnly(exit.cause)) return outcomeAttribute(execution, "cancelled")
+  return Effect.zipRight(outcomeAttribute(execution, "failed"), failed(flowType, "flow"))
 }
 
 /**
- * The span of one execution of a flow (`ergon.execute`), and the flow metrics of its end. Its
- * attributes are completed by `executionStarted`, once the flow is loaded.
+ * The span of one execution of a flow (`ergon.execute`, when spans are wanted: see `tracing`), and
+ * the flow metrics of its end. Its attributes are completed by `executionStarted`, once the flow is
+ * loaded.
  */
 export const execution = <O extends AnyOutcome, E extends { readonly _tag: string }, R>(
   flowId: string,
   flowType: string,
-  effect: Effect.Effect<O, E, R>
+  effect: (execution: Execution) => Effect.Effect<O, E, R>
 ): Effect.Effect<O, E, R> =>
-  Effect.suspend(() => {
-    const state: ExecutionState = { started: false }
-    return effect.pipe(
-      Effect.locally(currentExecution, state),
-      Effect.tap((outcome) => (state.started ? settled(flowType, outcome) : Effect.void)),
-      Effect.tapError((error) =>
+  Effect.flatMap(tracing, (traced) => {
+    const state: Execution = { traced, started: false }
+    const measured = Effect.tapBoth(effect(state), {
+      onSuccess: (outcome) => (state.started ? settled(state, flowType, outcome) : Effect.void),
+      onFailure: (error) =>
         state.started && engineFailures.has(error._tag)
-          ? Effect.zipRight(Effect.annotateCurrentSpan(Attributes.outcome, "failed"), failed(flowType, "engine"))
+          ? Effect.zipRight(outcomeAttribute(state, "failed"), failed(flowType, "engine"))
           : Effect.void
-      ),
-      Effect.withSpan(SpanNames.execute, {
+    })
+    return traced
+      ? Effect.withSpan(measured, SpanNames.execute, {
         kind: "consumer",
         attributes: { [Attributes.flowId]: flowId, [Attributes.flowType]: flowType },
         captureStackTrace: false
       })
-    )
+      : measured
   })
 
 /**
@@ -211,36 +278,32 @@ export const execution = <O extends AnyOutcome, E extends { readonly _tag: strin
  * span (version, attempt, resumed), links it to the span the flow was written in (the one that
  * scheduled it, or its parent's), and counts a flow's first start.
  */
-export const executionStarted = (fields: {
+export const executionStarted = (execution: Execution, fields: {
   readonly flowType: string
   readonly version: string | null
   readonly attempt: number
   readonly resumed: boolean
   readonly traceContext: string | null | undefined
-}): Effect.Effect<void> =>
-  Effect.flatMap(FiberRef.get(currentExecution), (state) => {
-    if (state === undefined) return Effect.void
-    const first = !state.started
-    state.started = true
-    const annotate = Effect.annotateCurrentSpan({
-      [Attributes.version]: fields.version ?? "",
-      [Attributes.attempt]: fields.attempt,
-      [Attributes.resumed]: fields.resumed
-    })
-    if (!first) return annotate
-    const origin = parseTraceParent(fields.traceContext)
-    const link = origin === undefined
-      ? Effect.void
-      : Effect.flatMap(Effect.option(Effect.currentSpan), (current) =>
-        current._tag === "Some" && current.value.spanId === origin.spanId
-          ? Effect.void
-          : Effect.linkSpanCurrent(origin, { "ergon.link": "origin" }))
-    return Effect.all([
-      annotate,
-      link,
-      fields.resumed ? Effect.void : Metric.increment(typeTagged(Metrics.flowsStarted, fields.flowType))
-    ], { discard: true })
+}): Effect.Effect<void> => {
+  const first = !execution.started
+  execution.started = true
+  const count = first && !fields.resumed ? Metric.increment(typeTagged(Keys.flowsStarted, fields.flowType)) : Effect.void
+  if (!execution.traced) return count
+  const annotate = Effect.annotateCurrentSpan({
+    [Attributes.version]: fields.version ?? "",
+    [Attributes.attempt]: fields.attempt,
+    [Attributes.resumed]: fields.resumed
   })
+  if (!first) return annotate
+  const origin = parseTraceParent(fields.traceContext)
+  const link = origin === undefined
+    ? Effect.void
+    : Effect.flatMap(Effect.option(Effect.currentSpan), (current) =>
+      current._tag === "Some" && current.value.spanId === origin.spanId
+        ? Effect.void
+        : Effect.linkSpanCurrent(origin, { "ergon.link": "origin" }))
+  return Effect.all([annotate, link, count], { discard: true })
+}
 
 const stepAttributes = (instance: FlowInstance.Service, name: string, key: string, attempt: number, replayed: boolean) => ({
   [Attributes.flowId]: instance.flowId,
@@ -255,7 +318,10 @@ const stepAttributes = (instance: FlowInstance.Service, name: string, key: strin
 const exitOutcome = (exit: Exit.Exit<unknown, unknown>): string =>
   Exit.isSuccess(exit) ? "success" : Cause.isInterruptedOnly(exit.cause) ? "interrupted" : "failure"
 
-/** The span (`ergon.step`, replayed: false) and metrics of one attempt of a step that runs. */
+/**
+ * The span (`ergon.step`, replayed: false) of one attempt of a step that runs, when the execution
+ * makes spans (its metrics: `stepRan`).
+ */
 export const stepAttempt = <A, E, R>(
   instance: FlowInstance.Service,
   name: string,
@@ -263,20 +329,12 @@ export const stepAttempt = <A, E, R>(
   attempt: number,
   effect: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> =>
-  Effect.flatMap(Clock.currentTimeMillis, (start) =>
-    Effect.zipRight(
-      attempt > 1 ? Metric.increment(Metric.tagged(Metrics.stepRetries, Attributes.stepName, name)) : Effect.void,
-      effect.pipe(
-        Effect.onExit((exit) =>
-          Effect.flatMap(Clock.currentTimeMillis, (end) =>
-            Metric.update(
-              Metric.tagged(Metric.tagged(Metrics.stepDuration, Attributes.stepName, name), "ergon.outcome", exitOutcome(exit)),
-              end - start
-            ))
-        ),
-        Effect.withSpan(SpanNames.step, { attributes: stepAttributes(instance, name, key, attempt, false), captureStackTrace: false })
-      )
-    ))
+  instance.traced
+    ? Effect.withSpan(effect, SpanNames.step, {
+      attributes: stepAttributes(instance, name, key, attempt, false),
+      captureStackTrace: false
+    })
+    : effect
 
 /** The span (`ergon.step`, replayed: true) of a step whose recorded result is returned. */
 export const stepReplayed = <A, E, R>(
@@ -286,10 +344,12 @@ export const stepReplayed = <A, E, R>(
   attempts: number,
   effect: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> =>
-  Effect.withSpan(effect, SpanNames.step, {
-    attributes: stepAttributes(instance, name, key, attempts, true),
-    captureStackTrace: false
-  })
+  instance.traced
+    ? Effect.withSpan(effect, SpanNames.step, {
+      attributes: stepAttributes(instance, name, key, attempts, true),
+      captureStackTrace: false
+    })
+    : effect
 
 /** What a flow waits for, as a wait span shows it. */
 export interface Wait {
@@ -319,7 +379,7 @@ export const parked = <A, E, R>(
  */
 const waitSpan = <A, E, R>(instance: FlowInstance.Service, what: Wait, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.suspend(() => {
-    if (instance.journal.get(what.key)?.status === "completed") return effect
+    if (!instance.traced || instance.journal.get(what.key)?.status === "completed") return effect
     const attributes: Record<string, unknown> = {
       [Attributes.flowId]: instance.flowId,
       [Attributes.flowType]: instance.flowType,
