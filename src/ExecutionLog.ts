@@ -507,8 +507,9 @@ export interface Encoded {
    * `lease_expires_at = now + leaseMillis`; its `attempts` goes up by one and its `error` and
    * `suspend_reason` are cleared (`run_after` is kept): the claim is the start of a run, so the
    * executor need not write it again. Two concurrent claimers never get the same flow. The rows
-   * returned carry no payloads (`input` is `"null"`, `result` and `error` are `null`): the
-   * executor loads the flow it runs.
+   * returned carry the flow's `input` but no result (`result` and `error` are `null`): a flow
+   * claimed for its first execution (`attempts` 1 after the claim) has no journal yet, so the
+   * executor runs it from the claim alone; it loads the journal of any other.
    */
   readonly claimFlows: (options: ClaimOptions) => Effect.Effect<ReadonlyArray<FlowRow>, StoreError>
   /**
@@ -658,6 +659,10 @@ export interface Hub {
   version: number
   readonly listeners: Set<() => void>
   followers: { count: number; readonly stop: Effect.Effect<void> } | undefined
+  /** Flows that handles of this process will await, with how many handles. */
+  readonly awaited: Map<string, number>
+  /** The ends that runs of this process wrote for awaited flows, until a handle takes them. */
+  readonly ended: Map<string, { readonly status: "completed"; readonly result: unknown }>
 }
 
 /**

@@ -141,7 +141,9 @@ export const schedule = <F extends Flow.Any>(
     }
     yield* Effect.logDebug("ergon.flow", { event: inserted ? "scheduled" : "already-scheduled", flowId: id, flowType: flow.name, version })
     yield* Effect.annotateCurrentSpan(telemetry.Attributes.flowId, id)
-    return { ...handle(flow, id), created: inserted }
+    const scheduled = { ...handle(flow, id), created: inserted }
+    wake.expectEnd(log, id, scheduled)
+    return scheduled
   }).pipe(
     Effect.withSpan(telemetry.SpanNames.schedule, {
       kind: "producer",
@@ -205,7 +207,8 @@ export const awaitResult = <F extends Flow.Any>(flow: F, id: string) =>
     let delay = Duration.toMillis(POLL_MIN)
     while (true) {
       const seen = yield* wake.version(log)
-      const row = yield* getExisting(id)
+      // Ended by a run of this process since the last look: no read needed.
+      const row = wake.takeEnded(log, id) ?? (yield* getExisting(id))
       switch (row.status) {
         case "completed":
           return yield* Effect.flatten(decodeResult(flow, id, row.result))

@@ -89,6 +89,14 @@ const flowFromRow = (row: FlowRow): Effect.Effect<ExecutionLog.FlowRecord, Store
   }).pipe(Effect.map((payloads) => ({ ...row, ...payloads })))
 }
 
+const parsedOrUndefined = (text: string): unknown => {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
 /** A flow's record without its payloads (a listing's, a claim's). */
 const stateOfRecord = (record: ExecutionLog.FlowRecord): ExecutionLog.FlowRecord => ({
   ...record,
@@ -120,7 +128,7 @@ export const makeUnsafe = (backend: Encoded, options?: json.LimitsOptions | unde
   const payload = (operation: string, what: string, value: unknown) => stringify(operation, what, value, limits)
   return {
   backend,
-  hub: { version: 0, listeners: new Set(), followers: undefined },
+  hub: { version: 0, listeners: new Set(), followers: undefined, awaited: new Map(), ended: new Map() },
   limits,
   insertFlow: (flow) =>
     Effect.zipRight(
@@ -197,7 +205,9 @@ export const makeUnsafe = (backend: Encoded, options?: json.LimitsOptions | unde
       Effect.map(
         Effect.forEach(rows, (row) =>
           flowFromRow({ ...row, input: "null", result: null, error: null }).pipe(
-            Effect.map(stateOfRecord),
+            // The claim carries the input (what a first run needs: it has no journal to load).
+            // An input that is not JSON is left for the run's own load to report.
+            Effect.map((record) => ({ ...stateOfRecord(record), input: parsedOrUndefined(row.input) })),
             Effect.map(Option.some),
             Effect.catchAll((error) =>
               Effect.logWarning("ergon.store", { event: "unreadable-flow", flowId: row.id, error: error.message }).pipe(
@@ -310,8 +320,11 @@ export const isEnded = (status: FlowStatus): boolean => status === "completed" |
 export const signalRefused = (flowId: string, status: string, name: string): FlowEndedError =>
   new FlowEndedError({ flowId, status, request: `take signal '${name}'` })
 
-/** A flow's row as listings and claims return it: its state without its payloads. */
+/** A flow's row as listings return it: its state without its payloads. */
 export const withoutPayloads = (row: FlowRow): FlowRow => ({ ...row, input: "null", result: null, error: null })
+
+/** A flow's row as a claim returns it: its state and its input (what a first run needs), no result. */
+export const claimedRow = (row: FlowRow): FlowRow => ({ ...row, result: null, error: null })
 
 /** Applies a patch to a row: the one place that knows what each patch field means. */
 export const applyPatch = (row: FlowRow, patch: FlowPatch): FlowRow => ({
@@ -517,7 +530,7 @@ export const makeMemoryBackend = (): Encoded => {
         }))
         for (const row of claimed) flows.set(row.id, row)
         // Sorted as they are after the claim, as the SQL store can only sort them.
-        return claimed.sort(compareClaimOrder).map(withoutPayloads)
+        return claimed.sort(compareClaimOrder).map(claimedRow)
       }),
     renewLeases: (owner, ids, now, leaseMillis) =>
       Effect.sync(() => {

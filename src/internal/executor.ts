@@ -212,9 +212,22 @@ const admit = <A, E, R, I>(
     const flowType = flow.name
     const fence = options.fence
     const claimedRow = options.claimedRow
-    // A worker's first run of a flow it just claimed: the claim's row is all there is.
+    // A worker's run of a flow it just claimed: the claim's row is all there is.
     if (claimedRow !== undefined && fence !== undefined && input._tag === "Stored") {
-      // Claims carry no payloads (bounded memory): the input and the journal are read here.
+      // Its first execution (every execution counts an attempt, and only executions write the
+      // journal): nothing recorded to load, and the claim carried the input.
+      if (claimedRow.attempts === 1 && claimedRow.input !== undefined) {
+        return yield* admitted(log, flow, flowId, claimedRow.input, [], {
+          resumed: false,
+          version: claimedRow.version,
+          parentId: claimedRow.parentId,
+          attempt: 1,
+          traceContext: claimedRow.traceContext,
+          cancelling: cancelAsked(claimedRow),
+          fence
+        })
+      }
+      // A resume: its journal and input are read here.
       const loaded = yield* Effect.catchTag(log.loadFlow(flowId), "StoreError", failIfRefused(log, flowId, fence))
       if (Option.isNone(loaded)) {
         return yield* new StoreError({ operation: "execute", detail: `flow '${flowId}' is not in the store` })
@@ -1016,7 +1029,9 @@ const settle = <A, E, R, I>(
       return yield* leaseLost(flowId, fence)
     }
     yield* flowEvent(flowId, flowType, "completed", { success: Exit.isSuccess(exit) })
-    // Tell this process's workers and waiters (a parent to resume, a handle awaiting the result).
+    // Tell this process's workers and waiters (a parent to resume, a handle awaiting the result,
+    // which takes the end from here rather than read it back).
+    yield* wake.ended(log, flowId, { status: "completed", result: encodedExit.right })
     yield* wake.notify(log)
     return { _tag: "Completed", exit } as const
   })

@@ -43,6 +43,43 @@ export const wait = (log: ExecutionLog.Service, seen: number): Effect.Effect<voi
     return Effect.sync(() => void hub.listeners.delete(listener))
   })
 
+/** A flow's end, as a run of this process wrote it. */
+export type Ended = Hub["ended"] extends Map<string, infer E> ? E : never
+
+// A handle gone (garbage collected) no longer awaits its flow.
+const released = new FinalizationRegistry<{ readonly hub: Hub; readonly id: string }>(({ hub, id }) => {
+  const count = (hub.awaited.get(id) ?? 1) - 1
+  if (count > 0) return void hub.awaited.set(id, count)
+  hub.awaited.delete(id)
+  hub.ended.delete(id)
+})
+
+/**
+ * `holder`, a handle of this process, may await flow `id`: when a run of this process writes the
+ * flow's end, the end is kept for it (see `takeEnded`), so the await needs no read of the store.
+ * Kept until a handle takes it, or every handle that could is gone.
+ */
+export const expectEnd = (log: ExecutionLog.Service, id: string, holder: object): void => {
+  const hub = hubOf(log)
+  hub.awaited.set(id, (hub.awaited.get(id) ?? 0) + 1)
+  released.register(holder, { hub, id })
+}
+
+/** A run of this process wrote the end of flow `id` (committed): kept when a handle awaits it. */
+export const ended = (log: ExecutionLog.Service, id: string, end: Ended): Effect.Effect<void> =>
+  Effect.sync(() => {
+    const hub = hubOf(log)
+    if (hub.awaited.has(id)) hub.ended.set(id, end)
+  })
+
+/** The end of flow `id` a run of this process wrote, taken (a later await reads the store). */
+export const takeEnded = (log: ExecutionLog.Service, id: string): Ended | undefined => {
+  const hub = hubOf(log)
+  const end = hub.ended.get(id)
+  if (end !== undefined) hub.ended.delete(id)
+  return end
+}
+
 const liveClock = Clock.make()
 
 /**

@@ -39,6 +39,13 @@ interface Running {
   readonly type: string
 }
 
+/**
+ * The least time between two lease renewals made on a wake-up rather than on the heartbeat: what
+ * a cancellation from this process or, through its notifications, from another may wait before a
+ * run parked in memory is stopped.
+ */
+const WAKE_RENEW_GAP_MILLIS = 200
+
 const flowFields = (row: ExecutionLog.FlowRecord) => ({
   "ergon.flow.id": row.id,
   "ergon.flow.type": row.type,
@@ -177,8 +184,9 @@ export const run = (
     // Wakes the heartbeat when the first execution starts (it sleeps while nothing runs).
     const started = yield* Queue.sliding<void>(1)
 
-    const annotate = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-      Effect.annotateLogs(effect, { "ergon.worker": owner })
+    // Everything this worker logs, its executions' logs included (they are forked from here and
+    // inherit it), is annotated with its id: set once, not per execution.
+    yield* Effect.annotateLogsScoped({ "ergon.worker": owner })
 
     const start = (row: ExecutionLog.FlowRecord) =>
       Effect.gen(function*() {
@@ -208,7 +216,6 @@ export const run = (
             running.delete(row.id)
             return Effect.zipRight(telemetry.inFlight(-1), wake.notify(log))
           })),
-          annotate,
           Effect.forkDaemon
         )
         yield* telemetry.inFlight(1)
@@ -216,8 +223,13 @@ export const run = (
         yield* Queue.offer(started, undefined)
       })
 
+    // When the leases were last renewed (process clock): a wake-up renews them only when the
+    // heartbeat has not for a while, so a busy worker's wake-ups (one per flow that ends) are not
+    // each a statement that locks every running flow.
+    let renewedAt = 0
     /** Renews the leases held; an execution whose lease is gone (taken over, cancelled) is interrupted. */
     const heartbeat = Effect.gen(function*() {
+      renewedAt = performance.now()
       if (running.size === 0) return
       const ids = Array.from(running.keys())
       const now = yield* Clock.currentTimeMillis
@@ -321,7 +333,7 @@ export const run = (
         Effect.catchAll((error) => Effect.logWarning("ergon.worker", { event: "purge-failed", error: error.message }))
       )
       yield* Effect.forkScoped(
-        Effect.forever(Effect.zipRight(purgeOld, Effect.sleep(retention.every))).pipe(annotate)
+        Effect.forever(Effect.zipRight(purgeOld, Effect.sleep(retention.every)))
       )
     }
 
@@ -362,8 +374,9 @@ export const run = (
         const waits: Array<Effect.Effect<void>> = [wake.wait(log, seen), wake.pollSleep(Duration.millis(poll))]
         if (due !== undefined && due > now) waits.push(Effect.sleep(Duration.millis(due - now)))
         yield* Effect.raceAll(waits)
-        // a cancellation may have come: drop what is no longer ours at once
-        if (running.size > 0) yield* heartbeat
+        // A cancellation may have come: drop what is no longer ours soon (a run that writes finds
+        // out at its next write anyway; one that waits in memory would only at the heartbeat).
+        if (running.size > 0 && performance.now() - renewedAt >= WAKE_RENEW_GAP_MILLIS) yield* heartbeat
       }
       // Back off while idle, across processes (in-process work wakes the loop at once).
       idle = claimed.length > 0 ? Duration.toMillis(config.pollInterval) : Math.min(idle * 2, Duration.toMillis(config.pollInterval) * 10)

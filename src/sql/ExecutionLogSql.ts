@@ -341,6 +341,9 @@ const COMPENSABLE = `EXISTS (SELECT 1 FROM ergon_steps WHERE ergon_steps.flow_id
 // A listing's or a claim's columns: the flow's state, its payloads read as NULL (never loaded).
 const payloadColumns: ReadonlySet<string> = new Set(["input", "result", "error"])
 const stateColumnList = flowColumns.map((column) => (payloadColumns.has(column) ? `NULL AS ${column}` : column)).join(", ")
+const claimColumnList = flowColumns.map((column) =>
+  payloadColumns.has(column) && column !== "input" ? `NULL AS ${column}` : column
+).join(", ")
 const stepColumnList = stepColumns.map(quote).join(", ")
 const selectFlow = flowColumns.map((column) => `f.${column}`).join(", ")
 const selectSteps = stepColumns.slice(1).map((column) => `s.${quote(column)}`).join(", ")
@@ -860,7 +863,8 @@ WHERE type = ${P} AND version = ${P} AND status IN ('pending', 'running', 'suspe
         }, attempts = attempts + 1, error = NULL, suspend_reason = NULL, ran_version = ${
           options.runVersion ?? null
         }, updated_at = ${now}`
-        const returning = sql.literal(stateColumnList)
+        // The state and the input (what a first run needs: it has no journal to load); no result.
+        const returning = sql.literal(claimColumnList)
         return guards.claimFlows(
           Effect.map(
             queryStatement(

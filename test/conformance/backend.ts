@@ -82,10 +82,17 @@ const claimedAs = (
   updatedAt: now
 })
 
-/** A flow as listings and claims return it: its state, without its payloads. */
+/** A flow as listings return it: its state, without its payloads. */
 const stateOf = (flow: ExecutionLog.FlowRecord): ExecutionLog.FlowRecord => ({
   ...flow,
   input: undefined,
+  result: undefined,
+  error: undefined
+})
+
+/** A flow as claims return it: its state and its input (what a first run needs), no result. */
+const claimStateOf = (flow: ExecutionLog.FlowRecord): ExecutionLog.FlowRecord => ({
+  ...flow,
   result: undefined,
   error: undefined
 })
@@ -544,7 +551,7 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog, unknown>): 
           claimedAs(suspended, "worker-1"),
           claimedAs(pending, "worker-1"),
           claimedAs(dueNow, "worker-1")
-        ].map(stateOf))
+        ].map(claimStateOf))
         for (const flow of [suspended, pending, dueNow]) {
           assert.deepStrictEqual(yield* getSome(flow.id), claimedAs(flow, "worker-1"))
         }
@@ -599,7 +606,7 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog, unknown>): 
         ]
 
         const claimed = yield* log.claimFlows(claimOptions(type, { owner: "worker-2" }))
-        assert.deepStrictEqual(claimed, [stateOf(claimedAs(expired, "worker-2"))])
+        assert.deepStrictEqual(claimed, [claimStateOf(claimedAs(expired, "worker-2"))])
         assert.strictEqual(claimed[0]!.leaseEpoch, 5)
         yield* assertUnchanged(untouched)
 
@@ -645,7 +652,7 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog, unknown>): 
         // Picked by the time it was due; returned sorted as claimed, when its time is its new lease's.
         const next = yield* log.claimFlows(claimOptions(type, { limit: 2 }))
         assert.deepStrictEqual(ids(next), [tieB.id, expired.id])
-        assert.deepStrictEqual(next[1], stateOf(claimedAs(expired, "worker-1")))
+        assert.deepStrictEqual(next[1], claimStateOf(claimedAs(expired, "worker-1")))
         assert.deepStrictEqual(ids(yield* log.claimFlows(claimOptions(type, { limit: 2.5 }))), [late.id, low.id])
         assert.deepStrictEqual(yield* log.claimFlows(claimOptions(type)), [])
       }))
@@ -674,7 +681,7 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog, unknown>): 
         assert.deepStrictEqual(sortedIds(ids(claimed)), sortedIds(ids(flows)))
         for (const [i, got] of results.entries()) {
           for (const flow of got) {
-            assert.deepStrictEqual(stateOf(yield* getSome(flow.id)), flow)
+            assert.deepStrictEqual(claimStateOf(yield* getSome(flow.id)), flow)
             assert.strictEqual(flow.leaseOwner, owners[i])
             assert.strictEqual(flow.leaseEpoch, 1)
           }
@@ -748,7 +755,7 @@ export const suite = (name: string, layer: Layer.Layer<ExecutionLog, unknown>): 
 
         // Released, it is ready again, at the next epoch.
         const reclaimed = yield* log.claimFlows(claimOptions(type, { now: T0 + 1 }))
-        assert.deepStrictEqual(reclaimed, [stateOf(claimedAs(released, "worker-1", T0 + 1))])
+        assert.deepStrictEqual(reclaimed, [claimStateOf(claimedAs(released, "worker-1", T0 + 1))])
         assert.strictEqual(reclaimed[0]!.leaseEpoch, 4)
       }))
 
