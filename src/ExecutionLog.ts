@@ -663,6 +663,8 @@ export interface Hub {
   readonly awaited: Map<string, number>
   /** The ends that runs of this process wrote for awaited flows, until a handle takes them. */
   readonly ended: Map<string, { readonly status: "completed"; readonly result: unknown }>
+  /** Flows a worker of this process is running now, with how many runs. */
+  readonly local: Map<string, number>
 }
 
 /**

@@ -110,10 +110,13 @@ describe("observability", () => {
         started.message,
         `ergon: worker 'logs' started (unversioned; flows ${Failing.name}, ${Numbers.name}; concurrency 16; timers off, signals on; lease 30s)`
       )
+      // Everything the worker logs carries its id (its executions' lines too).
+      assert.strictEqual(started.annotations["ergon.worker"], started.annotations["ergon.worker.id"])
       assert.deepStrictEqual(
-        { ...started.annotations, "ergon.worker.id": undefined, "ergon.worker.host": undefined },
+        { ...started.annotations, "ergon.worker": undefined, "ergon.worker.id": undefined, "ergon.worker.host": undefined },
         {
           "ergon.event": "worker-started",
+          "ergon.worker": undefined,
           "ergon.worker.name": "logs",
           "ergon.worker.id": undefined,
           "ergon.worker.types": `${Failing.name},${Numbers.name}`,

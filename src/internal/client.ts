@@ -205,10 +205,19 @@ export const awaitResult = <F extends Flow.Any>(flow: F, id: string) =>
     // shared with this process's workers; closed when the await returns
     yield* wake.follow(log)
     let delay = Duration.toMillis(POLL_MIN)
+    let looked = false
     while (true) {
       const seen = yield* wake.version(log)
-      // Ended by a run of this process since the last look: no read needed.
-      const row = wake.takeEnded(log, id) ?? (yield* getExisting(id))
+      // Ended by a run of this process since the last look: no read needed. While a worker of this
+      // process runs it, a wake-up is another flow's news: its own end will come from its run (or,
+      // when that run stops without an end, the store is read once it is over).
+      const known = wake.takeEnded(log, id)
+      if (known === undefined && looked && wake.isRunningHere(log, id)) {
+        yield* Effect.raceFirst(wake.wait(log, seen), wake.pollSleep(Duration.millis(delay)))
+        continue
+      }
+      looked = true
+      const row = known ?? (yield* getExisting(id))
       switch (row.status) {
         case "completed":
           return yield* Effect.flatten(decodeResult(flow, id, row.result))

@@ -128,7 +128,7 @@ export const makeUnsafe = (backend: Encoded, options?: json.LimitsOptions | unde
   const payload = (operation: string, what: string, value: unknown) => stringify(operation, what, value, limits)
   return {
   backend,
-  hub: { version: 0, listeners: new Set(), followers: undefined, awaited: new Map(), ended: new Map() },
+  hub: { version: 0, listeners: new Set(), followers: undefined, awaited: new Map(), ended: new Map(), local: new Map() },
   limits,
   insertFlow: (flow) =>
     Effect.zipRight(

@@ -10,12 +10,15 @@
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as DefaultServices from "effect/DefaultServices"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { ExecutionLog, type Fence } from "../ExecutionLog.js"
@@ -584,27 +587,61 @@ const runProgram = <A, E, R>(
   program: Effect.Effect<A, E, R | FlowInstance>,
   seenAtStart: number
 ): Effect.Effect<Ended<A, E>, StoreError, R> =>
+  // Only a run without a lease watches for its cancellation in a fiber of its own (in a scope).
+  instance.fence === undefined
+    ? Effect.scoped(Effect.flatMap(Effect.scope, (scope) => supervise(instance, program, seenAtStart, (watch) => Effect.forkIn(watch, scope))))
+    : supervise(instance, program, seenAtStart, () => Effect.void)
+
+/**
+ * Forks `effect` as the flow's program: on the flow's clock, with its instance, and observed (its
+ * end pokes the supervisor). The fiber's services and context are switched around the fork (the
+ * child inherits them) and put back, rather than set by `withClock` and `provideService` regions.
+ */
+const forkProgram = <X, Y, R>(instance: Started, effect: Effect.Effect<X, Y, R | FlowInstance>) =>
+  Effect.uninterruptible(Effect.withFiberRuntime<Fiber.RuntimeFiber<X, Y>, never, R>((parent) => {
+    const services = parent.getFiberRef(DefaultServices.currentServices)
+    const context = parent.getFiberRef(FiberRef.currentContext)
+    return Effect.zipRight(
+      Effect.zipRight(
+        FiberRef.set(DefaultServices.currentServices, Context.add(services, Clock.Clock, flowClock(instance))),
+        FiberRef.set(FiberRef.currentContext, Context.add(context, FlowInstance, instance) as Context.Context<never>)
+      ),
+      Effect.flatMap(Effect.fork(Effect.interruptible(effect as Effect.Effect<X, Y, R>)), (fiber) => {
+        fiber.addObserver(() => instance.poke())
+        return Effect.as(
+          Effect.zipRight(
+            FiberRef.set(DefaultServices.currentServices, services),
+            FiberRef.set(FiberRef.currentContext, context)
+          ),
+          fiber
+        )
+      })
+    )
+  }))
+
+const supervise = <A, E, R>(
+  instance: Started,
+  program: Effect.Effect<A, E, R | FlowInstance>,
+  seenAtStart: number,
+  watch: (effect: Effect.Effect<void, StoreError>) => Effect.Effect<unknown>
+): Effect.Effect<Ended<A, E>, StoreError, R> =>
   Effect.gen(function*() {
     const log = instance.log
-    const supervised = <X, Y>(effect: Effect.Effect<X, Y, R | FlowInstance>) =>
-      Effect.tap(
-        Effect.fork(Effect.withClock(Effect.provideService(effect, FlowInstance, instance), flowClock(instance))),
-        (forked) => Effect.sync(() => forked.addObserver(() => instance.poke()))
-      )
+    const supervised = <X, Y>(effect: Effect.Effect<X, Y, R | FlowInstance>) => forkProgram<X, Y, R>(instance, effect)
     let fiber: Fiber.RuntimeFiber<unknown, unknown> = yield* supervised(compensated(instance, program))
     // Once the flow's cancellation stopped the program here: its compensations run in its place.
     let compensating = false
     // Without a lease (a plain executor), a cancellation is seen through this process's wake-ups.
     let cancelled = false
     if (instance.fence === undefined) {
-      yield* Effect.forkScoped(Effect.tap(awaitCancelled(log, instance.flowId, seenAtStart), (how) =>
+      yield* watch(Effect.asVoid(Effect.tap(awaitCancelled(log, instance.flowId, seenAtStart), (how) =>
         Effect.sync(() => {
           if (how === "cancelled") cancelled = true
           // Asked while the program runs: it stops where it is. A run that replays for the
           // cancellation stops at its own point (the first thing it has not done).
           else if (instance.cancelling !== true && !compensating && instance.abort === undefined) instance.abort = { _tag: "Cancel" }
           instance.poke()
-        })))
+        }))))
     }
     const stop = <X extends Ended<A, E>>(ended: X): Effect.Effect<X> => Effect.as(Fiber.interrupt(fiber), ended)
     let lookedAt = -1
@@ -708,7 +745,7 @@ const runProgram = <A, E, R>(
       }
       yield* Effect.raceAll(events)
     }
-  }).pipe(Effect.scoped)
+  })
 
 /**
  * The program, then, if it failed (its typed error or a defect), the compensations it registered

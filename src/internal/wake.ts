@@ -72,6 +72,23 @@ export const ended = (log: ExecutionLog.Service, id: string, end: Ended): Effect
     if (hub.awaited.has(id)) hub.ended.set(id, end)
   })
 
+/** A worker of this process starts running flow `id` (its end will be `ended` here, if it ends). */
+export const runningHere = (log: ExecutionLog.Service, id: string): void => {
+  const local = hubOf(log).local
+  local.set(id, (local.get(id) ?? 0) + 1)
+}
+
+/** That run is over (ended, suspended, or stopped): call `notify` after it. */
+export const notRunningHere = (log: ExecutionLog.Service, id: string): void => {
+  const local = hubOf(log).local
+  const count = (local.get(id) ?? 1) - 1
+  if (count > 0) local.set(id, count)
+  else local.delete(id)
+}
+
+/** Whether a worker of this process runs flow `id` now: its end comes through `ended`, not a read. */
+export const isRunningHere = (log: ExecutionLog.Service, id: string): boolean => hubOf(log).local.has(id)
+
 /** The end of flow `id` a run of this process wrote, taken (a later await reads the store). */
 export const takeEnded = (log: ExecutionLog.Service, id: string): Ended | undefined => {
   const hub = hubOf(log)

@@ -195,6 +195,7 @@ export const run = (
         const fence = { owner, epoch: row.leaseEpoch }
         // Each execution is a trace of its own (linked to where the flow was scheduled), not a
         // child of the worker's process-long span.
+        wake.runningHere(log, row.id)
         const fiber = yield* telemetry.withoutParentSpan(executor.run(flow as any, { _tag: "Stored" }, {
           id: row.id,
           fence,
@@ -214,6 +215,7 @@ export const run = (
           ),
           Effect.ensuring(Effect.suspend(() => {
             running.delete(row.id)
+            wake.notRunningHere(log, row.id)
             return Effect.zipRight(telemetry.inFlight(-1), wake.notify(log))
           })),
           Effect.forkDaemon
