@@ -17,7 +17,8 @@ import * as path from "node:path"
 import { launch, type Launched } from "../test/pg/server.js"
 import { parentOf, startMeter } from "./meter.js"
 import { percentile } from "./stats.js"
-import { BATCH, type RawBatched, type RawCommits, type StoreSpec } from "./stores.js"
+import { BATCH, type RawBatched } from "./baselines.js"
+import type { RawCommits, StoreSpec } from "./stores.js"
 
 let server: Promise<Launched> | undefined
 const serverOf = (): Promise<Launched> => (server ??= launch(false, true))
