@@ -163,10 +163,10 @@ interface StoredFigure extends Figure {
 
 /** What the machine did while one scenario ran on one store (its baselines and peers included). */
 interface ScenarioLoad {
-  /** os.loadavg() just before the scenario's baselines, and just after its peers. */
+  /** os.loadavg() just before the scenario's baselines, and just after Ergon's run (before the peers'). */
   readonly before: Load
   readonly after: Load
-  /** Cores the machine kept busy on average over the scenario (/proc/stat). */
+  /** Cores the machine kept busy on average over the baselines and Ergon's run (/proc/stat). */
   readonly busyCores?: number | undefined
   /** Of those, cores taken by processes other than this one and the PostgreSQL server it started. */
   readonly otherCores?: number | undefined
@@ -309,12 +309,13 @@ const main = async () => {
           console.log(`### ${store.name}: FAILED: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`)
           continue
         }
+        // before the peers: their processes would count as "other processes"
+        const measured: Measured = meter.stop()
         if (!args.noPeers) {
           const n = args.quick ? 200 : 2000
           const peer = await peerFigures(scenario.id, store.name, n, scenario.id === 1 ? warmup.sequential : warmup.concurrent, dir, result.figures)
           result = { ...result, figures: [...result.figures, ...peer.figures], notes: [...result.notes, ...peer.notes] }
         }
-        const measured: Measured = meter.stop()
         const load: ScenarioLoad = { before: measured.loadBefore, after: measured.loadAfter, busyCores: measured.busyCores, otherCores: measured.otherCores }
         const figures = result.figures.map((f): StoredFigure => ({ ...f, ratio: ratioOf(f) }))
         results.scenarios.push({ id: scenario.id, title: scenario.title, store: store.name, elapsedMs: result.elapsedMs, load, notes: result.notes, figures })
