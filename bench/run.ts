@@ -81,11 +81,13 @@ const peerFigures = async (
   if (!installed.ok) return { figures: [], notes: [`${peer.label}: not measured (${installed.reason.split("\n")[0]})`] }
   const [program, args] = await peer.args(dir, `s${id}-${store}`)
   let result: PeerResult
+  const loadBefore = loadNow()
   try {
     result = await runPeer(program, [...args, "--scenario", String(id), "--n", String(n), "--concurrency", "64", "--warmup", String(warmup)])
   } catch (error) {
     return { figures: [], notes: [`${peer.label}: FAILED (${String(error instanceof Error ? error.message : error).split("\n")[0]})`] }
   }
+  const loadAfter = loadNow()
   const figures: Array<Figure> = []
   const find = (name: string) => ergon.find((figure) => figure.figure === name)
   // Scenario 2: the peers' clocks include starting the flows, so Ergon's figure does too.
@@ -117,7 +119,7 @@ const peerFigures = async (
   return {
     figures,
     notes: [
-      `${peer.label}: ${Math.round(result.stepsPerSecond).toLocaleString("en-US")} steps/s over ${result.n} flows${speedup}, after ${result.warmup ?? "?"} untimed warm-up flows in its own process (Ergon: ${warmup} in this one)${result.notes.length > 0 ? ` (${result.notes.join("; ")})` : ""}`
+      `${peer.label}: ${Math.round(result.stepsPerSecond).toLocaleString("en-US")} steps/s over ${result.n} flows${speedup}, after ${result.warmup ?? "?"} untimed warm-up flows in its own process (Ergon: ${warmup} in this one); load average ${loadBefore.load1.toFixed(2)} → ${loadAfter.load1.toFixed(2)} over its run${result.notes.length > 0 ? ` (${result.notes.join("; ")})` : ""}`
     ]
   }
 }

@@ -400,7 +400,7 @@ const throughput: Scenario = {
           figures.push(
             { figure: "steps/s vs batched raw writes", kind: "rate", value: steps, baseline: batched, cpu },
             { figure: "steps/s ÷ batched raw rows/s (target ≥ 0.15)", kind: "share", value: steps / batched.value },
-            { figure: "steps/s ÷ single-row raw commits/s", kind: "share", value: steps / concurrentCommits(ctx).value }
+            { figure: `steps/s ÷ single-row ${concurrentCommits(ctx).name}`, kind: "share", value: steps / concurrentCommits(ctx).value }
           )
         }
         figures.push({ figure: "store calls per flow (worker and awaits)", kind: "count", value: callsPerFlow, detail: perFlow })

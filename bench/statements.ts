@@ -31,13 +31,33 @@ let transactions = 0
 let installed = false
 
 /** Classifies one statement; `inTransaction` is whether it runs inside an explicit transaction. */
-const count = (text: string, inTransaction: boolean): void => {
+const countOne = (text: string, inTransaction: boolean): boolean => {
   if (control.test(text)) {
     controls++
-    if (begin.test(text)) transactions++
-  } else {
-    statements++
-    if (!inTransaction) transactions++
+    if (begin.test(text)) {
+      transactions++
+      return true
+    }
+    return finish.test(text) ? false : inTransaction
+  }
+  statements++
+  if (!inTransaction) transactions++
+  return inTransaction
+}
+
+/**
+ * Classifies SQL text sent at once: usually one statement, but a simple query (no parameters) may
+ * hold several separated by `;` ("BEGIN; …; COMMIT"), each counted (a `;` inside a string literal
+ * would be miscounted: the engine's SQL has none).
+ */
+const count = (text: string, inTransaction: boolean): void => {
+  if (!text.includes(";")) {
+    countOne(text, inTransaction)
+    return
+  }
+  let open = inTransaction
+  for (const part of text.split(";")) {
+    if (part.trim() !== "") open = countOne(part, open)
   }
 }
 

@@ -13,6 +13,9 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
+import Database from "better-sqlite3"
+import pg from "pg"
+import { sqlStatements } from "../bench/statements.js"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 
@@ -51,6 +54,34 @@ const bench = (args: ReadonlyArray<string>) =>
 
 const isLoad = (load: Load | undefined): boolean =>
   load !== undefined && [load.load1, load.load5, load.load15].every((x) => Number.isFinite(x) && x >= 0)
+
+describe("bench/statements.ts", () => {
+  it("counts statements apart from transaction control, and transactions, on SQLite and PostgreSQL", () => {
+    sqlStatements.install()
+    const db = new Database(":memory:")
+    try {
+      db.exec("CREATE TABLE t (x)")
+      const s0 = sqlStatements.snapshot()
+      const insert = db.prepare("INSERT INTO t VALUES (?)")
+      insert.run(1) // a transaction of its own
+      db.prepare("BEGIN IMMEDIATE").run()
+      insert.run(2)
+      insert.run(3)
+      db.prepare("COMMIT").run()
+      db.exec("BEGIN; INSERT INTO t VALUES (4); INSERT INTO t VALUES (5); COMMIT")
+      db.prepare("SELECT * FROM t").all() // a transaction of its own
+      assert.deepStrictEqual(sqlStatements.since(s0), { statements: 6, control: 4, transactions: 4 })
+    } finally {
+      db.close()
+    }
+    // node-postgres: counted when sent (this client never connects; its queries just wait)
+    const client = new pg.Client({ connectionString: "postgres://nobody@127.0.0.1:1/none" })
+    const s1 = sqlStatements.snapshot()
+    for (const text of ["BEGIN", "INSERT INTO t VALUES (1)", "COMMIT", "SELECT 1"]) client.query(text).catch(() => undefined)
+    client.query({ text: "SELECT $1::int", values: [1] }).catch(() => undefined)
+    assert.deepStrictEqual(sqlStatements.since(s1), { statements: 3, control: 2, transactions: 3 })
+  })
+})
 
 describe("bench/run.ts --quick", () => {
   it("npm run bench exposes gc", () => {
