@@ -1,12 +1,11 @@
 /**
  * The stores the harness runs on, and the raw baselines ("the physical limit") measured on each.
  *
- * Extension points:
- * - `stores`: add PostgreSQL here (a `StoreSpec` whose `layer` is `ergon/pg`'s Layer and whose
- *   `rawCommit` is a loop of single-row INSERT commits through `pg` with the same settings).
- * - `baselines` in each `StoreSpec`: the raw measurements a scenario's figures are divided by.
- *   Peers (@effect/workflow, DBOS) belong in a separate `peers` list in run.ts: the same
- *   scenario written against them, run on the same store, reported as one more baseline column.
+ * - `stores`: memory, SQLite FULL and NORMAL, and PostgreSQL (bench/pg.ts).
+ * - Each `StoreSpec` carries its baselines, measured in the run beside the scenario: single-row
+ *   commits (`rawCommit`), batched durable writes (`rawBatched`: `BATCH` journal-like rows a commit),
+ *   a journal-like load (`rawLoad`) and a minimal row's size (`rawRowBytes`).
+ * - The peers (@effect/workflow, DBOS) are in bench/peers.ts and run.ts, not here.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
