@@ -388,6 +388,8 @@ const loadSummary = (results: Results): string => {
   }`
 }
 
+const fmtChange = (change: number): string => `${change >= 0 ? "+" : ""}${(change * 100).toFixed(1)}%`
+
 /**
  * Prints, for every figure in both runs, the old value, the new one and the change; withholds the
  * change (unless `anyway`) where the scenario ran under loads too different to compare.
@@ -415,8 +417,11 @@ const compare = (before: Results, after: Results, anyway: boolean) => {
       if (prior === undefined) continue
       const change = (figure.value - prior.value) / prior.value
       const better = figure.kind === "rate" || figure.kind === "share" ? change > 0 : change < 0
-      const shown = `${change >= 0 ? "+" : ""}${(change * 100).toFixed(1)}%${Math.abs(change) < 0.05 ? "" : better ? " better" : " worse"}`
+      const shown = `${fmtChange(change)}${Math.abs(change) < 0.05 ? "" : better ? " better" : " worse"}`
       const ratio = prior.ratio === null || figure.ratio === null ? "—" : `${fmtRatio(prior.ratio)} → ${fmtRatio(figure.ratio)}`
+      const cpuChange = prior.cpu === undefined || figure.cpu === undefined
+        ? ""
+        : `${fmtCpu(prior.cpu)} → ${fmtCpu(figure.cpu)} (${fmtChange(figure.cpu.perFlowMicros / prior.cpu.perFlowMicros - 1)})`
       if (differs !== undefined) withheld++
       rows.push([
         `${scenario.id}`,
@@ -425,11 +430,12 @@ const compare = (before: Results, after: Results, anyway: boolean) => {
         fmtValue(figure.kind, prior.value),
         fmtValue(figure.kind, figure.value),
         differs === undefined ? shown : anyway ? `${shown} (LOAD DIFFERS: ${differs})` : `not compared: ${differs}`,
-        differs === undefined || anyway ? ratio : "—"
+        differs === undefined || anyway ? ratio : "—",
+        differs === undefined || anyway ? cpuChange : ""
       ])
     }
   }
-  console.log(table(["#", "store", "figure", "before", "after", "change", "ratio"], rows))
+  console.log(table(["#", "store", "figure", "before", "after", "change", "ratio", "CPU per flow"], rows))
   if (withheld > 0) {
     console.log(`\n${withheld} figure(s) ran under loads too different to compare${anyway ? " (shown anyway, flagged)" : " (changes withheld)"}`)
   }
