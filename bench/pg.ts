@@ -92,11 +92,10 @@ const rawCommit = async (file: string, n: number): Promise<RawCommits> => {
 let postmaster: Promise<number | undefined> | undefined
 
 /**
- * The PostgreSQL server's postmaster pid (the parent of any backend), once the server runs;
- * undefined before, or where /proc cannot be read.
+ * The PostgreSQL server's postmaster pid (the parent of any backend), starting the server if it
+ * is not running yet; undefined where /proc cannot be read.
  */
 export const serverPid = (): Promise<number | undefined> => {
-  if (server === undefined) return Promise.resolve(undefined)
   postmaster ??= serverOf().then((launched) =>
     withClient(launched.server.url(), async (client) => {
       const result = await client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")
