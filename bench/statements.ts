@@ -5,9 +5,9 @@
  *
  * A count tells apart the statements that do work from transaction control (BEGIN, COMMIT,
  * ROLLBACK, SAVEPOINT, RELEASE), and counts transactions: each BEGIN, plus each statement run
- * outside an explicit transaction (it commits by itself). On SQLite a connection's
- * `inTransaction` says which; on PostgreSQL the counter follows each client's BEGIN and
- * COMMIT/ROLLBACK.
+ * outside an explicit transaction (it commits by itself: a durable commit when it writes, none
+ * when it only reads). On SQLite a connection's `inTransaction` says which; on PostgreSQL the
+ * counter follows each client's BEGIN and COMMIT/ROLLBACK.
  */
 import Database from "better-sqlite3"
 import pg from "pg"
@@ -19,15 +19,25 @@ export interface StatementCount {
   readonly control: number
   /** Transactions: explicit ones (BEGIN) and statements that committed on their own. */
   readonly transactions: number
+  /** Explicit transactions (BEGIN). */
+  readonly begins: number
+  /** Statements outside an explicit transaction that write (each its own commit). */
+  readonly loneWrites: number
+  /** Statements outside an explicit transaction that only read (SELECT, or WITH … SELECT). */
+  readonly loneReads: number
 }
 
 const control = /^\s*(BEGIN|COMMIT|END|ROLLBACK|SAVEPOINT|RELEASE|START\s+TRANSACTION)\b/i
 const begin = /^\s*(BEGIN|START\s+TRANSACTION)\b/i
 const finish = /^\s*(COMMIT|END|ROLLBACK)\b(?!\s+TO)/i
+const read = /^\s*(SELECT\b|WITH\b(?![\s\S]*\b(INSERT|UPDATE|DELETE)\b))/i
 
 let statements = 0
 let controls = 0
 let transactions = 0
+let begins = 0
+let loneWrites = 0
+let loneReads = 0
 let installed = false
 
 /** Classifies one statement; `inTransaction` is whether it runs inside an explicit transaction. */
@@ -36,12 +46,17 @@ const countOne = (text: string, inTransaction: boolean): boolean => {
     controls++
     if (begin.test(text)) {
       transactions++
+      begins++
       return true
     }
     return finish.test(text) ? false : inTransaction
   }
   statements++
-  if (!inTransaction) transactions++
+  if (!inTransaction) {
+    transactions++
+    if (read.test(text)) loneReads++
+    else loneWrites++
+  }
   return inTransaction
 }
 
@@ -112,10 +127,17 @@ export const sqlStatements = {
     return statements
   },
   snapshot(): StatementCount {
-    return { statements, control: controls, transactions }
+    return { statements, control: controls, transactions, begins, loneWrites, loneReads }
   },
   /** What was counted since `since`. */
   since(since: StatementCount): StatementCount {
-    return { statements: statements - since.statements, control: controls - since.control, transactions: transactions - since.transactions }
+    return {
+      statements: statements - since.statements,
+      control: controls - since.control,
+      transactions: transactions - since.transactions,
+      begins: begins - since.begins,
+      loneWrites: loneWrites - since.loneWrites,
+      loneReads: loneReads - since.loneReads
+    }
   }
 }

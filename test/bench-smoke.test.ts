@@ -70,7 +70,7 @@ describe("bench/statements.ts", () => {
       db.prepare("COMMIT").run()
       db.exec("BEGIN; INSERT INTO t VALUES (4); INSERT INTO t VALUES (5); COMMIT")
       db.prepare("SELECT * FROM t").all() // a transaction of its own
-      assert.deepStrictEqual(sqlStatements.since(s0), { statements: 6, control: 4, transactions: 4 })
+      assert.deepStrictEqual(sqlStatements.since(s0), { statements: 6, control: 4, transactions: 4, begins: 2, loneWrites: 1, loneReads: 1 })
     } finally {
       db.close()
     }
@@ -79,7 +79,7 @@ describe("bench/statements.ts", () => {
     const s1 = sqlStatements.snapshot()
     for (const text of ["BEGIN", "INSERT INTO t VALUES (1)", "COMMIT", "SELECT 1"]) client.query(text).catch(() => undefined)
     client.query({ text: "SELECT $1::int", values: [1] }).catch(() => undefined)
-    assert.deepStrictEqual(sqlStatements.since(s1), { statements: 3, control: 2, transactions: 3 })
+    assert.deepStrictEqual(sqlStatements.since(s1), { statements: 3, control: 2, transactions: 3, begins: 1, loneWrites: 0, loneReads: 2 })
   })
 })
 
