@@ -30,6 +30,12 @@ export interface PeerResult {
   readonly stepP99Ms?: number | undefined
   /** Scenario 1: from the call that starts a flow to its first step's run, p50. */
   readonly flowStartP50Ms?: number | undefined
+  /** Untimed flows of the workload run in the peer's process before the timed ones. */
+  readonly warmup?: number | undefined
+  /** The peer process's CPU (user + system) over the timed run ÷ the flows, µs. */
+  readonly cpuPerFlowMicros?: number | undefined
+  /** The database server's CPU over the timed run ÷ the flows, µs (DBOS, given `--server-pid`). */
+  readonly serverCpuPerFlowMicros?: number | undefined
   readonly notes: ReadonlyArray<string>
 }
 

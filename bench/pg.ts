@@ -3,7 +3,11 @@
  * as in the tests) started on first use with PostgreSQL's default durability (`fsync`,
  * `synchronous_commit`, full page writes on: unlike the tests' server), one fresh database per
  * scenario, and the same baselines as SQLite measured on it with node-postgres (`pg`): a loop of
- * single-row INSERT commits on one connection, and the same from 64 connections at once.
+ * single-row INSERT commits on one connection, and the same from 64 connections at once; and the
+ * batched durable write rate: a prepared multi-row `INSERT … SELECT FROM unnest($1::text[], …)` of
+ * `BATCH` rows a commit, from one connection and from 4 at once. The server's processes are
+ * children of this one: `serverPid()` gives the postmaster, whose process tree's CPU the harness
+ * reads from /proc.
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -11,7 +15,9 @@ import * as Pg from "ergon/pg"
 import pg from "pg"
 import * as path from "node:path"
 import { launch, type Launched } from "../test/pg/server.js"
+import { parentOf, startMeter } from "./meter.js"
 import { percentile } from "./stats.js"
+import { BATCH, type RawBatched } from "./baselines.js"
 import type { RawCommits, StoreSpec } from "./stores.js"
 
 let server: Promise<Launched> | undefined
@@ -83,6 +89,80 @@ const rawCommit = async (file: string, n: number): Promise<RawCommits> => {
   }
 }
 
+let postmaster: Promise<number | undefined> | undefined
+
+/**
+ * The PostgreSQL server's postmaster pid (the parent of any backend), starting the server if it
+ * is not running yet; undefined where /proc cannot be read.
+ */
+export const serverPid = (): Promise<number | undefined> => {
+  postmaster ??= serverOf().then((launched) =>
+    withClient(launched.server.url(), async (client) => {
+      const result = await client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")
+      return parentOf(result.rows[0]!.pid)
+    })
+  ).catch(() => undefined)
+  return postmaster
+}
+
+const BATCHED_CONNECTIONS = 4
+
+/** Batches of `BATCH` journal-like rows, each one prepared multi-row INSERT (one commit). */
+const rawBatched = async (file: string, rows: number): Promise<RawBatched> => {
+  const url = await freshDatabase(file)
+  await withClient(url, (client) =>
+    client.query(
+      "CREATE TABLE raw (flow_id TEXT NOT NULL, key TEXT NOT NULL, payload TEXT NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (flow_id, key))"
+    ))
+  const pid = await serverPid()
+  const insert = (client: pg.Client, prefix: string) => {
+    const ids = Array.from({ length: BATCH }, (_, i) => `${prefix}-${i}`)
+    return client.query({
+      name: "raw-batch",
+      text: "INSERT INTO raw (flow_id, key, payload, created_at) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])",
+      values: [ids, ids.map(() => "step#1"), ids.map(() => PAYLOAD), ids.map(() => Date.now())]
+    })
+  }
+  const batches = Math.max(1, Math.ceil(rows / BATCH))
+  const clients = await Promise.all(Array.from({ length: BATCHED_CONNECTIONS }, async () => {
+    const client = new pg.Client({ connectionString: url })
+    await client.connect()
+    return client
+  }))
+  try {
+    for (const [c, client] of clients.entries()) {
+      for (let b = 0; b < 3; b++) await insert(client, `warm-${c}-${b}`)
+    }
+    // one connection, one batch after the other
+    const single = startMeter(pid)
+    for (let b = 0; b < batches; b++) await insert(clients[0]!, `one-${b}`)
+    const one = single.stop()
+    // several connections at once, as many batches each (the server shares WAL flushes)
+    const perClient = Math.max(1, Math.ceil(batches / 2))
+    const several = startMeter(pid)
+    await Promise.all(clients.map(async (client, c) => {
+      for (let b = 0; b < perClient; b++) await insert(client, `c${c}-${b}`)
+    }))
+    const many = several.stop()
+    const oneRows = batches * BATCH
+    const manyRows = perClient * BATCH * clients.length
+    return {
+      batch: BATCH,
+      rows: oneRows,
+      rowsPerSecond: (oneRows / one.wallMs) * 1000,
+      cpuPerRowMicros: one.cpuMicros / oneRows,
+      serverCpuPerRowMicros: one.serverCpuMicros === undefined ? undefined : one.serverCpuMicros / oneRows,
+      concurrent: {
+        connections: clients.length,
+        rowsPerSecond: (manyRows / many.wallMs) * 1000,
+        serverCpuPerRowMicros: many.serverCpuMicros === undefined ? undefined : many.serverCpuMicros / manyRows
+      }
+    }
+  } finally {
+    await Promise.all(clients.map((client) => client.end()))
+  }
+}
+
 const rawLoad = async (file: string, rows: number): Promise<number> => {
   const url = await freshDatabase(file)
   return withClient(url, async (client) => {
@@ -135,6 +215,7 @@ export const pgStore: StoreSpec = {
     Layer.unwrapEffect(Effect.map(Effect.promise(() => freshDatabase(file)), (url) => Pg.layer({ url }))),
   onDisk: true,
   rawCommit,
+  rawBatched,
   rawLoad,
   size,
   rawRowBytes,
@@ -142,6 +223,7 @@ export const pgStore: StoreSpec = {
     if (server === undefined) return
     const launched = await server
     server = undefined
+    postmaster = undefined
     await launched.stop()
   }
 }

@@ -10,11 +10,24 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { Client, Dag, ExecutionLog, Executor, Flow, Scheduler, Step, Worker } from "ergon"
-import { freshFile, sqlStatements, type StoreSpec } from "./stores.js"
+import { type Measured, startMeter } from "./meter.js"
+import { batchedLimit, freshFile, type RawBatched, sqlStatements, type StoreSpec } from "./stores.js"
 import { mean, percentile } from "./stats.js"
 
-/** What a figure measures: a cost (smaller is better) or a rate (larger is better). */
-export type Kind = "latency" | "rate" | "bytes" | "count"
+/**
+ * What a figure measures: a cost (smaller is better), a rate (larger is better) or a share of a
+ * limit (Ergon's rate ÷ the baseline's rate: larger is better, 1 would be the limit itself).
+ */
+export type Kind = "latency" | "rate" | "bytes" | "count" | "share"
+
+/** The CPU spent over the interval a rate was measured on, per flow. */
+export interface FlowCpu {
+  readonly flows: number
+  /** This process (user + system, all threads), µs per flow. */
+  readonly perFlowMicros: number
+  /** The PostgreSQL server's processes, µs per flow (the pg store, where /proc can be read). */
+  readonly serverPerFlowMicros?: number | undefined
+}
 
 export interface Figure {
   readonly figure: string
@@ -24,6 +37,8 @@ export interface Figure {
   /** The baseline the figure is compared with, by name in the run's baselines. */
   readonly baseline?: { readonly name: string; readonly value: number } | undefined
   readonly detail?: string | undefined
+  /** Rates: the CPU per flow over the same interval. */
+  readonly cpu?: FlowCpu | undefined
 }
 
 export interface ScenarioResult {
@@ -44,7 +59,16 @@ export interface Context {
     readonly commitsPerSecond: number
     /** Commits/s from many connections at once (PostgreSQL: 64); one connection's rate on SQLite. */
     readonly concurrent: { readonly connections: number; readonly commitsPerSecond: number }
+    /** The batched durable write rate (stores on disk). */
+    readonly batched?: RawBatched | undefined
   }
+  /** The PostgreSQL server's postmaster (pg store), whose processes' CPU is reported. */
+  readonly serverPid?: number | undefined
+  /**
+   * Untimed flows of the same workload run in this process before the timed ones (scenario 1:
+   * one after the other; scenario 2: under a worker); the peers are given the same numbers.
+   */
+  readonly warmup: { readonly sequential: number; readonly concurrent: number }
 }
 
 export interface Scenario {
@@ -98,6 +122,23 @@ const concurrentCommits = (ctx: Context) => ({
 })
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i)
+
+/** The CPU of `measured` per flow (the server's only on the pg store). */
+export const cpuPerFlow = (ctx: Context, measured: Measured, flows: number): FlowCpu => ({
+  flows,
+  perFlowMicros: measured.cpuMicros / flows,
+  serverPerFlowMicros: ctx.store.name === "pg" && measured.serverCpuMicros !== undefined ? measured.serverCpuMicros / flows : undefined
+})
+
+/** The batched baseline of a figure counting `what` per second (rows written = checkpoints). */
+const batchedBaseline = (ctx: Context) => {
+  if (ctx.raw.batched === undefined) return undefined
+  const limit = batchedLimit(ctx.raw.batched)
+  return {
+    name: `raw batched rows/s (${ctx.raw.batched.batch} a commit${limit.connections > 1 ? `, ${limit.connections} connections` : ""})`,
+    value: limit.rowsPerSecond
+  }
+}
 
 /** Forks a worker for `flows` and returns its fiber. */
 const startWorker = (flows: Flow.Any, options?: { readonly suspendAfter?: number }) => {
@@ -268,11 +309,12 @@ const sequential: Scenario = {
     timed(() =>
       runOn(ctx, "s1", Effect.gen(function*() {
         const n = ctx.quick ? 200 : 2000
-        // warm-up (JIT, statement cache), not measured
-        for (let i = 0; i < 20; i++) yield* Executor.execute(ThreeSteps, i, { id: `warm-${i}` })
+        // warm-up (JIT, statement cache), not measured; the peers run as many
+        for (let i = 0; i < ctx.warmup.sequential; i++) yield* Executor.execute(ThreeSteps, i, { id: `warm-${i}` })
         const stepSamples: Array<number> = []
         const startSamples: Array<number> = []
         const flowSamples: Array<number> = []
+        const meter = startMeter(ctx.serverPid)
         const t0 = performance.now()
         for (let i = 0; i < n; i++) {
           stamps = []
@@ -284,18 +326,19 @@ const sequential: Scenario = {
           flowSamples.push(end - start)
         }
         const total = performance.now() - t0
+        const cpu = cpuPerFlow(ctx, meter.stop(), n)
         const commit = ctx.raw.commitMs
         return {
           figures: [
-            { figure: "steps/s", kind: "rate", value: (3 * n) / total * 1000, baseline: { name: "raw commits/s", value: ctx.raw.commitsPerSecond } },
-            { figure: "flows/s", kind: "rate", value: n / total * 1000, baseline: { name: "raw commits/s", value: ctx.raw.commitsPerSecond } },
+            { figure: "steps/s", kind: "rate", value: (3 * n) / total * 1000, baseline: { name: "raw commits/s", value: ctx.raw.commitsPerSecond }, cpu },
+            { figure: "flows/s", kind: "rate", value: n / total * 1000, baseline: { name: "raw commits/s", value: ctx.raw.commitsPerSecond }, cpu },
             { figure: "step latency p50", kind: "latency", value: percentile(stepSamples, 50), baseline: { name: "raw commit p50", value: commit.p50 } },
             { figure: "step latency p99", kind: "latency", value: percentile(stepSamples, 99), baseline: { name: "raw commit p99", value: commit.p99 } },
             { figure: "flow start (execute → first step) p50", kind: "latency", value: percentile(startSamples, 50), baseline: { name: "raw commit p50", value: commit.p50 } },
             { figure: "whole flow p50", kind: "latency", value: percentile(flowSamples, 50), baseline: { name: "raw commit p50", value: commit.p50 } },
             { figure: "whole flow p99", kind: "latency", value: percentile(flowSamples, 99), baseline: { name: "raw commit p99", value: commit.p99 } }
           ],
-          notes: [`N = ${n} flows (${3 * n} steps)`]
+          notes: [`N = ${n} flows (${3 * n} steps), after ${ctx.warmup.sequential} untimed warm-up flows in this process`]
         }
       }))
     )
@@ -305,35 +348,75 @@ const throughput: Scenario = {
   id: 2,
   title: "worker throughput: N flows of 3 steps scheduled at once, one worker (concurrency 64)",
   measures:
-    "Throughput of the worker: N flows are scheduled first (64 schedule calls in flight, timed separately), then one worker with concurrency 64 claims and runs them; the clock runs from the worker's start to the last flow's completion (awaited through its handle).",
+    "Throughput of the worker: after an untimed warm-up of the same workload (W flows scheduled and run by a worker in this process, as each peer does in its own), N flows are scheduled first (64 schedule calls in flight, timed separately), then one worker with concurrency 64 claims and runs them; the clock runs from the worker's start to the last flow's completion (awaited through its handle). Store calls and SQL statements are counted over the timed run.",
   run: (ctx) =>
     timed(() =>
       runOn(ctx, "s2", Effect.gen(function*() {
         const n = ctx.quick ? 200 : 2000
         const scheduler = Scheduler.make().unversioned()
-        const ts = performance.now()
-        // started at once: 64 `schedule` calls in flight (as the peers start theirs)
-        const handles = yield* Effect.forEach(range(n), (i) => scheduler.schedule(ThreeSteps, i, { id: `w-${i}` }), { concurrency: 64 })
-        const scheduleMs = performance.now() - ts
-        calls = new Map()
-        const t0 = performance.now()
-        const worker = yield* startWorker(ThreeSteps)
-        for (const handle of handles) yield* handle.await
-        const total = performance.now() - t0
-        yield* Fiber.interrupt(worker)
+        const runAll = (prefix: string, count: number) =>
+          Effect.gen(function*() {
+            // started at once: 64 `schedule` calls in flight (as the peers start theirs)
+            const meter = startMeter(ctx.serverPid)
+            const ts = performance.now()
+            const handles = yield* Effect.forEach(range(count), (i) => scheduler.schedule(ThreeSteps, i, { id: `${prefix}-${i}` }), { concurrency: 64 })
+            const scheduleMs = performance.now() - ts
+            const scheduled = meter.stop()
+            calls = new Map()
+            const statements0 = sqlStatements.snapshot()
+            const worked = startMeter(ctx.serverPid)
+            const t0 = performance.now()
+            const worker = yield* startWorker(ThreeSteps)
+            for (const handle of handles) yield* handle.await
+            const total = performance.now() - t0
+            const work = worked.stop()
+            const statements = sqlStatements.since(statements0)
+            yield* Fiber.interrupt(worker)
+            return { scheduleMs, total, scheduled, work, statements }
+          })
+        // the warm-up: the same workload, untimed (the peers run as many in their process)
+        yield* runAll("warm", ctx.warmup.concurrent)
+        const { scheduleMs, scheduled, statements, total, work } = yield* runAll("w", n)
         const perFlow = Array.from(calls.entries()).sort((a, b) => b[1] - a[1])
           .map(([method, count]) => `${method} ${(count / n).toFixed(2)}`).join(", ")
         const callsPerFlow = Array.from(calls.values()).reduce((a, b) => a + b, 0) / n
+        const cpu = cpuPerFlow(ctx, work, n)
+        const both: Measured = {
+          ...work,
+          wallMs: scheduled.wallMs + work.wallMs,
+          cpuMicros: scheduled.cpuMicros + work.cpuMicros,
+          serverCpuMicros: scheduled.serverCpuMicros === undefined || work.serverCpuMicros === undefined ? undefined : scheduled.serverCpuMicros + work.serverCpuMicros
+        }
+        const steps = (3 * n) / total * 1000
+        const figures: Array<Figure> = [
+          { figure: "flows/s", kind: "rate", value: n / total * 1000, baseline: concurrentCommits(ctx), cpu },
+          { figure: "steps/s", kind: "rate", value: steps, baseline: concurrentCommits(ctx), cpu },
+          // what the peers measure: their clocks include starting the flows
+          { figure: "steps/s including scheduling", kind: "rate", value: (3 * n) / (scheduleMs + total) * 1000, baseline: concurrentCommits(ctx), cpu: cpuPerFlow(ctx, both, n) },
+          { figure: "schedule (64 at a time) flows/s", kind: "rate", value: n / scheduleMs * 1000, baseline: { name: "raw commits/s", value: ctx.raw.commitsPerSecond }, cpu: cpuPerFlow(ctx, scheduled, n) }
+        ]
+        const batched = batchedBaseline(ctx)
+        if (batched !== undefined) {
+          figures.push(
+            { figure: "steps/s vs batched raw writes", kind: "rate", value: steps, baseline: batched, cpu },
+            { figure: "steps/s ÷ batched raw rows/s (target ≥ 0.15)", kind: "share", value: steps / batched.value },
+            { figure: `steps/s ÷ single-row ${concurrentCommits(ctx).name}`, kind: "share", value: steps / concurrentCommits(ctx).value }
+          )
+        }
+        figures.push({ figure: "store calls per flow (worker and awaits)", kind: "count", value: callsPerFlow, detail: perFlow })
+        if (ctx.store.name !== "memory") {
+          figures.push({
+            figure: "SQL statements per flow (worker and awaits; target ≤ 4)",
+            kind: "count",
+            value: statements.statements / n,
+            detail: `per flow: ${((statements.begins + statements.loneWrites) / n).toFixed(2)} commits (${(statements.begins / n).toFixed(2)} transactions + ${(statements.loneWrites / n).toFixed(2)} lone writes), ${(statements.loneReads / n).toFixed(2)} reads outside a transaction, ${(statements.control / n).toFixed(2)} BEGIN/COMMIT`
+          })
+        }
         return {
-          figures: [
-            { figure: "flows/s", kind: "rate", value: n / total * 1000, baseline: concurrentCommits(ctx) },
-            { figure: "steps/s", kind: "rate", value: (3 * n) / total * 1000, baseline: concurrentCommits(ctx) },
-            // what the peers measure: their clocks include starting the flows
-            { figure: "steps/s including scheduling", kind: "rate", value: (3 * n) / (scheduleMs + total) * 1000, baseline: concurrentCommits(ctx) },
-            { figure: "schedule (64 at a time) flows/s", kind: "rate", value: n / scheduleMs * 1000, baseline: { name: "raw commits/s", value: ctx.raw.commitsPerSecond } },
-            { figure: "store calls per flow (worker and awaits)", kind: "count", value: callsPerFlow, detail: perFlow }
-          ],
-          notes: [`N = ${n} flows, worker concurrency 64; store calls per flow: ${perFlow}`]
+          figures,
+          notes: [
+            `N = ${n} flows, worker concurrency 64, after an untimed warm-up of ${ctx.warmup.concurrent} flows of the same workload in this process (the peers: the same number in theirs); store calls per flow: ${perFlow}`
+          ]
         }
       }), countingLog)
     )
@@ -350,6 +433,7 @@ const dag: Scenario = {
         const m = ctx.quick ? 50 : 500
         yield* Executor.execute(DagFlow, 0, { id: "warm" })
         const flowSamples: Array<number> = []
+        const meter = startMeter(ctx.serverPid)
         const t0 = performance.now()
         yield* Effect.forEach(range(m), (i) =>
           Effect.suspend(() => {
@@ -359,10 +443,11 @@ const dag: Scenario = {
             )
           }), { concurrency: "unbounded", discard: true })
         const total = performance.now() - t0
+        const cpu = cpuPerFlow(ctx, meter.stop(), m)
         return {
           figures: [
-            { figure: "flows/s", kind: "rate", value: m / total * 1000, baseline: { name: "raw commits/s", value: ctx.raw.commitsPerSecond } },
-            { figure: "DAG steps/s", kind: "rate", value: (10 * m) / total * 1000, baseline: { name: "raw commits/s", value: ctx.raw.commitsPerSecond } },
+            { figure: "flows/s", kind: "rate", value: m / total * 1000, baseline: { name: "raw commits/s", value: ctx.raw.commitsPerSecond }, cpu },
+            { figure: "DAG steps/s", kind: "rate", value: (10 * m) / total * 1000, baseline: { name: "raw commits/s", value: ctx.raw.commitsPerSecond }, cpu },
             { figure: "flow latency p50", kind: "latency", value: percentile(flowSamples, 50), baseline: { name: "raw commit p50", value: ctx.raw.commitMs.p50 } },
             { figure: "flow latency p99", kind: "latency", value: percentile(flowSamples, 99), baseline: { name: "raw commit p99", value: ctx.raw.commitMs.p99 } }
           ],
@@ -384,7 +469,6 @@ const resume: Scenario = {
       const resumeSamples: Array<number> = []
       let sqlCount = 0
       let callSummary = ""
-      sqlStatements.install()
       await runOn(ctx, "s4", Effect.gen(function*() {
         for (let r = 0; r < repeats; r++) {
           const id = `long-${r}`
@@ -407,7 +491,7 @@ const resume: Scenario = {
         { figure: "time to first new step (median)", kind: "latency", value: percentile(resumeSamples, 50), baseline: { name: "raw load+parse of 1,000 rows", value: rawLoad } },
         { figure: "store calls before the first new step", kind: "count", value: Array.from((callSummary.match(/×(\d+)/g) ?? []).map((s) => Number(s.slice(1)))).reduce((a, b) => a + b, 0), baseline: { name: "contract (one load)", value: 1 }, detail: callSummary }
       ]
-      if (ctx.store.name.startsWith("sqlite")) {
+      if (ctx.store.name !== "memory") {
         figures.push({ figure: "SQL statements before the first new step", kind: "count", value: sqlCount, baseline: { name: "contract (one load)", value: 1 } })
       }
       return { figures, notes: [`${checkpoints} checkpoints, ${repeats} resume(s); store calls: ${callSummary}`] }
@@ -435,20 +519,23 @@ const timers: Scenario = {
       })
       lateness = []
       let total = 0
+      let measured: Measured | undefined
       await runOn(ctx, "s5", Effect.gen(function*() {
         const scheduler = Scheduler.make().unversioned()
+        const meter = startMeter(ctx.serverPid)
         const t0 = performance.now()
         const worker = yield* startWorker(Sleeper, { suspendAfter: 0 })
         yield* inChunks(range(k), 500, (i) => scheduler.schedule(Sleeper, i, { id: `sleeper-${i}` }))
         while (lateness.length < k) yield* Effect.sleep("20 millis")
         total = performance.now() - t0
+        measured = meter.stop()
         yield* Fiber.interrupt(worker)
       }))
       return {
         figures: [
           { figure: "wake-up lateness p50", kind: "latency", value: percentile(lateness, 50), baseline: { name: "setTimeout lateness p50", value: percentile(timeoutLateness, 50) } },
           { figure: "wake-up lateness p99", kind: "latency", value: percentile(lateness, 99), baseline: { name: "setTimeout lateness p99", value: percentile(timeoutLateness, 99) } },
-          { figure: "flows/s (start, sleep, wake, end)", kind: "rate", value: k / total * 1000, baseline: { name: "raw commits/s", value: ctx.raw.commitsPerSecond } }
+          { figure: "flows/s (start, sleep, wake, end)", kind: "rate", value: k / total * 1000, baseline: { name: "raw commits/s", value: ctx.raw.commitsPerSecond }, cpu: measured === undefined ? undefined : cpuPerFlow(ctx, measured, k) }
         ],
         notes: [`K = ${k} flows${ctx.store.name === "sqlite-full" && !ctx.quick ? " (reduced on FULL to keep the run short)" : ""}; mean lateness ${mean(lateness).toFixed(1)} ms; scheduling in transactions of 500`]
       }
@@ -507,6 +594,7 @@ const suspended: Scenario = {
       let parkMs = 0
       let scheduleMs = 0
       let bytesPerFlow = Number.NaN
+      let measured: Measured | undefined
       await runOn(ctx, "s7", Effect.gen(function*() {
         const sql = yield* Effect.serviceOption(SqlClient.SqlClient)
         const settle = ctx.store.settle
@@ -518,11 +606,13 @@ const suspended: Scenario = {
         gc()
         before = { rss: process.memoryUsage().rss, heap: process.memoryUsage().heapUsed }
         const scheduler = Scheduler.make().unversioned()
+        const meter = startMeter(ctx.serverPid)
         const t0 = performance.now()
         yield* inChunks(range(p), 1000, (i) => scheduler.schedule(Parked, i, { id: `parked-${i}` }))
         scheduleMs = performance.now() - t0
         yield* drained
         parkMs = performance.now() - t0
+        measured = meter.stop()
         gc()
         after = { rss: process.memoryUsage().rss, heap: process.memoryUsage().heapUsed }
         yield* checkpoint
@@ -534,13 +624,13 @@ const suspended: Scenario = {
       const figures: Array<Figure> = [
         { figure: "RSS growth per suspended flow", kind: "bytes", value: (after.rss - before.rss) / p, baseline: { name: ctx.store.onDisk ? "raw row on disk" : "raw row in a Map", value: rowBytes }, detail: `RSS ${(before.rss / 2 ** 20).toFixed(0)} → ${(after.rss / 2 ** 20).toFixed(0)} MiB` },
         { figure: "heap growth per suspended flow", kind: "bytes", value: (after.heap - before.heap) / p, baseline: { name: ctx.store.onDisk ? "raw row on disk" : "raw row in a Map", value: rowBytes } },
-        { figure: "flows parked/s (schedule → suspended)", kind: "rate", value: p / parkMs * 1000, baseline: { name: "raw commits/s", value: ctx.raw.commitsPerSecond } }
+        { figure: "flows parked/s (schedule → suspended)", kind: "rate", value: p / parkMs * 1000, baseline: { name: "raw commits/s", value: ctx.raw.commitsPerSecond }, cpu: measured === undefined ? undefined : cpuPerFlow(ctx, measured, p) }
       ]
       if (ctx.store.size !== undefined) figures.push({ figure: "database bytes per flow", kind: "bytes", value: bytesPerFlow, baseline: { name: "raw row on disk", value: rowBytes } })
       return {
         figures,
         notes: [
-          `P = ${p} flows (scheduling took ${(scheduleMs / 1000).toFixed(1)} s of ${(parkMs / 1000).toFixed(1)} s); RSS ${(before.rss / 2 ** 20).toFixed(0)} → ${(after.rss / 2 ** 20).toFixed(0)} MiB, heap ${(before.heap / 2 ** 20).toFixed(0)} → ${(after.heap / 2 ** 20).toFixed(0)} MiB${(globalThis as { gc?: unknown }).gc === undefined ? " (no --expose-gc: figures are noisier)" : ""}`
+          `P = ${p} flows (scheduling took ${(scheduleMs / 1000).toFixed(1)} s of ${(parkMs / 1000).toFixed(1)} s); RSS ${(before.rss / 2 ** 20).toFixed(0)} → ${(after.rss / 2 ** 20).toFixed(0)} MiB, heap ${(before.heap / 2 ** 20).toFixed(0)} → ${(after.heap / 2 ** 20).toFixed(0)} MiB${(globalThis as { gc?: unknown }).gc === undefined ? " (NO --expose-gc: these memory figures are noise; npm run bench passes it)" : " (after a full GC each time: --expose-gc)"}`
         ]
       }
     })

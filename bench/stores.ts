@@ -1,12 +1,11 @@
 /**
  * The stores the harness runs on, and the raw baselines ("the physical limit") measured on each.
  *
- * Extension points:
- * - `stores`: add PostgreSQL here (a `StoreSpec` whose `layer` is `ergon/pg`'s Layer and whose
- *   `rawCommit` is a loop of single-row INSERT commits through `pg` with the same settings).
- * - `baselines` in each `StoreSpec`: the raw measurements a scenario's figures are divided by.
- *   Peers (@effect/workflow, DBOS) belong in a separate `peers` list in run.ts: the same
- *   scenario written against them, run on the same store, reported as one more baseline column.
+ * - `stores`: memory, SQLite FULL and NORMAL, and PostgreSQL (bench/pg.ts).
+ * - Each `StoreSpec` carries its baselines, measured in the run beside the scenario: single-row
+ *   commits (`rawCommit`), batched durable writes (`rawBatched`: `BATCH` journal-like rows a commit),
+ *   a journal-like load (`rawLoad`) and a minimal row's size (`rawRowBytes`).
+ * - The peers (@effect/workflow, DBOS) are in bench/peers.ts and run.ts, not here.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -14,6 +13,7 @@ import Database from "better-sqlite3"
 import type * as Layer from "effect/Layer"
 import { ExecutionLog } from "ergon"
 import * as Sqlite from "ergon/sqlite"
+import { BATCH, type RawBatched } from "./baselines.js"
 import { pgStore } from "./pg.js"
 import { percentile } from "./stats.js"
 
@@ -32,6 +32,8 @@ export interface RawCommits {
   readonly concurrent?: { readonly connections: number; readonly commitsPerSecond: number } | undefined
 }
 
+export { BATCH, batchedLimit, type RawBatched } from "./baselines.js"
+
 export interface StoreSpec {
   readonly name: StoreName
   /** Human description of the durability settings. */
@@ -42,6 +44,8 @@ export interface StoreSpec {
   readonly onDisk: boolean
   /** Baseline: `n` single-row INSERT commits, one at a time, on `file` with the same settings. */
   readonly rawCommit: (file: string, n: number) => RawCommits | Promise<RawCommits>
+  /** Baseline: about `rows` journal-like rows written in batches of `BATCH` a commit (stores with a disk). */
+  readonly rawBatched?: ((file: string, rows: number) => Promise<RawBatched>) | undefined
   /** Baseline: reading `rows` journal-like rows of one key in one query (the best a resume can do). */
   readonly rawLoad: (file: string, rows: number) => number | Promise<number>
   /** The size in bytes of the store's database for `file` (stores on disk), after `settle`. */
@@ -104,6 +108,36 @@ const sqliteRawCommit = (synchronous: "FULL" | "NORMAL") => (file: string, n: nu
       samples.push(performance.now() - t0)
     }
     return summarize(samples, performance.now() - start)
+  } finally {
+    db.close()
+    removeDb(file)
+  }
+}
+
+const sqliteRawBatched = (synchronous: "FULL" | "NORMAL") => (file: string, rows: number): Promise<RawBatched> => {
+  const db = openRaw(file, synchronous)
+  try {
+    db.exec("CREATE TABLE raw (flow_id TEXT NOT NULL, key TEXT NOT NULL, payload TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (flow_id, key))")
+    const insert = db.prepare("INSERT INTO raw (flow_id, key, payload, created_at) VALUES (?, ?, ?, ?)")
+    const beginTx = db.prepare("BEGIN IMMEDIATE")
+    const commitTx = db.prepare("COMMIT")
+    const payload = JSON.stringify({ _tag: "Success", value: 42 })
+    const batches = Math.max(1, Math.ceil(rows / BATCH))
+    const write = (prefix: string, count: number) => {
+      for (let b = 0; b < count; b++) {
+        beginTx.run()
+        for (let i = 0; i < BATCH; i++) insert.run(`${prefix}-${b}-${i}`, "step#1", payload, Date.now())
+        commitTx.run()
+      }
+    }
+    write("warm", 5)
+    const cpu0 = process.cpuUsage()
+    const t0 = performance.now()
+    write("flow", batches)
+    const ms = performance.now() - t0
+    const cpu = process.cpuUsage(cpu0)
+    const written = batches * BATCH
+    return Promise.resolve({ batch: BATCH, rows: written, rowsPerSecond: (written / ms) * 1000, cpuPerRowMicros: (cpu.user + cpu.system) / written })
   } finally {
     db.close()
     removeDb(file)
@@ -195,6 +229,7 @@ export const stores: ReadonlyArray<StoreSpec> = [
     layer: (file) => Sqlite.layer({ filename: file, synchronous: "FULL", groupCommit: settings.groupCommit }),
     onDisk: true,
     rawCommit: sqliteRawCommit("FULL"),
+    rawBatched: sqliteRawBatched("FULL"),
     rawLoad: sqliteRawLoad("FULL"),
     size: (file) => Promise.resolve(dbBytes(file)),
     rawRowBytes: (file, rows) => Promise.resolve(sqliteRawRowBytes(file, rows)),
@@ -206,6 +241,7 @@ export const stores: ReadonlyArray<StoreSpec> = [
     layer: (file) => Sqlite.layer({ filename: file, synchronous: "NORMAL", groupCommit: settings.groupCommit }),
     onDisk: true,
     rawCommit: sqliteRawCommit("NORMAL"),
+    rawBatched: sqliteRawBatched("NORMAL"),
     rawLoad: sqliteRawLoad("NORMAL"),
     size: (file) => Promise.resolve(dbBytes(file)),
     rawRowBytes: (file, rows) => Promise.resolve(sqliteRawRowBytes(file, rows)),
@@ -222,31 +258,4 @@ export const freshFile = (dir: string, store: StoreName, scenario: string): stri
 
 export { removeDb }
 
-/**
- * Counts SQLite statements executed by any better-sqlite3 connection in this process (the SQLite
- * store runs on better-sqlite3 through @effect/sql-sqlite-node, so this sees its queries).
- */
-export const sqlStatements = (() => {
-  let count = 0
-  let installed = false
-  const install = () => {
-    if (installed) return
-    installed = true
-    const db = new Database(":memory:")
-    const proto = Object.getPrototypeOf(db.prepare("SELECT 1")) as Record<string, unknown>
-    db.close()
-    for (const method of ["run", "get", "all", "iterate"]) {
-      const original = proto[method] as (...args: Array<unknown>) => unknown
-      proto[method] = function(this: unknown, ...args: Array<unknown>) {
-        count++
-        return original.apply(this, args)
-      }
-    }
-  }
-  return {
-    install,
-    get count() {
-      return count
-    }
-  }
-})()
+export { sqlStatements } from "./statements.js"

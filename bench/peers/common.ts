@@ -5,6 +5,7 @@
  */
 
 /** The line a peer program prints on stdout (declared once, in bench/peers.ts, which reads it). */
+import type { Measured } from "../meter.js"
 import type { PeerResult } from "../peers.js"
 
 export type { PeerResult }
@@ -112,6 +113,21 @@ export const sequentialSamples = () => {
     }
   }
 }
+
+/** `--warmup`: untimed flows of the workload before the timed ones (the harness passes Ergon's number). */
+export const warmupFlag = (flags: ReadonlyMap<string, string>): number => {
+  const raw = flags.get("warmup")
+  if (raw === undefined) return 20
+  const value = Number(raw)
+  if (!Number.isInteger(value) || value < 0) throw new Error(`--warmup must be a whole number, not '${raw}'`)
+  return value
+}
+
+/** The CPU of the timed run per flow: this process's, and the server's when it was measured. */
+export const cpuFields = (measured: Measured, n: number) => ({
+  cpuPerFlowMicros: measured.cpuMicros / n,
+  serverCpuPerFlowMicros: measured.serverCpuMicros === undefined ? undefined : measured.serverCpuMicros / n
+})
 
 export const stepLatencyNote =
   "step latency: from one step's run to the next; the third sample ends when the flow's result arrives (as Ergon's scenario 1)"

@@ -17,7 +17,9 @@
  */
 import { DBOS } from "@dbos-inc/dbos-sdk"
 import pg from "pg"
+import { startMeter } from "../meter.js"
 import {
+  cpuFields,
   intFlag,
   parseFlags,
   type PeerResult,
@@ -25,7 +27,8 @@ import {
   scenarioFlag,
   sequentialSamples,
   stamps,
-  stepLatencyNote
+  stepLatencyNote,
+  warmupFlag
 } from "./common.js"
 
 const increment = (x: number): Promise<number> => {
@@ -45,7 +48,6 @@ const threeSteps = DBOS.registerWorkflow(
   { name: "threeSteps" }
 )
 
-const warmUp = 20
 const queueName = "ergon-bench"
 
 const check = (x: number, result: number) => {
@@ -62,10 +64,11 @@ const withClient = async <A>(url: string, use: (client: pg.Client) => Promise<A>
   }
 }
 
-const sequential = async (n: number, notes: ReadonlyArray<string>) => {
+const sequential = async (n: number, warmUp: number, serverPid: number | undefined, notes: ReadonlyArray<string>) => {
   for (let i = 0; i < warmUp; i++) check(i, await threeSteps(i))
   const samples = sequentialSamples()
   stamps.enabled = true
+  const meter = startMeter(serverPid)
   const t0 = performance.now()
   for (let i = 0; i < n; i++) {
     stamps.reset()
@@ -76,11 +79,16 @@ const sequential = async (n: number, notes: ReadonlyArray<string>) => {
     check(i, result)
   }
   const elapsedMs = performance.now() - t0
+  const measured = meter.stop()
   stamps.enabled = false
-  return samples.result(n, elapsedMs, [...notes, "each flow: the registered workflow function called and awaited", stepLatencyNote])
+  return {
+    ...samples.result(n, elapsedMs, [...notes, "each flow: the registered workflow function called and awaited", stepLatencyNote]),
+    warmup: warmUp,
+    ...cpuFields(measured, n)
+  }
 }
 
-const queued = async (n: number, pollMs: number, notes: ReadonlyArray<string>) => {
+const queued = async (n: number, pollMs: number, warmUp: number, serverPid: number | undefined, notes: ReadonlyArray<string>) => {
   const run = async (prefix: string, count: number) => {
     const t0 = performance.now()
     const handles = []
@@ -92,10 +100,14 @@ const queued = async (n: number, pollMs: number, notes: ReadonlyArray<string>) =
     return { elapsedMs: performance.now() - t0, enqueuedMs }
   }
   await run("warm", warmUp)
+  const meter = startMeter(serverPid)
   const { elapsedMs, enqueuedMs } = await run("flow", n)
+  const measured = meter.stop()
   return {
     n,
     elapsedMs,
+    warmup: warmUp,
+    ...cpuFields(measured, n),
     stepsPerSecond: (3 * n) / elapsedMs * 1000,
     flowsPerSecond: n / elapsedMs * 1000,
     notes: [
@@ -106,13 +118,16 @@ const queued = async (n: number, pollMs: number, notes: ReadonlyArray<string>) =
 }
 
 const main = async (): Promise<PeerResult> => {
-  const flags = parseFlags(process.argv.slice(2), ["url", "scenario", "n", "concurrency", "poll-ms"])
+  const flags = parseFlags(process.argv.slice(2), ["url", "scenario", "n", "concurrency", "poll-ms", "warmup", "server-pid"])
   const url = flags.get("url")
   if (url === undefined) throw new Error("--url is required")
   const scenario = scenarioFlag(flags)
   const n = intFlag(flags, "n")
   const concurrency = intFlag(flags, "concurrency", 64)
   const pollMs = intFlag(flags, "poll-ms", 10)
+  const warmUp = warmupFlag(flags)
+  // the PostgreSQL postmaster (the harness's embedded server is its child): its processes' CPU is reported
+  const serverPid = flags.has("server-pid") ? intFlag(flags, "server-pid") : undefined
 
   const database = `ergon_peer_dbos_${Date.now()}_${process.pid}`
   const systemDatabaseUrl = new URL(url)
@@ -128,9 +143,9 @@ const main = async (): Promise<PeerResult> => {
     await DBOS.launch()
     try {
       const notes = [settings, "DBOS system database pool: the default size (10)"]
-      if (scenario === 1) return { peer: "dbos", scenario, ...(await sequential(n, notes)) }
+      if (scenario === 1) return { peer: "dbos", scenario, ...(await sequential(n, warmUp, serverPid, notes)) }
       await DBOS.registerQueue(queueName, { workerConcurrency: concurrency, minPollingIntervalMs: pollMs })
-      const figures = await queued(n, pollMs, [
+      const figures = await queued(n, pollMs, warmUp, serverPid, [
         ...notes,
         `queue: workerConcurrency ${concurrency}, minPollingIntervalMs ${pollMs}; handles awaited in order, polling every ${pollMs} ms`
       ])

@@ -31,7 +31,9 @@ import * as Schema from "effect/Schema"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { startMeter } from "../meter.js"
 import {
+  cpuFields,
   intFlag,
   parseFlags,
   type PeerResult,
@@ -39,7 +41,8 @@ import {
   scenarioFlag,
   sequentialSamples,
   stamps,
-  stepLatencyNote
+  stepLatencyNote,
+  warmupFlag
 } from "./common.js"
 
 const ThreeSteps = Workflow.make({
@@ -67,16 +70,15 @@ const ThreeStepsLive = ThreeSteps.toLayer(({ x }) =>
   })
 )
 
-const warmUp = 20
-
 const check = (x: number, result: number) =>
   result === x + 3 ? Effect.void : Effect.dieMessage(`flow of input ${x} returned ${result}, not ${x + 3}`)
 
-const sequential = (n: number, notes: ReadonlyArray<string>) =>
+const sequential = (n: number, warmUp: number, notes: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     for (let i = 0; i < warmUp; i++) yield* ThreeSteps.execute({ id: `warm-${i}`, x: i })
     const samples = sequentialSamples()
     stamps.enabled = true
+    const meter = startMeter()
     const t0 = performance.now()
     for (let i = 0; i < n; i++) {
       stamps.reset()
@@ -87,11 +89,12 @@ const sequential = (n: number, notes: ReadonlyArray<string>) =>
       yield* check(i, result)
     }
     const elapsedMs = performance.now() - t0
+    const measured = meter.stop()
     stamps.enabled = false
-    return samples.result(n, elapsedMs, [...notes, stepLatencyNote])
+    return { ...samples.result(n, elapsedMs, [...notes, stepLatencyNote]), warmup: warmUp, ...cpuFields(measured, n) }
   })
 
-const concurrent = (n: number, concurrency: number, notes: ReadonlyArray<string>) =>
+const concurrent = (n: number, concurrency: number, warmUp: number, notes: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const run = (prefix: string, count: number) =>
       Effect.forEach(
@@ -100,12 +103,16 @@ const concurrent = (n: number, concurrency: number, notes: ReadonlyArray<string>
         { concurrency, discard: true }
       )
     yield* run("warm", warmUp)
+    const meter = startMeter()
     const t0 = performance.now()
     yield* run("flow", n)
     const elapsedMs = performance.now() - t0
+    const measured = meter.stop()
     return {
       n,
       elapsedMs,
+      warmup: warmUp,
+      ...cpuFields(measured, n),
       stepsPerSecond: (3 * n) / elapsedMs * 1000,
       flowsPerSecond: n / elapsedMs * 1000,
       notes: [...notes, `${n} executions through Effect.forEach, at most ${concurrency} in flight, each awaited`]
@@ -123,16 +130,17 @@ const freshFile = (given: string | undefined): { readonly file: string; readonly
 }
 
 const main = async (): Promise<PeerResult> => {
-  const flags = parseFlags(process.argv.slice(2), ["engine", "scenario", "n", "file", "concurrency", "synchronous"])
+  const flags = parseFlags(process.argv.slice(2), ["engine", "scenario", "n", "file", "concurrency", "synchronous", "warmup"])
   const engine = flags.get("engine")
   if (engine !== "memory" && engine !== "sqlite") throw new Error(`--engine must be memory or sqlite, not '${String(engine)}'`)
   const scenario = scenarioFlag(flags)
   const n = intFlag(flags, "n")
   const concurrency = intFlag(flags, "concurrency", 64)
+  const warmUp = warmupFlag(flags)
   const synchronous = flags.get("synchronous") ?? "FULL"
   if (synchronous !== "FULL" && synchronous !== "NORMAL") throw new Error(`--synchronous must be FULL or NORMAL`)
   const workload = (notes: ReadonlyArray<string>) =>
-    scenario === 1 ? sequential(n, notes) : concurrent(n, concurrency, notes)
+    scenario === 1 ? sequential(n, warmUp, notes) : concurrent(n, concurrency, warmUp, notes)
   const quiet = Logger.withMinimumLogLevel(LogLevel.Warning)
 
   if (engine === "memory") {
