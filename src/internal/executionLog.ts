@@ -37,12 +37,27 @@ const parse = (
   text: string | null,
   where: { readonly flowType: string; readonly flowId: string; readonly key: string }
 ): Effect.Effect<unknown, StoreError> => {
-  if (text === null) return Effect.succeed(undefined)
+  const parsed = parseSync(operation, text, where)
+  return parsed instanceof NotJson ? Effect.fail(parsed.error) : Effect.succeed(parsed)
+}
+
+/** A payload that did not parse (a class of its own: a parsed payload is any JSON value). */
+class NotJson {
+  constructor(readonly error: StoreError) {}
+}
+
+/** `parse`, without an Effect: the value, or `NotJson`. */
+const parseSync = (
+  operation: string,
+  text: string | null,
+  where: { readonly flowType: string; readonly flowId: string; readonly key: string }
+): unknown => {
+  if (text === null) return undefined
   try {
-    return Effect.succeed(JSON.parse(text))
+    return JSON.parse(text)
   } catch (cause) {
     const detail = `a stored payload is not valid JSON: ${String(cause)}`
-    return Effect.fail(
+    return new NotJson(
       new StoreError({ operation, detail, cause: new CheckpointDecodeError({ ...where, schema: "JSON", detail }) })
     )
   }
@@ -115,11 +130,23 @@ const stateOf = (row: FlowRow): ExecutionLog.FlowRecord => {
   return { ...row, input: undefined, result: undefined, error: undefined, suspendReason }
 }
 
-const stepFromRow = (flowType: string) => (row: StepRow): Effect.Effect<ExecutionLog.StepRecord, StoreError> => {
-  const where = { flowType, flowId: row.flowId, key: row.key }
-  return row.input === undefined
-    ? Effect.map(parse("loadFlow", row.exit, where), (exit) => ({ ...row, exit }))
-    : Effect.zipWith(parse("loadFlow", row.exit, where), parse("loadFlow", row.input, where), (exit, input) => ({ ...row, exit, input }))
+/** Parses a loaded journal's payloads in one loop: the entries, or the error of the first that is not JSON. */
+const parseSteps = (flowType: string, rows: ReadonlyArray<StepRow>): Array<ExecutionLog.StepRecord> | StoreError => {
+  const steps: Array<ExecutionLog.StepRecord> = new Array(rows.length)
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!
+    const where = { flowType, flowId: row.flowId, key: row.key }
+    const exit = parseSync("loadFlow", row.exit, where)
+    if (exit instanceof NotJson) return exit.error
+    if (row.input === undefined) {
+      steps[i] = { ...row, exit }
+      continue
+    }
+    const input = parseSync("loadFlow", row.input, where)
+    if (input instanceof NotJson) return input.error
+    steps[i] = { ...row, exit, input }
+  }
+  return steps
 }
 
 /** @internal */
@@ -159,7 +186,11 @@ export const makeUnsafe = (backend: Encoded, options?: json.LimitsOptions | unde
         Option.match({
           onNone: () => Effect.succeedNone,
           onSome: (loaded) =>
-            Effect.asSome(Effect.all({ flow: flowFromRow(loaded.flow), steps: Effect.forEach(loaded.steps, stepFromRow(loaded.flow.type)) }))
+            Effect.flatMap(flowFromRow(loaded.flow), (flow) => {
+              // The journal parsed in one loop, not an Effect per entry (a resume loads thousands).
+              const steps = parseSteps(loaded.flow.type, loaded.steps)
+              return steps instanceof StoreError ? Effect.fail(steps) : Effect.succeedSome({ flow, steps })
+            })
         })
       )
       : Effect.succeedNone,

@@ -312,49 +312,58 @@ export const begin = (
   kind: EntryKind,
   key?: string | undefined
 ): Effect.Effect<Begun> =>
-  Effect.zipRight(
-    stopped(instance),
-    Effect.flatMap(nextPlace(instance, name, kind), (allocated): Effect.Effect<Begun> => {
-      const place: Place = key === undefined ? allocated : { ...allocated, key }
-      const recorded = instance.journal.get(place.key)
-      if (recorded !== undefined) {
-        if (recorded.kind !== undefined && recorded.kind !== kind) {
-          return nonDeterminism(instance, place.key, {
-            reason: "kind",
-            recorded: describeEntry(recorded.kind, place.key),
-            current: describeEntry(kind, place.key),
-            detail: changeAdvice
-          })
-        }
-        // A cancelled run goes no further than what is done: no new attempt, no wait.
-        if (instance.cancelling === true && recorded.status !== "completed") return abort(instance, { _tag: "Cancel" })
-        return Effect.succeed<Begun>({ ...place, recorded })
-      }
-      // A cancelled run's replay reached what it had not done yet: the flow is cancelled here.
-      if (instance.cancelling === true) return abort(instance, { _tag: "Cancel" })
-      const limit = instance.maxJournalEntries
-      if (limit !== undefined && instance.journal.size >= limit) {
-        return abortWith(
-          instance,
-          new JournalLimitError({ flowType: instance.flowType, flowId: instance.flowId, limit })
-        )
-      }
-      const there = instance.placed.get(place.scope)?.get(place.position)
-      if (there !== undefined && there.key !== place.key) {
-        const advice = orderAdvice(instance, place)
+  Effect.suspend(() =>
+    instance.abort === undefined && instance.gate === undefined
+      ? place(instance, name, kind, key)
+      : Effect.zipRight(stopped(instance), place(instance, name, kind, key))
+  )
+
+const place = (
+  instance: FlowInstance.Service,
+  name: string,
+  kind: EntryKind,
+  key: string | undefined
+): Effect.Effect<Begun> =>
+  Effect.flatMap(nextPlace(instance, name, kind), (allocated): Effect.Effect<Begun> => {
+    const place: Place = key === undefined ? allocated : { ...allocated, key }
+    const recorded = instance.journal.get(place.key)
+    if (recorded !== undefined) {
+      if (recorded.kind !== undefined && recorded.kind !== kind) {
         return nonDeterminism(instance, place.key, {
-          reason: "order",
-          recorded: describeEntry(there.kind, there.key),
+          reason: "kind",
+          recorded: describeEntry(recorded.kind, place.key),
           current: describeEntry(kind, place.key),
-          patch: advice.patch,
-          detail: `Operation ${place.position} of ${
-            place.scope === "" ? "the flow" : `scope '${place.scope}'`
-          } was recorded as ${describeEntry(there.kind, there.key)}. ${advice.detail}`
+          detail: changeAdvice
         })
       }
-      return Effect.succeed<Begun>({ ...place, recorded: undefined })
-    })
-  )
+      // A cancelled run goes no further than what is done: no new attempt, no wait.
+      if (instance.cancelling === true && recorded.status !== "completed") return abort(instance, { _tag: "Cancel" })
+      return Effect.succeed<Begun>({ ...place, recorded })
+    }
+    // A cancelled run's replay reached what it had not done yet: the flow is cancelled here.
+    if (instance.cancelling === true) return abort(instance, { _tag: "Cancel" })
+    const limit = instance.maxJournalEntries
+    if (limit !== undefined && instance.journal.size >= limit) {
+      return abortWith(
+        instance,
+        new JournalLimitError({ flowType: instance.flowType, flowId: instance.flowId, limit })
+      )
+    }
+    const there = instance.placed.get(place.scope)?.get(place.position)
+    if (there !== undefined && there.key !== place.key) {
+      const advice = orderAdvice(instance, place)
+      return nonDeterminism(instance, place.key, {
+        reason: "order",
+        recorded: describeEntry(there.kind, there.key),
+        current: describeEntry(kind, place.key),
+        patch: advice.patch,
+        detail: `Operation ${place.position} of ${
+          place.scope === "" ? "the flow" : `scope '${place.scope}'`
+        } was recorded as ${describeEntry(there.kind, there.key)}. ${advice.detail}`
+      })
+    }
+    return Effect.succeed<Begun>({ ...place, recorded: undefined })
+  })
 
 /** The most of a step's encoded input kept in its entry (to say what changed on a mismatch). */
 const KEPT_INPUT_CHARS = 1024
@@ -460,7 +469,19 @@ export const skipUnclaimed = (instance: FlowInstance.Service): boolean => {
 export const inTurn = (instance: FlowInstance.Service, recorded: ExecutionLog.StepRecord): Effect.Effect<void> => {
   const seq = recorded.seq
   if (seq === undefined) return Effect.void
-  return Effect.async<void>((resume) => {
+  return Effect.suspend(() => {
+    // Its turn already (the common case, replaying one entry after another): no wait at all.
+    const order = instance.replayOrder
+    if (order.length === 0 || order[0] === seq) {
+      consume(instance, seq)
+      return Effect.void
+    }
+    return waitForTurn(instance, seq)
+  })
+}
+
+const waitForTurn = (instance: FlowInstance.Service, seq: number): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
     const order = instance.replayOrder
     if (order.length === 0 || order[0] === seq || !order.includes(seq)) {
       consume(instance, seq)
@@ -474,7 +495,6 @@ export const inTurn = (instance: FlowInstance.Service, recorded: ExecutionLog.St
       instance.poke()
     })
   })
-}
 
 /** Returns a recorded exit, in its turn. */
 export const replay = <A, E>(
