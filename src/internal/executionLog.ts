@@ -153,6 +153,11 @@ const parseSteps = (flowType: string, rows: ReadonlyArray<StepRow>): Array<Execu
 export const makeUnsafe = (backend: Encoded, options?: json.LimitsOptions | undefined): ExecutionLog.Service => {
   const limits = json.makeLimits(options)
   const payload = (operation: string, what: string, value: unknown) => stringify(operation, what, value, limits)
+  const payloadSync = (operation: string, what: string, value: unknown): string | null | StoreError => {
+    if (value === undefined || value === null) return null
+    const encoded = json.encode(value, what, limits)
+    return typeof encoded === "string" ? encoded : json.refusal(operation, encoded)
+  }
   return {
   backend,
   hub: { version: 0, listeners: new Set(), followers: undefined, awaited: new Map(), ended: new Map(), local: new Map() },
@@ -194,30 +199,37 @@ export const makeUnsafe = (backend: Encoded, options?: json.LimitsOptions | unde
         })
       )
       : Effect.succeedNone,
+  // The checkpoint and the end of every flow: checked and serialised without an Effect of their own.
   putStep: (step, fence) => {
+    const invalid = json.checkId("journal key", step.key)
+    if (invalid !== undefined) return Effect.fail(json.refusal("putStep", invalid))
     const { input, ...entry } = step
     const what = `the journal entry '${step.key}' of flow '${step.flowId}'`
-    return Effect.zipRight(
-      checkIds("putStep", [["journal key", step.key]]),
-      input === undefined
-        ? Effect.flatMap(payload("putStep", what, entry.exit), (exit) => backend.putStep({ ...entry, exit }, fence))
-        : Effect.zipWith(
-          payload("putStep", what, entry.exit),
-          payload("putStep", `the input of ${what}`, input),
-          (exit, text): StepRow => (text === null ? { ...entry, exit } : { ...entry, exit, input: text })
-        ).pipe(Effect.flatMap((row) => backend.putStep(row, fence)))
-    )
+    const exit = payloadSync("putStep", what, entry.exit)
+    if (exit instanceof StoreError) return Effect.fail(exit)
+    if (input === undefined) return backend.putStep({ ...entry, exit }, fence)
+    const text = payloadSync("putStep", `the input of ${what}`, input)
+    if (text instanceof StoreError) return Effect.fail(text)
+    return backend.putStep(text === null ? { ...entry, exit } : { ...entry, exit, input: text }, fence)
   },
   updateFlow: (id, patch, fence) => {
     const out: { -readonly [K in keyof FlowPatch]: FlowPatch[K] } = { ...patch } as FlowPatch
-    return Effect.gen(function*() {
-      if (patch.result !== undefined) out.result = yield* payload("updateFlow", `the result of flow '${id}'`, patch.result)
-      if (patch.error !== undefined) out.error = yield* payload("updateFlow", `the error of flow '${id}'`, patch.error)
-      if (patch.suspendReason !== undefined) {
-        out.suspendReason = yield* payload("updateFlow", `the suspension of flow '${id}'`, patch.suspendReason)
-      }
-      return yield* backend.updateFlow(id, out, fence)
-    })
+    if (patch.result !== undefined) {
+      const result = payloadSync("updateFlow", `the result of flow '${id}'`, patch.result)
+      if (result instanceof StoreError) return Effect.fail(result)
+      out.result = result
+    }
+    if (patch.error !== undefined) {
+      const error = payloadSync("updateFlow", `the error of flow '${id}'`, patch.error)
+      if (error instanceof StoreError) return Effect.fail(error)
+      out.error = error
+    }
+    if (patch.suspendReason !== undefined) {
+      const reason = payloadSync("updateFlow", `the suspension of flow '${id}'`, patch.suspendReason)
+      if (reason instanceof StoreError) return Effect.fail(reason)
+      out.suspendReason = reason
+    }
+    return backend.updateFlow(id, out, fence)
   },
   suspendFlow: (id, suspension, fence) =>
     Effect.flatMap(

@@ -568,43 +568,47 @@ export const indexJournal = (instance: FlowInstance.Service, steps: ReadonlyArra
  * the same flow is returned, and the caller must use it instead of its own.
  */
 const write = (instance: FlowInstance.Service, record: ExecutionLog.StepRecord): Effect.Effect<ExecutionLog.StepRecord> =>
-  Effect.zipRight(
-    stopped(instance),
-    busy(
-      instance,
-      instance.log.putStep(record, instance.fence).pipe(
-        Effect.flatMap((written) => {
-          if (written) {
-            remember(instance, record)
-            return Effect.succeed(record)
+  Effect.suspend(() =>
+    instance.abort === undefined && instance.gate === undefined
+      ? writeNow(instance, record)
+      : Effect.zipRight(stopped(instance), writeNow(instance, record))
+  )
+
+const writeNow = (instance: FlowInstance.Service, record: ExecutionLog.StepRecord): Effect.Effect<ExecutionLog.StepRecord> =>
+  busy(
+    instance,
+    instance.log.putStep(record, instance.fence).pipe(
+      Effect.flatMap((written) => {
+        if (written) {
+          remember(instance, record)
+          return Effect.succeed(record)
+        }
+        return Effect.flatMap(instance.log.loadFlow(instance.flowId), (loaded) => {
+          if (Option.isNone(loaded)) {
+            return abortWith(
+              instance,
+              new StoreError({ operation: "putStep", detail: `flow '${instance.flowId}' is no longer in the store` })
+            )
           }
-          return Effect.flatMap(instance.log.loadFlow(instance.flowId), (loaded) => {
-            if (Option.isNone(loaded)) {
-              return abortWith(
-                instance,
-                new StoreError({ operation: "putStep", detail: `flow '${instance.flowId}' is no longer in the store` })
-              )
-            }
-            const { flow, steps } = loaded.value
-            const fence = instance.fence
-            if (fence !== undefined && (flow.leaseOwner !== fence.owner || flow.leaseEpoch !== fence.epoch)) {
-              return abortWith(instance, new LeaseLostError({ flowId: instance.flowId, ...fence }))
-            }
-            const stored = steps.find((step) => step.key === record.key)
-            if (stored === undefined || stored.status !== "completed") {
-              return abortWith(
-                instance,
-                new StoreError({ operation: "putStep", detail: `the store refused the entry '${record.key}'` })
-              )
-            }
-            remember(instance, stored)
-            return Effect.succeed(stored)
-          })
-        }),
-        // A value or key the store refuses can never be written: the run stops with that typed
-        // error and the flow is failed with it, once, instead of being taken up again at every lease.
-        Effect.catchTag("StoreError", (error) => abortWith(instance, json.refusedValue(error) ?? error))
-      )
+          const { flow, steps } = loaded.value
+          const fence = instance.fence
+          if (fence !== undefined && (flow.leaseOwner !== fence.owner || flow.leaseEpoch !== fence.epoch)) {
+            return abortWith(instance, new LeaseLostError({ flowId: instance.flowId, ...fence }))
+          }
+          const stored = steps.find((step) => step.key === record.key)
+          if (stored === undefined || stored.status !== "completed") {
+            return abortWith(
+              instance,
+              new StoreError({ operation: "putStep", detail: `the store refused the entry '${record.key}'` })
+            )
+          }
+          remember(instance, stored)
+          return Effect.succeed(stored)
+        })
+      }),
+      // A value or key the store refuses can never be written: the run stops with that typed
+      // error and the flow is failed with it, once, instead of being taken up again at every lease.
+      Effect.catchTag("StoreError", (error) => abortWith(instance, json.refusedValue(error) ?? error))
     )
   )
 
