@@ -221,8 +221,10 @@ export const run = (
           Effect.forkDaemon
         )
         yield* telemetry.inFlight(1)
+        const idle = running.size === 0
         running.set(row.id, { fiber, epoch: row.leaseEpoch, type: row.type })
-        yield* Queue.offer(started, undefined)
+        // (the heartbeat waits for this only while nothing runs)
+        if (idle) yield* Queue.offer(started, undefined)
       })
 
     // When the leases were last renewed (process clock): a wake-up renews them only when the
