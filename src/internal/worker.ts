@@ -341,6 +341,23 @@ export const run = (
       )
     }
 
+    // Renews now, or, when the leases were renewed less than WAKE_RENEW_GAP_MILLIS ago, once that
+    // gap has passed (in a fiber of its own, one at a time): a wake-up is never left unchecked.
+    let renewPending = false
+    const renewSoon = Effect.suspend(() => {
+      const wait = WAKE_RENEW_GAP_MILLIS - (performance.now() - renewedAt)
+      if (wait <= 0) return heartbeat
+      if (renewPending) return Effect.void
+      renewPending = true
+      return Effect.asVoid(Effect.forkScoped(Effect.zipRight(
+        wake.pollSleep(Duration.millis(wait)),
+        Effect.suspend(() => {
+          renewPending = false
+          return Effect.ignore(heartbeat)
+        })
+      )))
+    })
+
     let idle = Duration.toMillis(config.pollInterval)
     let failures = 0
     /** One round: claim what is ready, then sleep until there may be more. */
@@ -380,7 +397,7 @@ export const run = (
         yield* Effect.raceAll(waits)
         // A cancellation may have come: drop what is no longer ours soon (a run that writes finds
         // out at its next write anyway; one that waits in memory would only at the heartbeat).
-        if (running.size > 0 && performance.now() - renewedAt >= WAKE_RENEW_GAP_MILLIS) yield* heartbeat
+        if (running.size > 0) yield* renewSoon
       }
       // Back off while idle, across processes (in-process work wakes the loop at once).
       idle = claimed.length > 0 ? Duration.toMillis(config.pollInterval) : Math.min(idle * 2, Duration.toMillis(config.pollInterval) * 10)
