@@ -24,6 +24,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import { UnknownException } from "effect/Cause"
 import type * as ExecutionLogModule from "./ExecutionLog.js"
 import { ExecutionLog } from "./ExecutionLog.js"
 import { StoreError } from "./FlowError.js"
@@ -54,12 +55,16 @@ export type Connection =
  *   created when missing, and every connection of the pool gets it as its `search_path`.
  *   Defaults to none: the tables go where the server's default `search_path` puts them
  *   (usually `public`). A plain identifier: letters, digits, `_` and `$`, not starting with a digit.
- * - `connectTimeout`: how long opening waits for the first connection before failing.
- *   Defaults to 5 seconds.
+ * - `connectTimeout`: how long opening a connection may take (the first one, when the store
+ *   opens, and each one the pool opens later) before it fails. Defaults to 5 seconds.
+ * - `acquireTimeout`: how long a statement waits for a free connection of the pool (all busy)
+ *   before it fails with a `StoreError`. A busy pool is not a failed connection: it defaults to
+ *   60 seconds; `Duration.infinity` waits as long as it takes.
  * - `maxConnections`: the size of the connection pool. Defaults to the driver's (10).
- * - `groupCommit`: write the statements of concurrent flows in shared transactions on one
- *   connection (see docs/performance.md). Defaults to `false`: PostgreSQL already groups the
- *   commits of concurrent connections.
+ * - `groupCommit`: write the statements of concurrent flows in shared transactions (one batch
+ *   at a time, on a connection of the pool), their checkpoints merged into one statement, each
+ *   flow going on only once its own write is committed (see docs/performance.md). Defaults to
+ *   `true`; `false` commits every statement on its own.
  * - `maxPayloadBytes`, `maxDepth`: the largest payload the store accepts (bytes of JSON, default
  *   4 MiB) and how deeply it may nest (default 128); see `ExecutionLog.Limits` and docs/storage.md.
  *
@@ -72,6 +77,7 @@ export type Connection =
 export type Options = Connection & ExecutionLogModule.LimitsOptions & {
   readonly schema?: string | undefined
   readonly connectTimeout?: Duration.DurationInput | undefined
+  readonly acquireTimeout?: Duration.DurationInput | undefined
   readonly maxConnections?: number | undefined
   readonly groupCommit?: boolean | undefined
 }
@@ -218,17 +224,48 @@ const open = (
     if (Option.isNone(timeout)) {
       return yield* Effect.fail(openError(where, `connectTimeout is not a duration: '${String(options.connectTimeout)}'`, secrets))
     }
-    // PgClient.make runs a `SELECT 1` under this timeout, so an unreachable server or a wrong
+    const acquire = Duration.decodeUnknown(options.acquireTimeout ?? Duration.seconds(60))
+    if (Option.isNone(acquire) || Duration.toMillis(acquire.value) <= 0) {
+      return yield* Effect.fail(openError(where, `acquireTimeout is not a positive duration: '${String(options.acquireTimeout)}'`, secrets))
+    }
+    const connectMillis = Math.max(1, Math.ceil(Duration.toMillis(timeout.value)))
+    // node-postgres's pool has one timeout for both opening a connection and waiting for a free
+    // one. Here the pool's is the wait for a free connection (`acquireTimeout`, infinite: 0), and
+    // each connection bounds its own opening (`connectTimeout`), so a busy pool is not taken for an
+    // unreachable server. (The pool's bound applies to an opening too: never the shorter one.)
+    const acquireMillis = Duration.isFinite(acquire.value)
+      ? Math.max(connectMillis, Math.ceil(Duration.toMillis(acquire.value)))
+      : 0
+    class Connection extends Pg.Client {
+      constructor(config?: Pg.ClientConfig) {
+        super({ ...config, connectionTimeoutMillis: connectMillis })
+      }
+    }
+    const pool = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const pool = new Pg.Pool({
+          connectionString: target.url,
+          connectionTimeoutMillis: acquireMillis,
+          application_name: "ergon",
+          Client: Connection,
+          ...(options.maxConnections === undefined ? {} : { max: options.maxConnections })
+        })
+        // (an idle connection the server ended: the pool drops it; the next query opens another)
+        pool.on("error", () => undefined)
+        return pool
+      }),
+      (pool) => Effect.promise(() => pool.end()).pipe(Effect.timeoutOption(Duration.seconds(1)))
+    )
+    // The first connection, under the connect timeout, so an unreachable server or a wrong
     // password fails here, not at the first query. The outer timeout is a backstop.
-    const client = yield* PgClient.make({
-      url: Redacted.make(target.url),
-      connectTimeout: timeout.value,
-      ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections })
-    }).pipe(
+    yield* Effect.tryPromise(() => pool.query("SELECT 1")).pipe(
       Effect.timeoutFail({
         duration: Duration.sum(timeout.value, Duration.seconds(1)),
         onTimeout: () => `no connection within ${Duration.format(timeout.value)}`
       }),
+      Effect.mapError((cause) => openError(where, cause instanceof UnknownException ? cause.error : cause, secrets))
+    )
+    const client = yield* PgClient.fromPool({ acquire: Effect.succeed(pool), applicationName: "ergon" }).pipe(
       Effect.mapError((cause) => openError(where, cause, secrets))
     )
     if (schema !== undefined) {
@@ -269,7 +306,7 @@ const store = (options: Options): Layer.Layer<ExecutionLog, StoreError, PgClient
     ExecutionLog,
     Effect.gen(function*() {
       yield* ExecutionLogSql.migrate
-      const backend = yield* ExecutionLogSql.makeWith({ groupCommit: options.groupCommit ?? false })
+      const backend = yield* ExecutionLogSql.makeWith({ groupCommit: options.groupCommit })
       const client = yield* PgClient.PgClient
       const rows = yield* client.unsafe<{ readonly schema: string | null }>(`SELECT current_schema() AS schema`)
         .withoutTransform.pipe(Effect.mapError((cause) => ExecutionLogSql.storeError("open", cause)))

@@ -1,22 +1,29 @@
 /**
- * Group commit, for a store on one connection (SQLite): the statements of concurrent flows share
- * one transaction, so one durable commit (one `fsync` with `synchronous=FULL`) serves many
+ * Group commit: the statements of concurrent flows share one transaction, so one durable commit
+ * (one `fsync` with SQLite's `synchronous=FULL`, one WAL flush on PostgreSQL) serves many
  * checkpoints.
  *
  * A statement is queued and its fiber waits; the first statement of a burst starts a drain, which
- * first yields, so that every other fiber ready to run gets to queue its own, then takes the
- * connection once, runs the whole queue in one transaction (`begin`, each statement,
- * `COMMIT`) and gives each statement its result only after the `COMMIT` returned: a flow goes on
- * only once its own checkpoint is durable, and never acts on a read of something that was not
- * committed. Statements queued during a commit form the next batch. A lone statement runs by
- * itself, with no transaction around it, so a sequential workload pays nothing but the queueing.
+ * first yields, so that every other fiber ready to run gets to queue its own, then takes a
+ * connection once, runs the whole queue in one transaction (`begin`, each statement, `COMMIT`)
+ * and gives each statement its result only after the `COMMIT` returned: a flow goes on only once
+ * its own checkpoint is durable, and never acts on a read of something that was not committed.
+ * Statements queued during a commit form the next batch. A lone statement runs by itself, with
+ * no transaction around it, so a sequential workload pays nothing but the queueing.
+ *
+ * Up to `lanes` drains run at once, each on a connection of its own (SQLite: one; PostgreSQL: a
+ * few of the pool's): a new drain starts only when every running one is busy with a batch, so a
+ * burst still gathers in one batch, and the next burst does not wait for the previous commit.
+ *
+ * Statements of the same shape in one batch (`Options.coalesce`, PostgreSQL's checkpoint upserts)
+ * may run as one multi-row statement, each caller still getting its own result.
  *
  * Statements run on the connection directly, not through `SqlClient`'s statement path (its span,
  * semaphore and connection lookup per statement cost several times what SQLite itself does).
  *
- * A batch whose transaction fails (one statement failed, or the commit) is rolled back as a whole,
- * and its statements are run again one by one, each in its own implicit transaction, so each gets
- * its own result or error and one bad statement fails no other.
+ * A batch whose transaction fails (one statement failed, a coalesced statement failed, or the
+ * commit) is rolled back as a whole, and its statements are run again one by one, each in its own
+ * implicit transaction, so each gets its own result or error and one bad statement fails no other.
  *
  * Statements run inside a transaction of the caller's (`SqlClient.withTransaction`, for
  * transactional scheduling) are not queued: they run at once on that transaction's connection and
@@ -24,8 +31,8 @@
  *
  * @internal
  */
-import type * as Connection from "@effect/sql/SqlConnection"
 import * as SqlClient from "@effect/sql/SqlClient"
+import type * as Connection from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -34,9 +41,22 @@ import * as Option from "effect/Option"
 /** One statement (or a few, read-only), run on the connection it is given. */
 export type Operation<A> = (connection: Connection.Connection) => Effect.Effect<A, SqlError>
 
+/**
+ * Runs the parameters of several queued statements of one shape as one statement, returning each
+ * one's result in the order given, or `undefined` when these cannot be merged (the statements then
+ * run one by one, in the same transaction).
+ */
+export type Coalescer = (
+  connection: Connection.Connection,
+  params: ReadonlyArray<ReadonlyArray<unknown>>
+) => Effect.Effect<ReadonlyArray<unknown> | undefined, SqlError>
+
 interface Queued {
   readonly run: Operation<unknown>
   readonly writes: boolean
+  /** The shape (a key of `Options.coalesce`) and parameters, for a statement that may be merged. */
+  readonly shape: string | undefined
+  readonly params: ReadonlyArray<unknown> | undefined
   /** Its outcome, once settled. */
   exit: Exit.Exit<unknown, SqlError> | undefined
   /** The waiting fiber's callback, once it waits. */
@@ -46,22 +66,39 @@ interface Queued {
 export interface GroupCommit {
   /**
    * Runs `run` in the next batch, resolving once that batch is committed. `writes`: whether it
-   * changes the database (a batch with a write takes the write lock up front).
+   * changes the database (a batch with a write takes the write lock up front). `shape` and
+   * `params`: a statement that a coalescer of that shape may merge with others of the batch
+   * (`run` must then be the same statement, run alone, with the same result).
    */
-  readonly submit: <A>(run: Operation<A>, writes: boolean) => Effect.Effect<A, SqlError>
+  readonly submit: <A>(
+    run: Operation<A>,
+    writes: boolean,
+    shape?: string | undefined,
+    params?: ReadonlyArray<unknown> | undefined
+  ) => Effect.Effect<A, SqlError>
+}
+
+export interface Options {
+  /** Starts a transaction (SQLite: `BEGIN IMMEDIATE`, which takes the write lock at once). */
+  readonly begin: string
+  /** How many batches may run at once, each on its own connection. Default 1. */
+  readonly lanes?: number | undefined
+  /** Coalescers by shape (see `Coalescer`). */
+  readonly coalesce?: Readonly<Record<string, Coalescer>> | undefined
 }
 
 /** Statements per transaction, at most: a bound on how long one commit holds the connection. */
 const MAX_BATCH = 512
 
-/**
- * Group commit over the connection of `sql` (see the module's documentation). `begin` starts a
- * transaction that takes the write lock at once (SQLite: `BEGIN IMMEDIATE`, so a batch never has
- * to upgrade a read lock, which fails at once when another process wrote meanwhile).
- */
-export const make = (sql: SqlClient.SqlClient, begin: string): GroupCommit => {
+/** Group commit over the connections of `sql` (see the module's documentation). */
+export const make = (sql: SqlClient.SqlClient, options: Options): GroupCommit => {
+  const { begin } = options
+  const lanes = Math.max(1, Math.floor(options.lanes ?? 1))
+  const coalescers = options.coalesce ?? {}
   let queue: Array<Queued> = []
-  let draining = false
+  // Drains running, and how many of them are gathering (each will cut a batch of what is queued).
+  let active = 0
+  let gathering = 0
 
   const settle = (item: Queued, exit: Exit.Exit<unknown, SqlError>) => {
     if (item.exit !== undefined) return
@@ -80,23 +117,53 @@ export const make = (sql: SqlClient.SqlClient, begin: string): GroupCommit => {
       discard: true
     })
 
+  /**
+   * The statements of the batch, in the transaction: those of a shape with a coalescer, when
+   * there are several, merged into one statement. Fills `results` (by position in the batch);
+   * fails at the first failure.
+   */
+  const runAll = (
+    connection: Connection.Connection,
+    batch: ReadonlyArray<Queued>,
+    results: Array<unknown>
+  ): Effect.Effect<void, SqlError> =>
+    Effect.gen(function*() {
+      let shapes: Map<string, Array<number>> | undefined
+      for (let i = 0; i < batch.length; i++) {
+        const shape = batch[i]!.shape
+        if (shape === undefined || coalescers[shape] === undefined) continue
+        shapes ??= new Map()
+        const at = shapes.get(shape)
+        if (at === undefined) shapes.set(shape, [i])
+        else at.push(i)
+      }
+      const done = new Uint8Array(batch.length)
+      if (shapes !== undefined) {
+        for (const [shape, at] of shapes) {
+          if (at.length < 2) continue
+          const merged = yield* coalescers[shape]!(connection, at.map((i) => batch[i]!.params ?? []))
+          if (merged === undefined) continue
+          at.forEach((i, j) => {
+            results[i] = merged[j]
+            done[i] = 1
+          })
+        }
+      }
+      for (let i = 0; i < batch.length; i++) {
+        if (done[i] === 1) continue
+        results[i] = yield* batch[i]!.run(connection)
+      }
+    })
+
   const inTransaction = (connection: Connection.Connection, batch: ReadonlyArray<Queued>) =>
     Effect.gen(function*() {
       const begun = yield* Effect.exit(connection.executeRaw(begin, []))
       // Could not take the write lock (another process held it past the busy timeout): let each
       // statement try on its own.
       if (Exit.isFailure(begun)) return yield* oneByOne(connection, batch)
-      const results: Array<unknown> = []
-      let failed = false
-      for (const item of batch) {
-        const exit = yield* Effect.exit(item.run(connection))
-        if (Exit.isFailure(exit)) {
-          failed = true
-          break
-        }
-        results.push(exit.value)
-      }
-      if (!failed && Exit.isSuccess(yield* Effect.exit(connection.executeRaw("COMMIT", [])))) {
+      const results: Array<unknown> = new Array(batch.length)
+      const ran = yield* Effect.exit(runAll(connection, batch, results))
+      if (Exit.isSuccess(ran) && Exit.isSuccess(yield* Effect.exit(connection.executeRaw("COMMIT", [])))) {
         for (let i = 0; i < batch.length; i++) settle(batch[i]!, Exit.succeed(results[i]))
         return
       }
@@ -109,7 +176,7 @@ export const make = (sql: SqlClient.SqlClient, begin: string): GroupCommit => {
     batch.length > 1 && batch.some((item) => item.writes) ? inTransaction(connection, batch) : oneByOne(connection, batch)
 
   /**
-   * Runs batches on one reservation of the connection until the queue is empty. A drain started
+   * Runs batches on one reservation of a connection until the queue is empty. A drain started
    * by a submitter (`mine`, its own statement) hands the rest over to a drain of its own once that
    * statement is settled, so no submitter waits on other fibers' statements.
    */
@@ -119,11 +186,14 @@ export const make = (sql: SqlClient.SqlClient, begin: string): GroupCommit => {
         // Let every fiber that is ready to run queue its statement before the batch is cut.
         yield* Effect.yieldNow()
         while (true) {
+          gathering--
           if (queue.length === 0) {
-            draining = false
+            active--
             return
           }
           if (mine !== undefined && mine.exit !== undefined) {
+            // (the new drain takes this one's place, gathering)
+            gathering++
             yield* Effect.forkDaemon(drain(undefined))
             return
           }
@@ -132,6 +202,7 @@ export const make = (sql: SqlClient.SqlClient, begin: string): GroupCommit => {
           const exit = yield* Effect.exit(runBatch(connection, batch))
           // A defect (a bug) in the batch: its statements fail with it rather than wait forever.
           if (Exit.isFailure(exit)) for (const item of batch) settle(item, exit)
+          gathering++
           // (a submitter whose statement is settled hands over at once, without waiting)
           if (mine === undefined || mine.exit === undefined) yield* Effect.yieldNow()
         }
@@ -139,9 +210,11 @@ export const make = (sql: SqlClient.SqlClient, begin: string): GroupCommit => {
         // The connection could not be had (the store is closing), or a bug: fail what waits.
         Effect.catchAllCause((cause) =>
           Effect.sync(() => {
-            const stranded = queue
-            queue = []
-            draining = false
+            // (only the reservation fails: the drain was gathering)
+            active--
+            gathering--
+            const stranded = active === 0 ? queue : []
+            if (active === 0) queue = []
             for (const item of stranded) settle(item, Exit.failCause(cause) as Exit.Exit<unknown, SqlError>)
             if (mine !== undefined) settle(mine, Exit.failCause(cause) as Exit.Exit<unknown, SqlError>)
           })
@@ -149,17 +222,24 @@ export const make = (sql: SqlClient.SqlClient, begin: string): GroupCommit => {
         Effect.uninterruptible
       )
 
-  const submit = <A>(run: Operation<A>, writes: boolean): Effect.Effect<A, SqlError> =>
+  const submit = <A>(
+    run: Operation<A>,
+    writes: boolean,
+    shape?: string | undefined,
+    params?: ReadonlyArray<unknown> | undefined
+  ): Effect.Effect<A, SqlError> =>
     Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (transaction) => {
       // Inside the caller's transaction: part of it, not of a batch.
       if (Option.isSome(transaction)) return run(transaction.value[0])
       return Effect.suspend(() => {
-        const item: Queued = { run: run as Operation<unknown>, writes, exit: undefined, resume: undefined }
+        const item: Queued = { run: run as Operation<unknown>, writes, shape, params, exit: undefined, resume: undefined }
         queue.push(item)
         const wait = outcome(item) as Effect.Effect<A, SqlError>
-        if (draining) return wait
-        // No drain running: this fiber drains, until its own statement is settled.
-        draining = true
+        // A drain about to cut a batch takes this statement; so does a busy one, when all lanes are.
+        if (gathering > 0 || active >= lanes) return wait
+        // This fiber drains, until its own statement is settled.
+        active++
+        gathering++
         return Effect.zipRight(drain(item), wait)
       })
     })
