@@ -917,11 +917,13 @@ WHERE type = ${P} AND version = ${P} AND status IN ('pending', 'running', 'suspe
         const { leaseMillis, now, owner, types, versions } = options
         const limit = sqlLimit(options.limit)
         if (types.length === 0 || versions.length === 0 || limit === 0) return Effect.succeed([])
-        const pick = sql`SELECT id FROM ergon_flows WHERE (${
+        // Read in the order of the `ergon_flows_ready` index (see the `9_claim_order` migration),
+        // whose predicate the pick repeats word for word: the first ready flows, not a sort of all.
+        const pick = sql`SELECT id FROM ${sql.literal(dialect.claimFrom)} WHERE ${sql.literal(Migrations.claimableStatuses)} AND (${
           typesAndVersions(types, versions, options.replays)
-        }) AND ((status IN (${sql.literal(options.timers === false ? "'pending'" : "'pending', 'suspended'")}) AND run_after IS NOT NULL AND run_after <= ${now}) OR (status = 'running' AND lease_expires_at IS NOT NULL AND lease_expires_at < ${now})) ORDER BY priority DESC, COALESCE(run_after, lease_expires_at), id LIMIT ${limit}${
-          sql.literal(dialect.skipLocked)
-        }`
+        }) AND ((status IN (${sql.literal(options.timers === false ? "'pending'" : "'pending', 'suspended'")}) AND run_after IS NOT NULL AND run_after <= ${now}) OR (status = 'running' AND lease_expires_at IS NOT NULL AND lease_expires_at < ${now})) ORDER BY ${
+          sql.literal(Migrations.claimOrder)
+        } LIMIT ${limit}${sql.literal(dialect.skipLocked)}`
         const set = sql`SET status = 'running', lease_owner = ${owner}, lease_epoch = lease_epoch + 1, lease_expires_at = ${
           now + leaseMillis
         }, attempts = attempts + 1, error = NULL, suspend_reason = NULL, ran_version = ${

@@ -45,6 +45,13 @@ export interface Dialect {
    * then takes them all. A `MATERIALIZED` CTE runs once.
    */
   readonly pickInCte: boolean
+  /**
+   * The table a claim picks from: on SQLite with `INDEXED BY ergon_flows_ready`, since its planner
+   * otherwise prefers looking the ready flows up by status and sorting them all (28–36 ms a claim at
+   * 100,000 ready flows, against under a millisecond in the index's order). PostgreSQL picks the
+   * index by itself (see the `9_claim_order` migration).
+   */
+  readonly claimFrom: string
   /** Whether a failed statement broke a primary key or unique constraint (a concurrent insert won). */
   readonly isUniqueViolation: (error: unknown) => boolean
 }
@@ -81,6 +88,7 @@ export const sqliteDialect: Dialect = {
   affectedRows: (raw) => countField(raw, "changes"),
   skipLocked: "",
   pickInCte: false,
+  claimFrom: "ergon_flows INDEXED BY ergon_flows_ready",
   isUniqueViolation: (error) => hasCode(error, ["SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE"])
 }
 
@@ -97,6 +105,7 @@ export const pgDialect: Dialect = {
   affectedRows: (raw) => countField(raw, "rowCount"),
   skipLocked: " FOR UPDATE SKIP LOCKED",
   pickInCte: true,
+  claimFrom: "ergon_flows",
   isUniqueViolation: (error) => hasCode(error, ["23505"])
 }
 
@@ -333,6 +342,18 @@ const cancelRequestsV8 = (): ReadonlyArray<string> => [
   `ALTER TABLE ergon_flows ADD COLUMN cancel_requested_at BIGINT`
 ]
 
+// Claims in claim order from an index: the flows that may be claimed (pending, suspended, running:
+// ready ones, parked ones, leased ones) by priority, then due time (`run_after`, or the lease's
+// expiry for a running flow), then id, as `claimFlows` orders them. A claim reads the first
+// entries and stops at its limit: ended flows are not in it, and the ready backlog is never sorted.
+// Claims carry the index's predicate word for word (what both SQLite and PostgreSQL need to use a
+// partial index). `ergon_flows_claim` stays for `nextWakeAt` and the listings by status.
+export const claimableStatuses = "status IN ('pending', 'suspended', 'running')"
+export const claimOrder = "priority DESC, (COALESCE(run_after, lease_expires_at)), id"
+const claimOrderV9 = (): ReadonlyArray<string> => [
+  `CREATE INDEX ergon_flows_ready ON ergon_flows (${claimOrder}) WHERE ${claimableStatuses}`
+]
+
 const runAll = (statements: (dialect: Dialect) => ReadonlyArray<string>): Effect.Effect<void, unknown, SqlClient.SqlClient> =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
     Effect.forEach(statements(dialectOf(sql)), (statement) => sql.unsafe(statement).withoutTransform, {
@@ -353,7 +374,8 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
   "4_workers": runAll(workersV4),
   "6_long_lived": runAll(longLivedV6),
   "7_upgrades": runAll(upgradesV7),
-  "8_cancel_requests": runAll(cancelRequestsV8)
+  "8_cancel_requests": runAll(cancelRequestsV8),
+  "9_claim_order": runAll(claimOrderV9)
 }
 
 /**
