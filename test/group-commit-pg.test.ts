@@ -3,7 +3,8 @@
  * a batch are settled only after its COMMIT; the checkpoint upserts of a batch are merged into one
  * multi-row statement, still fenced one by one (each caller gets its own result); a failing row
  * fails its caller alone; two upserts of one entry in a batch do not break it; statements inside a
- * caller's transaction belong to it.
+ * caller's transaction belong to it; a batch transaction sends one wake-up notification, however
+ * many of its rows would wake a worker.
  *
  * The statements the store runs on its batch connections are observed through the connections the
  * store reserves (one per batch run).
@@ -11,6 +12,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type * as SqlConnection from "@effect/sql/SqlConnection"
 import { afterAll, assert, describe, it } from "@effect/vitest"
+import pg from "pg"
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -94,6 +96,20 @@ const observed = (options: { readonly groupCommit?: boolean } = {}) =>
     )
     return { seen, layer, url: server.url(database) }
   })
+
+/** The store's notifications (payloads) heard on a connection of their own, for the scope. */
+const listening = (url: string) =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const client = new pg.Client({ connectionString: url })
+      const heard: Array<string> = []
+      client.on("notification", (message) => void heard.push(message.payload ?? ""))
+      await client.connect()
+      await client.query("LISTEN ergon")
+      return { client, heard }
+    }),
+    ({ client }) => Effect.promise(() => client.end())
+  )
 
 const storeFailure = <A>(exit: Exit.Exit<A, unknown>): StoreError => {
   assert.isTrue(Exit.isFailure(exit), "expected a failure")
@@ -248,4 +264,35 @@ describe("group commit (PostgreSQL)", () => {
         assert.isTrue(Option.isSome(yield* log.getFlow("committed")))
       }).pipe(Effect.provide(layer))
     }))
+
+  it.live("a batch transaction sends one notification, not one per row that wakes workers", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const { layer, seen, url } = yield* observed()
+      const { heard } = yield* listening(url)
+      yield* Effect.gen(function*() {
+        const log = yield* ExecutionLog
+        for (let i = 0; i < 20; i++) yield* log.insertFlow(flowRecord(`f-${i}`, { leaseOwner: "a", leaseEpoch: 1 }))
+        // (the inserts were running flows: no notification)
+        seen.statements.length = 0
+        heard.length = 0
+        // 20 completions and 20 flows made ready again, all at once: each row would notify alone
+        const results = yield* Effect.all(
+          [
+            ...Array.from({ length: 10 }, (_, i) =>
+              log.updateFlow(`f-${i}`, { status: "completed", result: "1", completedAt: 2, updatedAt: 2 }, { owner: "a", epoch: 1 })),
+            ...Array.from({ length: 10 }, (_, i) => log.releaseFlow(`f-${i + 10}`, { owner: "a", epoch: 1 }, 2))
+          ],
+          { concurrency: "unbounded" }
+        )
+        assert.deepStrictEqual(results, Array(20).fill(true))
+        const commits = seen.statements.filter((text) => text === "COMMIT").length
+        assert.isAtLeast(commits, 1, "the writes were not batched")
+        assert.isAtMost(commits, 3, `${commits} transactions for 20 writes`)
+        // every notification of the batches arrives (they are sent at commit), and no more than one each
+        const deadline = Date.now() + 5_000
+        while (heard.length < commits && Date.now() < deadline) yield* Effect.sleep("20 millis")
+        yield* Effect.sleep("300 millis")
+        assert.deepStrictEqual(heard, Array(commits).fill("public"))
+      }).pipe(Effect.provide(layer))
+    })))
 })
