@@ -36,6 +36,8 @@ let databases = 0
 interface Observed {
   /** Statements run on the batch connections, in order. */
   readonly statements: Array<string>
+  /** Those of them run as named (prepared) statements. */
+  readonly prepared: Array<string>
   /** Connections reserved (one per batch run). */
   reservations: number
   /** When set, a batch's COMMIT waits for it. */
@@ -54,6 +56,7 @@ const observed = (options: { readonly groupCommit?: boolean } = {}) =>
     const database = yield* Effect.promise(() => server.createDatabase(`gcpg_${Date.now().toString(36)}_${++databases}`))
     const seen: Observed = {
       statements: [],
+      prepared: [],
       reservations: 0,
       commitGate: undefined,
       atCommit: yield* Deferred.make<void>()
@@ -62,6 +65,20 @@ const observed = (options: { readonly groupCommit?: boolean } = {}) =>
       const executeRaw = connection.executeRaw.bind(connection)
       return new Proxy(connection, {
         get(target, property, receiver) {
+          // the driver's client, for the statements the store runs prepared on it
+          if (property === "pg") {
+            const client = Reflect.get(target, property, receiver) as
+              | { query: (config: { readonly text: string; readonly name?: string }, callback: unknown) => unknown }
+              | undefined
+            if (client === undefined) return undefined
+            return {
+              query: (config: { readonly text: string; readonly name?: string }, callback: unknown) => {
+                seen.statements.push(config.text)
+                if (config.name !== undefined) seen.prepared.push(config.text)
+                return client.query(config, callback)
+              }
+            }
+          }
           if (property !== "executeRaw") {
             const value = Reflect.get(target, property, receiver)
             return typeof value === "function" ? value.bind(target) : value
@@ -144,8 +161,14 @@ describe("group commit (PostgreSQL)", () => {
         seen.commitGate = undefined
         const after = yield* sql.unsafe<{ n: string }>(`SELECT COUNT(*) AS n FROM ergon_steps WHERE flow_id = 'f'`)
         assert.strictEqual(Number(after[0]!.n), 20)
-        // the 20 upserts went as one statement
+        // the 20 upserts went as one statement, prepared (named): parsed and planned once per connection
         assert.strictEqual(merged(seen), 1)
+        assert.strictEqual(seen.prepared.filter((text) => text.includes("unnest(")).length, 1)
+        // so do the store's fixed statements: a lone checkpoint, the journal's load
+        seen.prepared.length = 0
+        yield* log.putStep(stepRecord("f", "alone"), { owner: "a", epoch: 1 })
+        yield* log.loadFlow("f")
+        assert.strictEqual(seen.prepared.length, 2, seen.prepared.join("\n"))
       }).pipe(Effect.provide(layer))
     }))
 
