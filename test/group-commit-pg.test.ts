@@ -318,4 +318,72 @@ describe("group commit (PostgreSQL)", () => {
         assert.deepStrictEqual(heard, Array(commits).fill("public"))
       }).pipe(Effect.provide(layer))
     })))
+
+  it.live("flow updates merged in one statement are each fenced, never touch a cancelled flow, and a bad one fails alone", () =>
+    Effect.gen(function*() {
+      const { layer, seen } = yield* observed()
+      yield* Effect.gen(function*() {
+        const log = yield* ExecutionLog
+        for (let i = 0; i < 12; i++) yield* log.insertFlow(flowRecord(`f-${i}`, { leaseOwner: "a", leaseEpoch: 1 }))
+        yield* log.insertFlow(flowRecord("cancelled", { status: "cancelled", leaseOwner: "a", leaseEpoch: 1 }))
+        seen.statements.length = 0
+        const completed = (i: number) => ({ status: "completed" as const, result: `${i}`, completedAt: 5, updatedAt: 5 })
+        const results = yield* Effect.all(
+          [
+            ...Array.from({ length: 6 }, (_, i) => log.updateFlow(`f-${i}`, completed(i), { owner: "a", epoch: 1 })),
+            // a stale lease, another owner, a cancelled flow, no such flow
+            log.updateFlow("f-6", completed(6), { owner: "a", epoch: 0 }),
+            log.updateFlow("f-7", completed(7), { owner: "b", epoch: 1 }),
+            log.updateFlow("cancelled", completed(0), { owner: "a", epoch: 1 }),
+            log.updateFlow("missing", completed(0), { owner: "a", epoch: 1 }),
+            // other shapes in the same batch: a failure with a retry count, an unfenced one
+            log.updateFlow("f-8", { status: "failed", error: "boom", incrementAttempts: true, updatedAt: 5 }, { owner: "a", epoch: 1 }),
+            log.updateFlow("f-9", { runAfter: 99, updatedAt: 5 })
+          ],
+          { concurrency: "unbounded" }
+        )
+        assert.deepStrictEqual(results, [...Array(6).fill(true), false, false, false, false, true, true])
+        assert.isAtLeast(seen.statements.filter((text) => text.startsWith("UPDATE ergon_flows f SET")).length, 1, "not merged")
+        for (let i = 0; i < 6; i++) {
+          const flow = yield* yield* log.getFlow(`f-${i}`)
+          assert.strictEqual(flow.status, "completed")
+          assert.deepStrictEqual(flow.result, `${i}`)
+        }
+        for (const id of ["f-6", "f-7"]) assert.strictEqual((yield* yield* log.getFlow(id)).status, "running")
+        assert.strictEqual((yield* yield* log.getFlow("cancelled")).status, "cancelled")
+        const failed = yield* yield* log.getFlow("f-8")
+        assert.strictEqual(failed.status, "failed")
+        assert.strictEqual(failed.attempts, 1)
+        assert.strictEqual((yield* yield* log.getFlow("f-9")).runAfter, 99)
+
+        // a row the merged statement cannot write (`status` is NOT NULL) fails its caller alone
+        seen.statements.length = 0
+        const exits = yield* Effect.all(
+          [
+            Effect.exit(log.updateFlow("f-10", { status: null as unknown as "failed", updatedAt: 6 }, { owner: "a", epoch: 1 })),
+            Effect.exit(log.updateFlow("f-11", { status: "failed", updatedAt: 6 }, { owner: "a", epoch: 1 })),
+            Effect.exit(log.updateFlow("f-6", { runAfter: 2, updatedAt: 6 }, { owner: "a", epoch: 1 }))
+          ],
+          { concurrency: "unbounded" }
+        )
+        assert.include(seen.statements, "ROLLBACK")
+        assert.strictEqual(storeFailure(exits[0]!).operation, "updateFlow")
+        assert.deepStrictEqual(exits.slice(1), [Exit.succeed(true), Exit.succeed(true)])
+        assert.strictEqual((yield* yield* log.getFlow("f-11")).status, "failed")
+        assert.strictEqual((yield* yield* log.getFlow("f-6")).runAfter, 2)
+        // two updates of one flow in the batch run one after the other
+        const twice = yield* Effect.all(
+          [
+            log.updateFlow("f-7", { runAfter: 1, updatedAt: 7 }, { owner: "a", epoch: 1 }),
+            log.updateFlow("f-7", { suspendReason: "x", updatedAt: 7 }, { owner: "a", epoch: 1 }),
+            log.updateFlow("f-6", { runAfter: 3, updatedAt: 7 }, { owner: "a", epoch: 1 })
+          ],
+          { concurrency: "unbounded" }
+        )
+        assert.deepStrictEqual(twice, [true, true, true])
+        const f7 = yield* yield* log.getFlow("f-7")
+        assert.strictEqual(f7.runAfter, 1)
+        assert.strictEqual(f7.suspendReason, "x")
+      }).pipe(Effect.provide(layer))
+    }))
 })

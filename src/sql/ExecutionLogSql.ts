@@ -492,6 +492,77 @@ const putStepsMany: GroupCommit.Coalescer = (connection, params) => {
   })
 }
 
+// PostgreSQL: the flow updates (`updateFlow` without a parent to wake: completions, failures,
+// suspensions for a retry) of one batch of group commit, one statement per set of patched columns,
+// the rows passed as arrays (`unnest`), each with its fence. Each row is updated as it would have
+// been alone (not a cancelled flow; under its own lease when fenced), and `RETURNING` tells which were.
+const patchColumns = [
+  ["status", "text"],
+  ["result", "text"],
+  ["error", "text"],
+  ["run_after", "bigint"],
+  ["suspend_reason", "text"],
+  ["completed_at", "bigint"]
+] as const
+/** `attempts = attempts + 1` in a patch's mask (the bits below are `patchColumns`). */
+const INCREMENT_ATTEMPTS = 1 << patchColumns.length
+
+const updateFlowsStatements = new Map<number, { readonly text: string; readonly name: string }>()
+/** The merged update of the patches with this mask (bit i: `patchColumns[i]` is set). */
+const updateFlowsStatement = (mask: number): { readonly text: string; readonly name: string } => {
+  const cached = updateFlowsStatements.get(mask)
+  if (cached !== undefined) return cached
+  const columns = patchColumns.filter((_, i) => (mask & (1 << i)) !== 0)
+  const sets = [
+    ...columns.map(([column]) => `${column} = v.${column}`),
+    ...((mask & INCREMENT_ATTEMPTS) !== 0 ? ["attempts = f.attempts + 1"] : []),
+    "updated_at = v.updated_at"
+  ]
+  const names = ["id", ...columns.map(([column]) => column), "updated_at", "fence_owner", "fence_epoch"]
+  const types = ["text", ...columns.map(([, type]) => type), "bigint", "text", "bigint"]
+  const text = `UPDATE ergon_flows f SET ${sets.join(", ")} FROM unnest(${
+    types.map((type, i) => `$${i + 1}::${type}[]`).join(", ")
+  }) AS v(${names.join(", ")}) WHERE f.id = v.id AND f.status <> 'cancelled' AND (v.fence_owner IS NULL OR (f.lease_owner = v.fence_owner AND f.lease_epoch = v.fence_epoch)) RETURNING f.id`
+  const statement = { text, name: statementName(text) }
+  updateFlowsStatements.set(mask, statement)
+  return statement
+}
+
+/**
+ * Merges the flow updates of a batch (parameters: the patch's mask, the flow's id, the patched
+ * values in `patchColumns` order, `updated_at`, the fence's owner and epoch or NULLs), one
+ * statement per mask, each getting whether its update applied. Two updates of one flow in a batch
+ * cannot share a statement (an `UPDATE … FROM` would apply one of them): they run one by one.
+ */
+const updateFlowsMany: GroupCommit.Coalescer = (connection, params) =>
+  Effect.suspend(() => {
+    const ids = new Set<string>()
+    const byMask = new Map<number, Array<number>>()
+    for (let i = 0; i < params.length; i++) {
+      const id = String(params[i]![1])
+      if (ids.has(id)) return Effect.succeed(undefined)
+      ids.add(id)
+      const mask = params[i]![0] as number
+      const at = byMask.get(mask)
+      if (at === undefined) byMask.set(mask, [i])
+      else at.push(i)
+    }
+    const results: Array<boolean> = new Array(params.length).fill(false)
+    return Effect.as(
+      Effect.forEach(byMask, ([mask, at]) => {
+        const statement = updateFlowsStatement(mask)
+        const width = at.length === 0 ? 0 : params[at[0]!]!.length - 1
+        const columns: Array<Array<unknown>> = []
+        for (let c = 0; c < width; c++) columns.push(at.map((i) => params[i]![c + 1] ?? null))
+        return Effect.map(runOn(connection, statement.name, statement.text, columns, "raw"), (raw) => {
+          const updated = new Set(((raw as { readonly rows?: ReadonlyArray<Row> }).rows ?? []).map((row) => String(row.id)))
+          for (const i of at) results[i] = updated.has(String(params[i]![1]))
+        })
+      }, { discard: true }),
+      results
+    )
+  })
+
 /**
  * Options of the SQL store.
  *
@@ -541,7 +612,7 @@ export const makeWith = (options: Options = {}): Effect.Effect<Encoded, never, S
       ? GroupCommit.make(
         sql,
         pg
-          ? { begin: "BEGIN", lanes: options.groupCommitLanes ?? 1, coalesce: { putStep: putStepsMany } }
+          ? { begin: "BEGIN", lanes: options.groupCommitLanes ?? 1, coalesce: { putStep: putStepsMany, updateFlow: updateFlowsMany } }
           : { begin: "BEGIN IMMEDIATE" }
       )
       : undefined
@@ -881,7 +952,26 @@ WHERE type = ${P} AND version = ${P} AND status IN ('pending', 'running', 'suspe
         // (one text per set of patched fields and fence or not: a few dozen at most, prepared too)
         if (pg && !names.has(text)) names.set(text, statementName(text))
         const parent = patch.wakeParent
-        if (parent === undefined) return write("updateFlow", text, values)
+        if (parent === undefined) {
+          if (group === undefined || !pg) return write("updateFlow", text, values)
+          // PostgreSQL: one of the batch's merged updates (see `updateFlowsMany`), or alone.
+          let mask = patch.incrementAttempts === true ? INCREMENT_ATTEMPTS : 0
+          const merged: Array<unknown> = [0, id]
+          const patched = [patch.status, patch.result, patch.error, patch.runAfter, patch.suspendReason, patch.completedAt]
+          patched.forEach((value, i) => {
+            if (value === undefined) return
+            mask |= 1 << i
+            merged.push(value)
+          })
+          merged[0] = mask
+          merged.push(patch.updatedAt, fence === undefined ? null : fence.owner, fence === undefined ? null : fence.epoch)
+          return guards.updateFlow(group.submit(
+            (connection) => Effect.map(runOn(connection, nameOf(text), text, values, "raw"), changed),
+            true,
+            "updateFlow",
+            merged
+          ))
+        }
         // The update and the parent's wake-up in one transaction, the wake-up only if the update
         // applied. On PostgreSQL the parent's row is locked first, so a parent suspending on this
         // child at the same time either sees it ended or is suspended before the wake-up reads it.
