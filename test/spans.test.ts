@@ -48,31 +48,36 @@ const recording = () => {
   return { names, tracer }
 }
 
+/**
+ * Runs the flow once under `setting` (nothing, a recording tracer, that tracer with tracing off):
+ * the span seen inside its step, and the names of the spans the tracer was asked for.
+ */
+const spansUnder = (setting: "no tracer" | "tracer" | "tracer, tracing off") => {
+  const { names, tracer } = recording()
+  const run = Effect.gen(function*() {
+    seen.length = 0
+    assert.strictEqual(yield* runLooking(`spans-${setting}`), 2)
+    return { inStep: [...seen], started: names }
+  })
+  const traced = setting === "no tracer" ? run : Effect.withTracer(run, tracer)
+  return (setting === "tracer, tracing off" ? Effect.withTracerEnabled(traced, false) : traced).pipe(
+    Effect.provide(ExecutionLog.layerMemory)
+  )
+}
+
 describe("spans", () => {
   it.effect("without a tracer that exports, an execution and its steps make no span", () =>
-    Effect.gen(function*() {
-      seen.length = 0
-      assert.strictEqual(yield* runLooking("spans-none"), 2)
-      assert.deepStrictEqual(seen, ["(none)"])
-    }).pipe(Effect.provide(ExecutionLog.layerMemory)))
+    Effect.map(spansUnder("no tracer"), ({ inStep }) => assert.deepStrictEqual(inStep, ["(none)"])))
 
-  it.effect("with one, each execution and each step attempt has its span", () => {
-    const { names, tracer } = recording()
-    return Effect.gen(function*() {
-      seen.length = 0
-      assert.strictEqual(yield* runLooking("spans-some"), 2)
-      assert.deepStrictEqual(seen, ["ergon.step"])
-      assert.includeMembers(names, ["ergon.execute", "ergon.step"])
-    }).pipe(Effect.withTracer(tracer), Effect.provide(ExecutionLog.layerMemory))
-  })
+  it.effect("with one, each execution and each step attempt has its span", () =>
+    Effect.map(spansUnder("tracer"), ({ inStep, started }) => {
+      assert.deepStrictEqual(inStep, ["ergon.step"])
+      assert.includeMembers(started, ["ergon.execute", "ergon.step"])
+    }))
 
-  it.effect("tracing turned off: no span, even with a tracer installed", () => {
-    const { names, tracer } = recording()
-    return Effect.gen(function*() {
-      seen.length = 0
-      assert.strictEqual(yield* runLooking("spans-off"), 2)
-      assert.deepStrictEqual(seen, ["(none)"])
-      assert.notInclude(names, "ergon.step")
-    }).pipe(Effect.withTracerEnabled(false), Effect.withTracer(tracer), Effect.provide(ExecutionLog.layerMemory))
-  })
+  it.effect("tracing turned off: no span, even with a tracer installed", () =>
+    Effect.map(spansUnder("tracer, tracing off"), ({ inStep, started }) => {
+      assert.deepStrictEqual(inStep, ["(none)"])
+      assert.notInclude(started, "ergon.step")
+    }))
 })

@@ -10,15 +10,12 @@
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
-import * as Context from "effect/Context"
-import * as DefaultServices from "effect/DefaultServices"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
-import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { ExecutionLog, type Fence } from "../ExecutionLog.js"
@@ -54,7 +51,8 @@ import {
   indexJournal,
   park,
   replay,
-  skipUnclaimed
+  skipUnclaimed,
+  switchState
 } from "./journal.js"
 import * as json from "./json.js"
 import * as validate from "./validate.js"
@@ -164,7 +162,9 @@ export const run = <A, E, R, I>(
   input: Input<I>,
   options: ExecuteOptions
 ): Effect.Effect<Outcome<A, E>, ExecutionError, R | ExecutionLog> =>
-  telemetry.execution(options.id, flow.name, (execution) => Effect.gen(function*() {
+  // Under a worker (a lease) each execution is the root of a trace of its own, linked to where
+  // the flow was scheduled, not a child of the worker's process-long span.
+  telemetry.execution(options.id, flow.name, options.fence !== undefined, (execution) => Effect.gen(function*() {
     const log = yield* ExecutionLog
     // In-process notifications seen so far: a cancel of this run can only come after this point.
     const seenAtStart = yield* wake.version(log)
@@ -599,22 +599,12 @@ const runProgram = <A, E, R>(
  */
 const forkProgram = <X, Y, R>(instance: Started, effect: Effect.Effect<X, Y, R | FlowInstance>) =>
   Effect.uninterruptible(Effect.withFiberRuntime<Fiber.RuntimeFiber<X, Y>, never, R>((parent) => {
-    const services = parent.getFiberRef(DefaultServices.currentServices)
-    const context = parent.getFiberRef(FiberRef.currentContext)
+    const state = switchState(parent, flowClock(instance), [FlowInstance, instance])
     return Effect.zipRight(
-      Effect.zipRight(
-        FiberRef.set(DefaultServices.currentServices, Context.add(services, Clock.Clock, flowClock(instance))),
-        FiberRef.set(FiberRef.currentContext, Context.add(context, FlowInstance, instance) as Context.Context<never>)
-      ),
+      state.enter,
       Effect.flatMap(Effect.fork(Effect.interruptible(effect as Effect.Effect<X, Y, R>)), (fiber) => {
         fiber.addObserver(() => instance.poke())
-        return Effect.as(
-          Effect.zipRight(
-            FiberRef.set(DefaultServices.currentServices, services),
-            FiberRef.set(FiberRef.currentContext, context)
-          ),
-          fiber
-        )
+        return Effect.as(state.leave, fiber)
       })
     )
   }))

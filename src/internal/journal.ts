@@ -19,6 +19,7 @@ import * as Effect from "effect/Effect"
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
@@ -192,27 +193,37 @@ export const busy = <A, E, R>(
 ): Effect.Effect<A, E, R> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.withFiberRuntime<A, E, R>((fiber) => {
-      const services = fiber.getFiberRef(DefaultServices.currentServices)
-      const context = fiber.getFiberRef(FiberRef.currentContext)
+      const state = switchState(fiber, instance.clock, step === undefined ? undefined : [StepContext, step])
       instance.busy++
       instance.progress++
-      const onClock = Context.add(services, Clock.Clock, instance.clock)
-      const switched = step === undefined
-        ? Effect.zipRight(FiberRef.set(DefaultServices.currentServices, onClock), restore(effect))
-        : Effect.zipRight(
-          Effect.zipRight(
-            FiberRef.set(DefaultServices.currentServices, onClock),
-            FiberRef.set(FiberRef.currentContext, Context.add(context, StepContext, step) as Context.Context<never>)
-          ),
-          restore(effect)
-        )
-      return Effect.flatMap(Effect.exit(switched), (exit) => {
+      return Effect.flatMap(Effect.exit(Effect.zipRight(state.enter, restore(effect))), (exit) => {
         idleAgain(instance)
-        const back = Effect.zipRight(FiberRef.set(DefaultServices.currentServices, services), exit)
-        return step === undefined ? back : Effect.zipRight(FiberRef.set(FiberRef.currentContext, context), back)
+        return Effect.zipRight(state.leave, exit)
       })
     })
   )
+
+/**
+ * Switches a fiber to `clock` (and adds `service` to its context), and what puts both back: the
+ * engine's cheap way in and out of a region (a step's run or checkpoint, the fork of a flow's
+ * program), instead of a `withClock` and a `provideService` region each. The caller keeps the
+ * switch and its way back within one uninterruptible stretch.
+ */
+export const switchState = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  clock: Clock.Clock,
+  service: readonly [tag: Context.Tag<any, any>, value: unknown] | undefined
+): { readonly enter: Effect.Effect<void>; readonly leave: Effect.Effect<void> } => {
+  const services = fiber.getFiberRef(DefaultServices.currentServices)
+  const onClock = FiberRef.set(DefaultServices.currentServices, Context.add(services, Clock.Clock, clock))
+  const servicesBack = FiberRef.set(DefaultServices.currentServices, services)
+  if (service === undefined) return { enter: onClock, leave: servicesBack }
+  const context = fiber.getFiberRef(FiberRef.currentContext)
+  return {
+    enter: Effect.zipRight(onClock, FiberRef.set(FiberRef.currentContext, Context.add(context, service[0], service[1]))),
+    leave: Effect.zipRight(FiberRef.set(FiberRef.currentContext, context), servicesBack)
+  }
+}
 
 /** `busy`, named for user code run by the engine (a step's `run`, an in-process child). */
 export const busyOnProcessClock = busy

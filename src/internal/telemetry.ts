@@ -79,13 +79,6 @@ export const currentTraceParent: Effect.Effect<string | null> = Effect.map(
   Option.match({ onNone: () => null, onSome: traceParentOf })
 )
 
-/** Runs `effect` with no parent span: its spans start new traces (an execution under a worker). */
-export const withoutParentSpan = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.flatMap(tracing, (traced) =>
-    traced
-      ? Effect.mapInputContext(effect, (context: Context.Context<R>) => Context.omit(Tracer.ParentSpan)(context) as Context.Context<R>)
-      : effect)
-
 // ---------------------------------------------------------------------------------------------
 // Metrics
 // ---------------------------------------------------------------------------------------------
@@ -253,6 +246,8 @@ const settled = (execution: Execution, flowType: string, outcome: AnyOutcome): E
 export const execution = <O extends AnyOutcome, E extends { readonly _tag: string }, R>(
   flowId: string,
   flowType: string,
+  /** A trace of its own (an execution under a worker), not a child of the current span. */
+  root: boolean,
   effect: (execution: Execution) => Effect.Effect<O, E, R>
 ): Effect.Effect<O, E, R> =>
   Effect.flatMap(tracing, (traced) => {
@@ -267,6 +262,7 @@ export const execution = <O extends AnyOutcome, E extends { readonly _tag: strin
     return traced
       ? Effect.withSpan(measured, SpanNames.execute, {
         kind: "consumer",
+        root,
         attributes: { [Attributes.flowId]: flowId, [Attributes.flowType]: flowType },
         captureStackTrace: false
       })

@@ -193,16 +193,14 @@ export const run = (
         // `any`: the registry holds flows of every registered type; the executor only needs their schemas.
         const flow = registry.get(row.type)!
         const fence = { owner, epoch: row.leaseEpoch }
-        // Each execution is a trace of its own (linked to where the flow was scheduled), not a
-        // child of the worker's process-long span.
         wake.runningHere(log, row.id)
-        const fiber = yield* telemetry.withoutParentSpan(executor.run(flow as any, { _tag: "Stored" }, {
+        const fiber = yield* executor.run(flow as any, { _tag: "Stored" }, {
           id: row.id,
           fence,
           claimed: true,
           claimedRow: row,
           suspendAfter: config.suspendAfter
-        })).pipe(
+        }).pipe(
           Effect.tap((outcome) => logOutcome(row, outcome)),
           Effect.tapError((error) => logExecutionError(log, row, error)),
           Effect.catchAllDefect((defect) =>
